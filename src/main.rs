@@ -1,0 +1,319 @@
+//! The `sentinel` command line. With no subcommand it opens the demo slide.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use sentinel::bench::{self, tiles::TileBenchSpec};
+use sentinel::info::SlideInfo;
+use sentinel::slide;
+use sentinel::synth::{SynthFormat, SynthSpec, write_slide};
+
+#[derive(Parser)]
+#[command(name = "sentinel", version, about = "Whole-slide pathology viewer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Describe a slide: vendor, levels, mpp, objective power, associated images.
+    Info {
+        slide: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also list every property.
+        #[arg(long)]
+        properties: bool,
+    },
+    /// Write a synthetic H&E slide (pyramidal tiled JPEG TIFF) and its ground truth (.truth.geojson).
+    Synth {
+        out: PathBuf,
+        #[arg(long, default_value_t = 8192)]
+        width: u64,
+        #[arg(long, default_value_t = 6144)]
+        height: u64,
+        #[arg(long, value_enum, default_value_t = SynthFormat::Svs)]
+        format: SynthFormat,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Microns per pixel at level 0 (0.25 = 40x, 0.5 = 20x).
+        #[arg(long, default_value_t = 0.25)]
+        mpp: f64,
+        #[arg(long, default_value_t = 256)]
+        tile_size: u32,
+        #[arg(long, default_value_t = 85)]
+        quality: u8,
+    },
+    /// Read a region of a slide and save it as PNG.
+    Region {
+        slide: PathBuf,
+        /// Level-0 x of the top-left corner.
+        #[arg(long, default_value_t = 0)]
+        x: i64,
+        /// Level-0 y of the top-left corner.
+        #[arg(long, default_value_t = 0)]
+        y: i64,
+        #[arg(long, default_value_t = 0)]
+        level: usize,
+        #[arg(long, default_value_t = 1024)]
+        width: u32,
+        #[arg(long, default_value_t = 1024)]
+        height: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Benchmarks; they print figures.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Random 256x256 tile reads at levels 0 and 1 with 1 and N threads, against raw OpenSlide and openslide-python.
+    Tiles {
+        /// Slide to read (default: a cached 100000x80000 synthetic SVS, generated on first use).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        #[arg(long, default_value_t = 3000)]
+        reads: usize,
+        /// Thread counts to run (default: 1 and all cores).
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1])]
+        levels: Vec<usize>,
+        /// Skip the openslide-python comparison.
+        #[arg(long)]
+        no_python: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => open_demo(),
+        Some(Cmd::Info {
+            slide,
+            json,
+            properties,
+        }) => {
+            let s = slide::open(&slide)?;
+            let info = SlideInfo::of(s.as_ref());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                print!("{}", info.to_text(properties));
+            }
+            Ok(())
+        }
+        Some(Cmd::Synth {
+            out,
+            width,
+            height,
+            format,
+            seed,
+            mpp,
+            tile_size,
+            quality,
+        }) => {
+            let spec = SynthSpec {
+                width,
+                height,
+                format,
+                seed,
+                mpp,
+                tile_size,
+                jpeg_quality: quality,
+            };
+            let report = write_slide(&spec, &out, progress_printer("synth"))?;
+            eprintln!();
+            println!(
+                "wrote {} ({:.1} MB, {} levels, {} of {} tiles with tissue) in {:.1} s; truth in {}",
+                report.path.display(),
+                report.file_bytes as f64 / 1e6,
+                report.levels.len(),
+                report.tiles_encoded,
+                report.tiles_total,
+                report.seconds,
+                report.truth_path.display()
+            );
+            Ok(())
+        }
+        Some(Cmd::Region {
+            slide,
+            x,
+            y,
+            level,
+            width,
+            height,
+            out,
+        }) => {
+            let s = slide::open(&slide)?;
+            let img = s.read_region(level, x, y, width, height)?;
+            let buf = image::RgbaImage::from_raw(img.width, img.height, img.pixels)
+                .context("region buffer has the wrong size")?;
+            let mut png = Vec::new();
+            buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+            sentinel::fsutil::write_atomic(&out, &png)
+                .with_context(|| out.display().to_string())?;
+            println!(
+                "wrote {} ({}x{} at level {level})",
+                out.display(),
+                img.width,
+                img.height
+            );
+            Ok(())
+        }
+        Some(Cmd::Bench { which }) => match which {
+            BenchCmd::Tiles {
+                slide,
+                reads,
+                threads,
+                levels,
+                no_python,
+                json,
+            } => bench_tiles(slide, reads, threads, levels, no_python, json),
+        },
+    }
+}
+
+/// Opens the bundled demo slide (generating it on first run). Until the viewer lands this prints
+/// what the viewer will show.
+fn open_demo() -> anyhow::Result<()> {
+    let (path, made) =
+        sentinel::demo::ensure_demo_slide(progress_printer("generating demo slide"))?;
+    if made.is_some() {
+        eprintln!();
+    }
+    let s = slide::open(&path)?;
+    print!("{}", SlideInfo::of(s.as_ref()).to_text(false));
+    Ok(())
+}
+
+/// A progress callback that redraws one line on a terminal and stays quiet otherwise.
+fn progress_printer(what: &'static str) -> impl FnMut(f64) {
+    let tty = std::io::stderr().is_terminal();
+    let mut last = -1i64;
+    move |f: f64| {
+        let pct = (f * 100.0) as i64;
+        if tty && pct != last {
+            last = pct;
+            eprint!("\r{what}: {pct:3}%");
+        }
+    }
+}
+
+fn bench_tiles(
+    slide: Option<PathBuf>,
+    reads: usize,
+    threads: Vec<usize>,
+    levels: Vec<usize>,
+    no_python: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let slide = match slide {
+        Some(s) => s,
+        None => {
+            let dir = bench::bench_data_dir();
+            std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+            let path = dir.join("synthetic-100000x80000-seed1.svs");
+            if !path.is_file() {
+                eprintln!("generating {} (once; cached)", path.display());
+                let spec = SynthSpec::new(100_000, 80_000, SynthFormat::Svs);
+                let r = write_slide(&spec, &path, progress_printer("synth"))?;
+                eprintln!(
+                    "\ngenerated in {:.1} s ({:.1} MB)",
+                    r.seconds,
+                    r.file_bytes as f64 / 1e6
+                );
+            }
+            path
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if threads.is_empty() {
+        if cores > 1 { vec![1, cores] } else { vec![1] }
+    } else {
+        threads
+    };
+    let python = bench::project_python();
+    let spec = TileBenchSpec {
+        slide: slide.clone(),
+        levels,
+        threads,
+        reads,
+        seed: 42,
+        python: (!no_python && python.is_file()).then_some(python),
+    };
+    if spec.python.is_none() && !no_python {
+        eprintln!(
+            "note: {} not found (run ./setup); skipping openslide-python",
+            bench::project_python().display()
+        );
+    }
+    println!(
+        "tile reads of {}x{} px from {} ({} cores)",
+        bench::tiles::TILE,
+        bench::tiles::TILE,
+        slide.display(),
+        cores
+    );
+    println!(
+        "{:<26} {:>5} {:>7} {:>7} {:>9} {:>10} {:>8}",
+        "reader", "level", "threads", "tiles", "seconds", "tiles/s", "MP/s"
+    );
+    let rows = bench::tiles::run(&spec, |r| {
+        println!(
+            "{:<26} {:>5} {:>7} {:>7} {:>9.3} {:>10.0} {:>8.1}",
+            r.reader, r.level, r.threads, r.tiles, r.seconds, r.tiles_per_s, r.mp_per_s
+        );
+    })?;
+    println!();
+    for &level in &spec.levels {
+        for &t in &spec.threads {
+            let get = |name: &str| {
+                rows.iter()
+                    .find(|r| r.reader.starts_with(name) && r.level == level && r.threads == t)
+                    .map(|r| r.tiles_per_s)
+            };
+            if let (Some(raw), Some(ours)) = (get("openslide (raw"), get("sentinel")) {
+                let py = get("openslide-python")
+                    .map(|p| format!(", {:.2}x openslide-python", ours / p))
+                    .unwrap_or_default();
+                println!(
+                    "level {level}, {t} thread(s): sentinel = {:.1}% of raw OpenSlide{py}",
+                    100.0 * ours / raw
+                );
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+/// A straight-alpha RGBA8 image, rows top to bottom, no padding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RgbaImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl RgbaImage {
+    /// A fully transparent image.
+    pub fn transparent(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            pixels: vec![0; width as usize * height as usize * 4],
+        }
+    }
+
+    /// The RGBA value at (`x`, `y`).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = (y as usize * self.width as usize + x as usize) * 4;
+        [
+            self.pixels[i],
+            self.pixels[i + 1],
+            self.pixels[i + 2],
+            self.pixels[i + 3],
+        ]
+    }
+}
+
+impl std::fmt::Debug for RgbaImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RgbaImage({}x{})", self.width, self.height)
+    }
+}
+
+/// Converts OpenSlide's premultiplied ARGB (native-endian `u32` per pixel) to straight RGBA, in place.
+///
+/// Almost every pixel of a slide is opaque, where this is a byte swizzle; the division only runs on
+/// the translucent edge pixels, so the conversion costs a fraction of a JPEG decode.
+pub(crate) fn premultiplied_argb_to_rgba_in_place(buf: &mut [u8]) {
+    for px in buf.chunks_exact_mut(4) {
+        let argb = u32::from_ne_bytes([px[0], px[1], px[2], px[3]]);
+        let a = argb >> 24;
+        let (mut r, mut g, mut b) = ((argb >> 16) & 0xff, (argb >> 8) & 0xff, argb & 0xff);
+        if a != 255 && a != 0 {
+            r = (r * 255 + a / 2) / a;
+            g = (g * 255 + a / 2) / a;
+            b = (b * 255 + a / 2) / a;
+        }
+        px[0] = r.min(255) as u8;
+        px[1] = g.min(255) as u8;
+        px[2] = b.min(255) as u8;
+        px[3] = a as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_pixels_are_swizzled() {
+        let argb: u32 = 0xff_10_20_30;
+        let mut buf = argb.to_ne_bytes().to_vec();
+        premultiplied_argb_to_rgba_in_place(&mut buf);
+        assert_eq!(buf, [0x10, 0x20, 0x30, 0xff]);
+    }
+
+    #[test]
+    fn translucent_pixels_are_unpremultiplied() {
+        // 50% alpha, premultiplied red of 64 means straight red of about 128.
+        let argb: u32 = (128 << 24) | (64 << 16);
+        let mut buf = argb.to_ne_bytes().to_vec();
+        premultiplied_argb_to_rgba_in_place(&mut buf);
+        assert_eq!(buf, [128, 0, 0, 128]);
+    }
+
+    #[test]
+    fn transparent_pixels_stay_zero() {
+        let mut buf = 0u32.to_ne_bytes().to_vec();
+        premultiplied_argb_to_rgba_in_place(&mut buf);
+        assert_eq!(buf, [0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,75 @@
+//! Reading whole-slide images.
+//!
+//! [`SlideSource`] is the one interface the rest of Sentinel reads slides through: the viewer's tile
+//! loader, the analysis pipeline and the exporters. [`OpenSlideSource`] implements it over OpenSlide 4.
+//! Nothing here knows about the GUI.
+
+mod error;
+mod image;
+mod openslide;
+mod tiff_check;
+
+pub use error::SlideError;
+pub use image::RgbaImage;
+pub use openslide::{OpenSlideSource, openslide_version};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One pyramid level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub width_px: u64,
+    pub height_px: u64,
+    /// Level-0 pixels per pixel of this level.
+    pub downsample: f64,
+    /// The native tile size of this level, where the format has one.
+    pub tile_size_px: Option<(u32, u32)>,
+}
+
+/// A whole-slide image that can be read region by region from any thread.
+pub trait SlideSource: Send + Sync {
+    /// The file the slide was opened from.
+    fn path(&self) -> &Path;
+    /// Pyramid levels, finest (level 0) first.
+    fn levels(&self) -> &[Level];
+    /// Microns per pixel at level 0, horizontally and vertically, where the slide records it.
+    fn mpp(&self) -> Option<(f64, f64)>;
+    /// Scanner objective magnification (e.g. 20 or 40), where the slide records it.
+    fn objective_power(&self) -> Option<f64>;
+    /// Format/vendor as OpenSlide names it (`aperio`, `hamamatsu`, `generic-tiff`, ...).
+    fn vendor(&self) -> &str;
+    /// Every property the format exposes, by name.
+    fn properties(&self) -> &BTreeMap<String, String>;
+    /// Names of the associated images (label, macro, thumbnail, ...).
+    fn associated_image_names(&self) -> &[String];
+    /// Reads an associated image as straight-alpha RGBA.
+    fn associated_image(&self, name: &str) -> Result<RgbaImage, SlideError>;
+    /// Reads `width` x `height` pixels of `level` whose top-left corner is at (`x`, `y`) in
+    /// **level-0** coordinates, as straight-alpha RGBA. Pixels outside the slide are transparent.
+    fn read_region(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbaImage, SlideError>;
+
+    /// Level-0 dimensions.
+    fn dimensions(&self) -> (u64, u64) {
+        self.levels()
+            .first()
+            .map_or((0, 0), |l| (l.width_px, l.height_px))
+    }
+
+    /// Level count.
+    fn level_count(&self) -> usize {
+        self.levels().len()
+    }
+}
+
+/// Opens a slide with the best available reader.
+pub fn open(path: &Path) -> Result<Box<dyn SlideSource>, SlideError> {
+    Ok(Box::new(OpenSlideSource::open(path)?))
+}
