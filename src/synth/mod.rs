@@ -107,6 +107,42 @@ pub struct SynthReport {
     pub scene: Scene,
 }
 
+/// What the writer stores at `level` for the `width` x `height` pixels whose top-left corner is
+/// level pixel (`lx`, `ly`): level 0 rendered and box-downsampled `level` times, as [`write_slide`]
+/// does (before JPEG). Pixels outside the level are glass.
+pub fn render_level(
+    scene: &Scene,
+    level: u32,
+    lx: u64,
+    ly: u64,
+    width: u32,
+    height: u32,
+) -> Vec<u8> {
+    let ds = (DOWNSAMPLE as u64).pow(level);
+    let (x0, y0) = (lx * ds, ly * ds);
+    // Only pixels inside the image take part in the averages, exactly as in the writer.
+    let w0 = (u64::from(width) * ds).min(scene.width.saturating_sub(x0)) as usize;
+    let h0 = (u64::from(height) * ds).min(scene.height.saturating_sub(y0)) as usize;
+    let mut img = vec![0u8; w0 * h0 * 3];
+    if w0 > 0 && h0 > 0 {
+        scene.render(x0, y0, w0 as u32, h0 as u32, &mut img);
+    }
+    let (mut w, mut h) = (w0, h0);
+    for _ in 0..level {
+        let (next, nw, nh) = pyramid::box_downsample(&img, w, h, DOWNSAMPLE);
+        (img, w, h) = (next, nw, nh);
+    }
+    // Pad to the requested size with glass.
+    let mut out = vec![0u8; width as usize * height as usize * 3];
+    scene::fill_background(&mut out);
+    for row in 0..h.min(height as usize) {
+        let n = w.min(width as usize) * 3;
+        out[row * width as usize * 3..row * width as usize * 3 + n]
+            .copy_from_slice(&img[row * w * 3..row * w * 3 + n]);
+    }
+    out
+}
+
 /// The ground-truth file written beside a slide: `slide.svs` -> `slide.svs.truth.geojson`.
 pub fn truth_path_for(slide: &Path) -> PathBuf {
     let mut name = slide.file_name().unwrap_or_default().to_os_string();
@@ -273,7 +309,7 @@ fn validate(spec: &SynthSpec) -> Result<(), SynthError> {
             spec.width, spec.height
         )));
     }
-    if !(spec.tile_size >= 16 && spec.tile_size % 16 == 0 && spec.tile_size <= 4096) {
+    if !(spec.tile_size >= 16 && spec.tile_size.is_multiple_of(16) && spec.tile_size <= 4096) {
         return Err(SynthError::Invalid(format!(
             "tile size {} must be a multiple of 16 between 16 and 4096",
             spec.tile_size

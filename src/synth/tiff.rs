@@ -125,7 +125,7 @@ impl TiffWriter {
 
     /// Appends a blob (a tile or strip) and returns its file offset.
     pub fn append(&mut self, data: &[u8]) -> std::io::Result<u64> {
-        if self.pos % 2 == 1 {
+        if !self.pos.is_multiple_of(2) {
             // TIFF offsets should be word-aligned.
             self.out.write_all(&[0])?;
             self.pos += 1;

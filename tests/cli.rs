@@ -1,0 +1,165 @@
+//! The `sentinel` binary: synth, info (text and JSON, against openslide-python), region, errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sentinel() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sentinel"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir.join(name)
+}
+
+#[test]
+fn synth_then_info_json() {
+    let out = tmp("cli.svs");
+    let st = sentinel()
+        .args([
+            "synth",
+            out.to_str().expect("utf8"),
+            "--width",
+            "2048",
+            "--height",
+            "2048",
+            "--seed",
+            "3",
+            "--mpp",
+            "0.5",
+        ])
+        .output()
+        .expect("run synth");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(out.with_file_name("cli.svs.truth.geojson").is_file());
+
+    let info = sentinel()
+        .args(["info", "--json"])
+        .arg(&out)
+        .output()
+        .expect("run info");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).expect("json");
+    assert_eq!(v["vendor"], "aperio");
+    assert_eq!(v["width"], 2048);
+    assert_eq!(v["mpp_x"], 0.5);
+    assert_eq!(v["objective_power"], 20.0);
+    assert_eq!(v["levels"].as_array().expect("levels").len(), 2);
+    assert_eq!(v["levels"][1]["width"], 512);
+    assert_eq!(v["levels"][1]["tile_width"], 256);
+    let names: Vec<_> = v["associated_images"]
+        .as_array()
+        .expect("assoc")
+        .iter()
+        .map(|a| a["name"].clone())
+        .collect();
+    assert_eq!(names, ["label", "macro", "thumbnail"]);
+    assert_eq!(v["associated_images"][0]["width"], 400);
+
+    let text = sentinel().arg("info").arg(&out).output().expect("run info");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("vendor:           aperio"), "{text}");
+    assert!(text.contains("20x"), "{text}");
+    assert!(text.contains("1.02 x 1.02 mm"), "{text}");
+}
+
+/// Our properties are exactly what openslide-python (same OpenSlide) reports.
+#[test]
+fn info_properties_match_openslide_python() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
+    if !python.is_file() {
+        eprintln!("skipping: {} is absent (run ./setup)", python.display());
+        return;
+    }
+    let mut slides = vec![common::svs().path.clone(), common::tiff().path.clone()];
+    if let Some(data) = common::shared_data() {
+        slides.push(data.join("slides/CMU-1-Small-Region.svs"));
+        slides.push(data.join("slides/dicom-wsi-jpeg.dcm"));
+    }
+    for slide in slides {
+        let ours = sentinel()
+            .args(["info", "--json"])
+            .arg(&slide)
+            .output()
+            .expect("info");
+        assert!(ours.status.success());
+        let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).expect("json");
+        let theirs = Command::new(&python)
+            .args(["-c", "import json, sys, openslide; print(json.dumps(dict(openslide.OpenSlide(sys.argv[1]).properties)))"])
+            .arg(&slide)
+            .output()
+            .expect("python");
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        let theirs: serde_json::Value = serde_json::from_slice(&theirs.stdout).expect("json");
+        assert_eq!(ours["properties"], theirs, "{}", slide.display());
+    }
+}
+
+#[test]
+fn info_on_a_missing_file_fails_with_the_path() {
+    let out = sentinel()
+        .args(["info", "/nonexistent/slide.svs"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/slide.svs: no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn synth_rejects_a_bad_size() {
+    let out = sentinel()
+        .args([
+            "synth",
+            tmp("tiny.svs").to_str().expect("utf8"),
+            "--width",
+            "10",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("size 10x6144"));
+    assert!(!tmp("tiny.svs").exists());
+}
+
+#[test]
+fn region_writes_the_pixels_as_png() {
+    let f = common::svs();
+    let png = tmp("region.png");
+    let out = sentinel()
+        .args(["region"])
+        .arg(&f.path)
+        .args([
+            "--level", "1", "--x", "400", "--y", "800", "--width", "64", "--height", "32", "--out",
+        ])
+        .arg(&png)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png).expect("png").to_rgba8();
+    let s = sentinel::slide::open(&f.path).expect("open");
+    let want = s.read_region(1, 400, 800, 64, 32).expect("read");
+    assert_eq!(img.into_raw(), want.pixels);
+}

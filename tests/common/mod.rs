@@ -1,0 +1,74 @@
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sentinel::synth::{SynthFormat, SynthReport, SynthSpec, write_slide};
+
+/// A synthetic slide written once per test binary under Cargo's per-target temp dir.
+pub struct Fixture {
+    pub path: PathBuf,
+    pub spec: SynthSpec,
+    pub report: SynthReport,
+}
+
+pub fn make(name: &str, spec: SynthSpec) -> Fixture {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fixtures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    let path = dir.join(name);
+    let report = write_slide(&spec, &path, |_| {}).expect("write synthetic slide");
+    Fixture { path, spec, report }
+}
+
+/// 4096 x 3072 SVS at 0.25 µm/px: three levels (4096, 1024, 256 px wide).
+pub fn svs() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut spec = SynthSpec::new(4096, 3072, SynthFormat::Svs);
+        spec.seed = 7;
+        make("svs-4096x3072.svs", spec)
+    })
+}
+
+/// 3000 x 2000 generic tiled TIFF at 0.5 µm/px (sizes not multiples of the tile size).
+pub fn tiff() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut spec = SynthSpec::new(3000, 2000, SynthFormat::Tiff);
+        spec.seed = 11;
+        spec.mpp = 0.5;
+        make("tiff-3000x2000.tiff", spec)
+    })
+}
+
+/// PSNR in dB between an RGBA image and packed RGB of the same size (alpha ignored).
+pub fn psnr_rgba_rgb(rgba: &[u8], rgb: &[u8]) -> f64 {
+    assert_eq!(rgba.len() / 4, rgb.len() / 3, "image sizes differ");
+    let mut se = 0.0f64;
+    for (a, b) in rgba.chunks_exact(4).zip(rgb.chunks_exact(3)) {
+        for c in 0..3 {
+            let d = f64::from(a[c]) - f64::from(b[c]);
+            se += d * d;
+        }
+    }
+    let mse = se / (rgb.len() as f64);
+    if mse == 0.0 {
+        return f64::INFINITY;
+    }
+    10.0 * (255.0f64 * 255.0 / mse).log10()
+}
+
+/// The shared test data folder, or `None` (with a printed reason) where it is absent.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: {} is absent (real test data lives there)",
+            dir.display()
+        );
+        None
+    }
+}
