@@ -2,9 +2,15 @@
 //!
 //! See `ARCHITECTURE.md` for the map of modules and the data flow.
 
+pub mod app;
 pub mod bench;
 pub mod demo;
 pub mod fsutil;
 pub mod info;
+pub mod recent;
 pub mod slide;
 pub mod synth;
+pub mod tiles;
+pub mod ui;
+pub mod view;
+pub mod viewer;

@@ -1,4 +1,5 @@
-//! The `sentinel` command line. With no subcommand it opens the demo slide.
+//! The `sentinel` command line. With no subcommand it opens the viewer (on the demo slide when no
+//! slide is given).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,10 +14,52 @@ use sentinel::slide;
 use sentinel::synth::{SynthFormat, SynthSpec, write_slide};
 
 #[derive(Parser)]
-#[command(name = "sentinel", version, about = "Whole-slide pathology viewer")]
+#[command(
+    name = "sentinel",
+    version,
+    about = "Whole-slide pathology viewer",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
+    #[command(flatten)]
+    gui: GuiArgs,
+}
+
+#[derive(clap::Args)]
+struct GuiArgs {
+    /// Slide to open (default: the bundled demo slide, generated on first run).
+    slide: Option<PathBuf>,
+    /// Centre the view on this level-0 pixel, "X,Y".
+    #[arg(long, value_parser = parse_point)]
+    at: Option<[f64; 2]>,
+    /// On-screen magnification (e.g. 20 for 20x).
+    #[arg(long)]
+    mag: Option<f64>,
+    /// Save what the window shows once every visible tile is at full resolution, then exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Window size in points, "WxH".
+    #[arg(long, value_parser = parse_size, default_value = "1600x1000")]
+    window: [f32; 2],
+}
+
+fn parse_point(s: &str) -> Result<[f64; 2], String> {
+    let (x, y) = s.split_once(',').ok_or("expected X,Y")?;
+    let x: f64 = x.trim().parse().map_err(|e| format!("bad X: {e}"))?;
+    let y: f64 = y.trim().parse().map_err(|e| format!("bad Y: {e}"))?;
+    Ok([x, y])
+}
+
+fn parse_size(s: &str) -> Result<[f32; 2], String> {
+    let (w, h) = s.split_once('x').ok_or("expected WxH")?;
+    let w: f32 = w.parse().map_err(|e| format!("bad width: {e}"))?;
+    let h: f32 = h.parse().map_err(|e| format!("bad height: {e}"))?;
+    if w < 200.0 || h < 150.0 {
+        return Err("the window must be at least 200x150".into());
+    }
+    Ok([w, h])
 }
 
 #[derive(Subcommand)]
@@ -106,7 +149,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -114,14 +157,66 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => open_demo(),
-        Some(Cmd::Info {
+        None => run_gui(cli.gui),
+        Some(cmd) => run_command(cmd).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn run_gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    if args.mag.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+        anyhow::bail!("--mag must be a positive number");
+    }
+    let goto = match (args.at, args.mag) {
+        (None, None) => None,
+        (at, mag) => Some(sentinel::app::GoTo {
+            centre: at.unwrap_or([f64::NAN, f64::NAN]),
+            magnification: mag,
+        }),
+    };
+    let launch = sentinel::app::Launch {
+        slide: args.slide,
+        goto,
+        screenshot: args.screenshot,
+        budgets: sentinel::viewer::Budgets::default(),
+        data_dir: sentinel::demo::data_dir(),
+    };
+    let exit = Arc::new(AtomicI32::new(0));
+    let app_exit = Arc::clone(&exit);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Sentinel")
+            .with_inner_size(args.window)
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Sentinel",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(sentinel::app::SentinelApp::new(
+                cc, launch, app_exit,
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    Ok(match exit.load(Ordering::SeqCst) {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn run_command(cmd: Cmd) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Info {
             slide,
             json,
             properties,
-        }) => {
+        } => {
             let s = slide::open(&slide)?;
             let info = SlideInfo::of(s.as_ref());
             if json {
@@ -131,7 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Cmd::Synth {
+        Cmd::Synth {
             out,
             width,
             height,
@@ -140,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mpp,
             tile_size,
             quality,
-        }) => {
+        } => {
             let spec = SynthSpec {
                 width,
                 height,
@@ -164,7 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Cmd::Region {
+        Cmd::Region {
             slide,
             x,
             y,
@@ -172,7 +267,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             width,
             height,
             out,
-        }) => {
+        } => {
             let s = slide::open(&slide)?;
             let img = s.read_region(level, x, y, width, height)?;
             let buf = image::RgbaImage::from_raw(img.width, img.height, img.pixels)
@@ -189,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Cmd::Bench { which }) => match which {
+        Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
                 reads,
@@ -200,19 +295,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } => bench_tiles(slide, reads, threads, levels, no_python, json),
         },
     }
-}
-
-/// Opens the bundled demo slide (generating it on first run). Until the viewer lands this prints
-/// what the viewer will show.
-fn open_demo() -> anyhow::Result<()> {
-    let (path, made) =
-        sentinel::demo::ensure_demo_slide(progress_printer("generating demo slide"))?;
-    if made.is_some() {
-        eprintln!();
-    }
-    let s = slide::open(&path)?;
-    print!("{}", SlideInfo::of(s.as_ref()).to_text(false));
-    Ok(())
 }
 
 /// A progress callback that redraws one line on a terminal and stays quiet otherwise.

@@ -1,0 +1,574 @@
+//! The eframe application: owns the open slide and routes input and commands; no business logic.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant;
+
+use egui::{Color32, TextureHandle};
+
+use crate::recent::RecentFiles;
+use crate::slide::{RgbaImage, SlideSource};
+use crate::ui::{self, Command};
+use crate::viewer::{Budgets, SlideView, overview::read_overview};
+
+/// Where to go once the slide is open (`--at X,Y --mag M`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GoTo {
+    pub centre: [f64; 2],
+    /// On-screen magnification; where the slide has no objective power or mpp it is read as
+    /// screen pixels per slide pixel.
+    pub magnification: Option<f64>,
+}
+
+/// How the app starts.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The slide to open; `None` opens the demo slide (generated on first use).
+    pub slide: Option<PathBuf>,
+    pub goto: Option<GoTo>,
+    /// Save a screenshot here once every visible tile is at full resolution, then exit.
+    pub screenshot: Option<PathBuf>,
+    pub budgets: Budgets,
+    /// Where recent files are remembered.
+    pub data_dir: PathBuf,
+}
+
+/// The exit status the binary should return (set by the screenshot driver).
+pub type ExitStatus = Arc<AtomicI32>;
+
+struct Opened {
+    path: PathBuf,
+    slide: Arc<dyn SlideSource>,
+    overview: RgbaImage,
+    associated: Vec<(String, RgbaImage)>,
+}
+
+struct Opening {
+    path: PathBuf,
+    rx: Receiver<Result<Opened, String>>,
+}
+
+enum Screenshot {
+    Off,
+    /// Waiting for a complete frame.
+    Waiting {
+        path: PathBuf,
+        since: Instant,
+        complete_frames: u32,
+    },
+    Requested {
+        path: PathBuf,
+        rx: Receiver<Arc<egui::ColorImage>>,
+    },
+    Saving {
+        rx: Receiver<Result<(), String>>,
+    },
+    Done,
+}
+
+/// How long a scripted screenshot may wait for tiles.
+const SCREENSHOT_TIMEOUT_S: u64 = 120;
+
+pub struct SentinelApp {
+    launch: Launch,
+    current: Option<SlideView>,
+    associated: Vec<(String, TextureHandle, [usize; 2])>,
+    pending_associated: Vec<(String, RgbaImage)>,
+    opening: Option<Opening>,
+    dialog: Option<Receiver<PathBuf>>,
+    pending_goto: Option<GoTo>,
+    error: Option<String>,
+    recent: RecentFiles,
+    show_properties: bool,
+    show_help: bool,
+    show_associated: bool,
+    cursor: Option<[f64; 2]>,
+    canvas: Option<egui::Rect>,
+    overview: Option<egui::Rect>,
+    screenshot: Screenshot,
+    exit: ExitStatus,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl SentinelApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch, exit: ExitStatus) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let recent = RecentFiles::load(&launch.data_dir.join("recent.json"));
+        let screenshot = match &launch.screenshot {
+            Some(p) => Screenshot::Waiting {
+                path: p.clone(),
+                since: Instant::now(),
+                complete_frames: 0,
+            },
+            None => Screenshot::Off,
+        };
+        let mut app = Self {
+            pending_goto: launch.goto,
+            launch,
+            current: None,
+            associated: Vec::new(),
+            pending_associated: Vec::new(),
+            opening: None,
+            dialog: None,
+            error: None,
+            recent,
+            show_properties: false,
+            show_help: false,
+            show_associated: false,
+            cursor: None,
+            canvas: None,
+            overview: None,
+            screenshot,
+            exit,
+            repaint,
+        };
+        match app.launch.slide.clone() {
+            Some(p) => app.open(p),
+            None => app.open_demo(),
+        }
+        app
+    }
+
+    /// The open slide's view, if any (tests and benchmarks drive it).
+    pub fn slide_view(&self) -> Option<&SlideView> {
+        self.current.as_ref()
+    }
+
+    pub fn slide_view_mut(&mut self) -> Option<&mut SlideView> {
+        self.current.as_mut()
+    }
+
+    /// The error dialog's message, if one is showing.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Where the slide canvas and the overview were drawn in the last frame (points).
+    pub fn layout(&self) -> (Option<egui::Rect>, Option<egui::Rect>) {
+        (self.canvas, self.overview)
+    }
+
+    /// Whether a slide is being opened in the background.
+    pub fn is_opening(&self) -> bool {
+        self.opening.is_some()
+    }
+
+    /// Starts opening `path` on a background thread; the current slide stays until it succeeds.
+    pub fn open(&mut self, path: PathBuf) {
+        let (tx, rx) = channel();
+        let repaint = Arc::clone(&self.repaint);
+        let p = path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("open-slide".into())
+            .spawn(move || {
+                let _ = tx.send(open_slide(&p));
+                repaint();
+            });
+        match spawned {
+            Ok(_) => self.opening = Some(Opening { path, rx }),
+            Err(e) => self.error = Some(format!("cannot start opening {}: {e}", path.display())),
+        }
+    }
+
+    fn open_demo(&mut self) {
+        let (tx, rx) = channel();
+        let repaint = Arc::clone(&self.repaint);
+        let path = crate::demo::demo_slide_path();
+        let spawned = std::thread::Builder::new()
+            .name("open-demo".into())
+            .spawn(move || {
+                let result = crate::demo::ensure_demo_slide(|_| {})
+                    .map_err(|e| format!("cannot generate the demo slide: {e:#}"))
+                    .and_then(|(p, _)| open_slide(&p));
+                let _ = tx.send(result);
+                repaint();
+            });
+        match spawned {
+            Ok(_) => self.opening = Some(Opening { path, rx }),
+            Err(e) => self.error = Some(format!("cannot start opening the demo slide: {e}")),
+        }
+    }
+
+    fn poll_opening(&mut self, ctx: &egui::Context) {
+        let Some(opening) = &self.opening else { return };
+        let Ok(result) = opening.rx.try_recv() else {
+            return;
+        };
+        self.opening = None;
+        match result {
+            Ok(opened) => {
+                self.recent.add(&opened.path);
+                self.recent
+                    .save_in_background(self.launch.data_dir.join("recent.json"));
+                let repaint = Arc::clone(&self.repaint);
+                self.current = Some(SlideView::new(
+                    opened.slide,
+                    opened.overview,
+                    self.launch.budgets,
+                    repaint,
+                ));
+                self.associated.clear();
+                self.pending_associated = opened.associated;
+                ctx.request_repaint();
+            }
+            Err(message) => {
+                tracing::warn!("{message}");
+                if matches!(self.screenshot, Screenshot::Waiting { .. }) {
+                    eprintln!("error: {message}");
+                    self.exit.store(1, Ordering::SeqCst);
+                    self.screenshot = Screenshot::Done;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+                self.error = Some(message);
+            }
+        }
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, cmd: Command) {
+        match cmd {
+            Command::OpenDialog => self.open_dialog(),
+            Command::Open(p) => self.open(p),
+            Command::OpenDemo => self.open_demo(),
+            Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+            Command::ToggleProperties => self.show_properties = !self.show_properties,
+            Command::ToggleAssociated => self.show_associated = !self.show_associated,
+            Command::ToggleHelp => self.show_help = !self.show_help,
+            Command::DismissError => self.error = None,
+            cmd => {
+                let Some(v) = self.current.as_mut() else {
+                    return;
+                };
+                match cmd {
+                    Command::Fit => v.animate_fit(),
+                    Command::OneToOne => v.animate_one_to_one(),
+                    Command::ZoomBy(f) => v.animate_zoom_by(f),
+                    Command::PanBy(fx, fy) => v.animate_pan_by_view(fx, fy),
+                    Command::Magnification(m) => v.animate_to_magnification(m),
+                    Command::CentreOn(c) => {
+                        let z = v.view.zoom;
+                        v.jump_to(c, z);
+                    }
+                    Command::SetSmooth(s) => v.set_smooth(s),
+                    _ => {}
+                }
+                ctx.request_repaint();
+            }
+        }
+    }
+
+    /// The native file dialog runs on its own thread; the chosen file arrives as an open request.
+    fn open_dialog(&mut self) {
+        let (tx, rx) = channel();
+        let repaint = Arc::clone(&self.repaint);
+        let spawned = std::thread::Builder::new()
+            .name("file-dialog".into())
+            .spawn(move || {
+                let picked = pollster::block_on(
+                    rfd::AsyncFileDialog::new()
+                        .set_title("Open a slide")
+                        .add_filter(
+                            "Whole-slide images",
+                            &[
+                                "svs", "tif", "tiff", "ndpi", "vms", "vmu", "scn", "mrxs",
+                                "svslide", "bif", "dcm", "czi",
+                            ],
+                        )
+                        .add_filter("All files", &["*"])
+                        .pick_file(),
+                );
+                if let Some(f) = picked {
+                    let _ = tx.send(f.path().to_path_buf());
+                    repaint();
+                }
+            });
+        match spawned {
+            Ok(_) => self.dialog = Some(rx),
+            Err(e) => self.error = Some(format!("cannot show the file dialog: {e}")),
+        }
+    }
+}
+
+/// Opens a slide and reads what the viewer needs up front (overview, associated images).
+/// Runs off the UI thread.
+fn open_slide(path: &Path) -> Result<Opened, String> {
+    let slide = crate::slide::open(path).map_err(|e| e.to_string())?;
+    let overview = read_overview(slide.as_ref(), 512).map_err(|e| e.to_string())?;
+    let associated = slide
+        .associated_image_names()
+        .iter()
+        .filter_map(|n| slide.associated_image(n).ok().map(|img| (n.clone(), img)))
+        .collect();
+    Ok(Opened {
+        path: path.to_path_buf(),
+        slide: Arc::from(slide),
+        overview,
+        associated,
+    })
+}
+
+impl eframe::App for SentinelApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll_opening(ctx);
+        if let Some(rx) = &self.dialog {
+            if let Ok(path) = rx.try_recv() {
+                self.dialog = None;
+                self.open(path);
+            }
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if let Some(p) = dropped.into_iter().next() {
+            self.open(p);
+        }
+        for cmd in ui::keyboard(ctx) {
+            self.apply(ctx, cmd);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let mut commands = Vec::new();
+        egui::Panel::top("menu").show(ui, |ui| {
+            ui::top_bar(ui, self.current.as_ref(), &self.recent.paths, &mut commands);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            let opening = self.opening.as_ref().map(|o| o.path.display().to_string());
+            ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
+        });
+        if self.show_properties {
+            if let Some(v) = &self.current {
+                egui::Panel::right("properties")
+                    .default_size(340.0)
+                    .show(ui, |ui| ui::properties_panel(ui, v));
+            }
+        }
+        egui::CentralPanel::default()
+            .frame(egui::Frame::NONE)
+            .show(ui, |ui| {
+                self.central(ui, &mut commands);
+            });
+        self.associated_window(&ctx);
+        ui::help_window(&ctx, &mut self.show_help);
+        if let Some(message) = self.error.clone() {
+            let modal =
+                egui::Modal::new(egui::Id::unique("sentinel-error-dialog")).show(&ctx, |ui| {
+                    ui.set_max_width(520.0);
+                    ui.heading("Cannot open the slide");
+                    ui.add_space(4.0);
+                    ui.label(message);
+                    ui.add_space(8.0);
+                    if ui.button("OK").clicked() {
+                        commands.push(Command::DismissError);
+                    }
+                });
+            if modal.should_close() {
+                commands.push(Command::DismissError);
+            }
+        }
+        for cmd in commands {
+            self.apply(&ctx, cmd);
+        }
+        self.drive_screenshot(&ctx);
+    }
+}
+
+impl SentinelApp {
+    fn central(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+        let rect = ui.max_rect();
+        let Some(v) = self.current.as_mut() else {
+            ui.painter().rect_filled(rect, 0.0, Color32::from_gray(28));
+            let text = if self.opening.is_some() {
+                "Opening…"
+            } else {
+                "Open a slide: File > Open, Ctrl+O, or drop it here"
+            };
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(18.0),
+                Color32::from_gray(200),
+            );
+            return;
+        };
+        if let Some(goto) = self.pending_goto.take() {
+            v.set_view_size(
+                [f64::from(rect.width()), f64::from(rect.height())],
+                f64::from(ui.ctx().pixels_per_point()),
+            );
+            let zoom_px = match (goto.magnification, v.base_magnification()) {
+                (Some(m), Some(base)) => m / base,
+                (Some(m), None) => m,
+                (None, _) => v.view.zoom_px(),
+            };
+            let centre = if goto.centre.iter().all(|c| c.is_finite()) {
+                goto.centre
+            } else {
+                v.view.centre
+            };
+            v.jump_to(centre, zoom_px / v.view.pixels_per_point);
+        }
+        self.canvas = Some(rect);
+        let response = v.canvas(ui, rect);
+        self.cursor = response.hover_pos().and_then(|p| v.slide_position(rect, p));
+        let painter = ui.painter_at(rect);
+        ui::scale_bar(&painter, rect, v);
+
+        // Overview in the top-right corner.
+        let max = egui::vec2(240.0, 200.0);
+        let (w, h) = v.slide.dimensions();
+        let scale = (max.x / w.max(1) as f32).min(max.y / h.max(1) as f32);
+        let size = egui::vec2(w as f32 * scale, h as f32 * scale);
+        let corner = egui::Rect::from_min_size(
+            egui::pos2(rect.max.x - size.x - 12.0, rect.min.y + 12.0),
+            size,
+        );
+        self.overview = Some(corner);
+        let view = v.view;
+        let mut child = ui.new_child(egui::UiBuilder::new().max_rect(corner));
+        if let Some(target) = v.overview.show(&mut child, max, (w, h), &view) {
+            commands.push(Command::CentreOn(target));
+        }
+
+        // Drop hint.
+        if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
+            painter.rect_filled(rect, 0.0, Color32::from_black_alpha(160));
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop to open",
+                egui::FontId::proportional(28.0),
+                Color32::WHITE,
+            );
+        }
+    }
+
+    fn associated_window(&mut self, ctx: &egui::Context) {
+        for (name, img) in self.pending_associated.drain(..) {
+            let size = [img.width as usize, img.height as usize];
+            let color = egui::ColorImage::from_rgba_unmultiplied(size, &img.pixels);
+            let tex = ctx.load_texture(
+                format!("associated-{name}"),
+                Arc::new(color),
+                egui::TextureOptions::LINEAR,
+            );
+            self.associated.push((name, tex, size));
+        }
+        let mut open = self.show_associated;
+        egui::Window::new("Associated images")
+            .open(&mut open)
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                if self.associated.is_empty() {
+                    ui.label("This slide has no label, macro or thumbnail image.");
+                }
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    for (name, tex, [w, h]) in &self.associated {
+                        ui.label(egui::RichText::new(format!("{name}  ({w} x {h})")).strong());
+                        let scale = (400.0 / *w as f32).min(1.0);
+                        ui.image((tex.id(), egui::vec2(*w as f32 * scale, *h as f32 * scale)));
+                        ui.add_space(6.0);
+                    }
+                });
+            });
+        self.show_associated = open;
+    }
+
+    /// Scripted screenshots: wait for a complete full-resolution frame, capture it, save, exit.
+    fn drive_screenshot(&mut self, ctx: &egui::Context) {
+        let state = std::mem::replace(&mut self.screenshot, Screenshot::Done);
+        self.screenshot = match state {
+            Screenshot::Waiting {
+                path,
+                since,
+                complete_frames,
+            } => {
+                let complete = self
+                    .current
+                    .as_ref()
+                    .is_some_and(|v| v.stats.complete() && self.pending_goto.is_none());
+                if since.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S {
+                    eprintln!(
+                        "error: the view did not reach full resolution within {SCREENSHOT_TIMEOUT_S} s"
+                    );
+                    self.exit.store(1, Ordering::SeqCst);
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    Screenshot::Done
+                } else if complete && complete_frames >= 1 {
+                    // The previous frame was already complete, so what is on screen is final.
+                    let (tx, rx) = channel();
+                    let repaint = Arc::clone(&self.repaint);
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+                        egui::ScreenshotCallback::new(move |img| {
+                            let _ = tx.send(img);
+                            repaint();
+                        }),
+                    ));
+                    ctx.request_repaint();
+                    Screenshot::Requested { path, rx }
+                } else {
+                    ctx.request_repaint_after(std::time::Duration::from_millis(30));
+                    Screenshot::Waiting {
+                        path,
+                        since,
+                        complete_frames: if complete { complete_frames + 1 } else { 0 },
+                    }
+                }
+            }
+            Screenshot::Requested { path, rx } => match rx.try_recv() {
+                Ok(img) => {
+                    let (tx, done) = channel();
+                    let repaint = Arc::clone(&self.repaint);
+                    let spawned = std::thread::Builder::new()
+                        .name("save-screenshot".into())
+                        .spawn(move || {
+                            let _ = tx.send(save_png(&path, &img));
+                            repaint();
+                        });
+                    if spawned.is_err() {
+                        self.exit.store(1, Ordering::SeqCst);
+                    }
+                    Screenshot::Saving { rx: done }
+                }
+                Err(_) => Screenshot::Requested { path, rx },
+            },
+            Screenshot::Saving { rx } => match rx.try_recv() {
+                Ok(result) => {
+                    if let Err(e) = result {
+                        eprintln!("error: {e}");
+                        self.exit.store(1, Ordering::SeqCst);
+                    }
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    Screenshot::Done
+                }
+                Err(_) => Screenshot::Saving { rx },
+            },
+            other => other,
+        };
+    }
+}
+
+/// Writes an egui screenshot as PNG, atomically.
+pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
+    let [w, h] = img.size;
+    let rgba: Vec<u8> = img
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
+    let buf = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or("screenshot has the wrong size")?;
+    let mut png = Vec::new();
+    buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
+    crate::fsutil::write_atomic(path, &png)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

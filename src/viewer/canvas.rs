@@ -1,0 +1,122 @@
+//! Drawing the slide and handling pointer input on it.
+
+use egui::{Color32, Pos2, Rect, Sense, Vec2, pos2};
+
+use super::{FrameStats, SlideView};
+use crate::tiles::{GUTTER_PX, TILE_PX};
+
+/// Slide pixels outside the tissue scan show as this (OpenSlide's transparent areas).
+const BACKDROP: Color32 = Color32::from_gray(28);
+
+impl SlideView {
+    /// Screen rectangle (points) of a slide rectangle, relative to the canvas at `origin`.
+    pub fn screen_rect(&self, origin: Pos2, r: crate::view::Rect) -> Rect {
+        let a = self.view.screen_from_slide([r.x0, r.y0]);
+        let b = self.view.screen_from_slide([r.x1, r.y1]);
+        Rect::from_min_max(
+            pos2(origin.x + a[0] as f32, origin.y + a[1] as f32),
+            pos2(origin.x + b[0] as f32, origin.y + b[1] as f32),
+        )
+    }
+
+    /// Runs one frame of the slide canvas in `rect`: input, animation, tile requests, uploads and
+    /// drawing. Returns the canvas response (for hover position and context menus).
+    pub fn canvas(&mut self, ui: &mut egui::Ui, rect: Rect) -> egui::Response {
+        let ctx = ui.ctx().clone();
+        let ppp = f64::from(ctx.pixels_per_point());
+        self.set_view_size([f64::from(rect.width()), f64::from(rect.height())], ppp);
+        let response = ui.allocate_rect(rect, Sense::click_and_drag());
+        self.handle_pointer(ui, &response, rect);
+
+        let dt = f64::from(ui.input(|i| i.stable_dt)).min(0.1);
+        let animating = self.step_animation(dt);
+        self.view.clamp_centre(self.slide.dimensions());
+
+        self.receive_tiles();
+        self.request_tiles();
+        let draw = self.draw_list();
+        let (uploaded, more) = self.upload(&ctx, &draw);
+
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, BACKDROP);
+        let target = self.target_level() as u32;
+        let uv = {
+            let side = (TILE_PX + 2 * GUTTER_PX) as f32;
+            Rect::from_min_max(
+                pos2(GUTTER_PX as f32 / side, GUTTER_PX as f32 / side),
+                pos2(
+                    (GUTTER_PX + TILE_PX) as f32 / side,
+                    (GUTTER_PX + TILE_PX) as f32 / side,
+                ),
+            )
+        };
+        let mut visible_tiles = 0;
+        let mut full_res = 0;
+        for tile in &draw {
+            if tile.level == target {
+                visible_tiles += 1;
+            }
+            let Some(tex) = self.gpu.get(tile) else {
+                continue;
+            };
+            let tex_id = tex.id();
+            let grid = &self.grids[tile.level as usize];
+            let r = self.screen_rect(rect.min, grid.slide_rect(tile.col, tile.row));
+            painter.image(tex_id, r, uv, Color32::WHITE);
+            if tile.level == target {
+                full_res += 1;
+            }
+        }
+
+        let pending = self.loader.pending();
+        self.stats = FrameStats {
+            level: target as usize,
+            visible_tiles,
+            full_res_tiles: full_res,
+            pending,
+            uploaded_bytes: uploaded,
+            animating,
+        };
+        // Keep frames coming only while something is changing: animation, uploads still queued,
+        // or tiles on their way (the reader that delivers one also requests a repaint).
+        if animating || more {
+            ctx.request_repaint();
+        }
+        response
+    }
+
+    fn handle_pointer(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect) {
+        if response.dragged_by(egui::PointerButton::Primary)
+            || response.dragged_by(egui::PointerButton::Middle)
+        {
+            let d: Vec2 = response.drag_delta();
+            if d != Vec2::ZERO {
+                self.cancel_animation();
+                self.view.pan_screen([f64::from(d.x), f64::from(d.y)]);
+            }
+        }
+        if !response.hovered() {
+            return;
+        }
+        let (scroll, pinch, pointer) =
+            ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta(), i.pointer.hover_pos()));
+        let wheel = (f64::from(scroll.y) / 300.0).exp();
+        let factor = wheel * f64::from(pinch);
+        if (factor - 1.0).abs() > 1e-6 {
+            self.cancel_animation();
+            let anchor = pointer.unwrap_or(rect.center()) - rect.min;
+            let limits = self.zoom_limits();
+            self.view
+                .zoom_around([f64::from(anchor.x), f64::from(anchor.y)], factor, limits);
+        }
+    }
+
+    /// The level-0 slide position under a screen point, if the point is on the canvas.
+    pub fn slide_position(&self, canvas: Rect, screen: Pos2) -> Option<[f64; 2]> {
+        canvas.contains(screen).then(|| {
+            let local = screen - canvas.min;
+            self.view
+                .slide_from_screen([f64::from(local.x), f64::from(local.y)])
+        })
+    }
+}

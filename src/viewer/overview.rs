@@ -1,0 +1,134 @@
+//! The overview (minimap): the slide's coarsest level with the current view outlined.
+//! Click or drag on it to move the view there.
+
+use std::sync::Arc;
+
+use egui::{Color32, Rect, Sense, Stroke, StrokeKind, TextureHandle, TextureOptions, pos2, vec2};
+
+use crate::slide::RgbaImage;
+use crate::view::Viewport;
+
+pub struct Overview {
+    image: Option<RgbaImage>,
+    texture: Option<TextureHandle>,
+}
+
+impl Overview {
+    pub fn new(image: RgbaImage) -> Self {
+        Self {
+            image: (image.width > 0 && image.height > 0).then_some(image),
+            texture: None,
+        }
+    }
+
+    /// Draws the overview fitted into `max` (points) at the top-left of `ui`'s cursor. Returns the
+    /// slide position (level-0 px) the user clicked or dragged to, if any.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        max: egui::Vec2,
+        slide_size: (u64, u64),
+        view: &Viewport,
+    ) -> Option<[f64; 2]> {
+        let img = self.image.as_ref()?;
+        if self.texture.is_none() {
+            let color = egui::ColorImage::from_rgba_unmultiplied(
+                [img.width as usize, img.height as usize],
+                &img.pixels,
+            );
+            self.texture = Some(ui.ctx().load_texture(
+                "overview",
+                Arc::new(color),
+                TextureOptions::LINEAR,
+            ));
+        }
+        let tex = self.texture.as_ref()?;
+        let (sw, sh) = (slide_size.0.max(1) as f32, slide_size.1.max(1) as f32);
+        let scale = (max.x / sw).min(max.y / sh);
+        let size = vec2(sw * scale, sh * scale);
+        let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
+        let painter = ui.painter_at(rect.expand(2.0));
+        painter.rect_filled(rect, 2.0, Color32::from_gray(250));
+        painter.image(
+            tex.id(),
+            rect,
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            Color32::WHITE,
+        );
+        let v = view.visible();
+        let to_screen =
+            |x: f64, y: f64| pos2(rect.min.x + x as f32 * scale, rect.min.y + y as f32 * scale);
+        let view_rect = Rect::from_min_max(to_screen(v.x0, v.y0), to_screen(v.x1, v.y1))
+            .intersect(rect.expand(1.0));
+        painter.rect_stroke(
+            view_rect,
+            0.0,
+            Stroke::new(2.0, Color32::from_rgb(230, 40, 40)),
+            StrokeKind::Middle,
+        );
+        painter.rect_stroke(
+            rect,
+            2.0,
+            Stroke::new(1.0, Color32::from_gray(120)),
+            StrokeKind::Outside,
+        );
+        if response.clicked() || response.dragged() {
+            let p = response.interact_pointer_pos()?;
+            let x = f64::from((p.x - rect.min.x) / scale).clamp(0.0, f64::from(sw));
+            let y = f64::from((p.y - rect.min.y) / scale).clamp(0.0, f64::from(sh));
+            return Some([x, y]);
+        }
+        None
+    }
+}
+
+/// Reads the slide's coarsest level, scaled down to fit `max_side`: the overview image.
+/// Runs on the thread that opens the slide (it reads the file).
+pub fn read_overview(
+    slide: &dyn crate::slide::SlideSource,
+    max_side: u32,
+) -> Result<RgbaImage, crate::slide::SlideError> {
+    let level = slide.level_count() - 1;
+    let l = slide.levels()[level];
+    let (w, h) = (l.width_px, l.height_px);
+    let factor = w.max(h).div_ceil(u64::from(max_side)).max(1);
+    let (ow, oh) = (w.div_ceil(factor) as u32, h.div_ceil(factor) as u32);
+    let mut out = RgbaImage::transparent(ow, oh);
+    // Strips keep the memory small for single-level slides whose "coarsest" level is level 0.
+    // They are a whole number of blocks tall, so no block straddles two strips.
+    let strip_rows = factor * 64;
+    let mut y = 0u64;
+    while y < h {
+        let rows = strip_rows.min(h - y);
+        let strip = slide.read_region(
+            level,
+            0,
+            (y as f64 * l.downsample).round() as i64,
+            w as u32,
+            rows as u32,
+        )?;
+        for oy in (y / factor)..((y + rows).div_ceil(factor)).min(u64::from(oh)) {
+            for ox in 0..u64::from(ow) {
+                let mut sum = [0u64; 4];
+                let mut n = 0u64;
+                for sy in (oy * factor).max(y)..((oy + 1) * factor).min(y + rows) {
+                    for sx in (ox * factor)..((ox + 1) * factor).min(w) {
+                        let i = (((sy - y) * w + sx) * 4) as usize;
+                        for c in 0..4 {
+                            sum[c] += u64::from(strip.pixels[i + c]);
+                        }
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    let o = ((oy * u64::from(ow) + ox) * 4) as usize;
+                    for c in 0..4 {
+                        out.pixels[o + c] = ((sum[c] + n / 2) / n) as u8;
+                    }
+                }
+            }
+        }
+        y += rows;
+    }
+    Ok(out)
+}

@@ -1,0 +1,288 @@
+//! The viewer driven through egui_kittest and rendered by wgpu (Mesa lavapipe where there is no GPU).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI32;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use sentinel::app::{Launch, SentinelApp};
+use sentinel::slide::{OpenSlideSource, SlideSource};
+use sentinel::viewer::Budgets;
+
+fn launch(slide: &std::path::Path) -> Launch {
+    let data_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("gui-data-{}", std::process::id()));
+    Launch {
+        slide: Some(slide.to_path_buf()),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir,
+    }
+}
+
+fn harness(slide: &std::path::Path) -> Harness<'static, SentinelApp> {
+    let launch = launch(slide);
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 700.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))))
+}
+
+/// Steps frames until `done` holds (tiles arrive from reader threads in real time).
+fn run_until(
+    h: &mut Harness<'static, SentinelApp>,
+    what: &str,
+    done: impl Fn(&SentinelApp) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            // One more frame so the last uploads are drawn.
+            h.step();
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn settled(app: &SentinelApp) -> bool {
+    app.slide_view()
+        .is_some_and(|v| v.stats.complete() && v.stats.pending == 0)
+}
+
+/// Places level `level` at 1:1 with its pixel grid on the screen's pixel grid, with slide pixel
+/// (`lx`, `ly`) of that level at the canvas pixel `inset` pixels in from the top-left corner.
+fn align_level(
+    h: &mut Harness<'static, SentinelApp>,
+    level: usize,
+    lx: f64,
+    ly: f64,
+    inset: f32,
+) -> (f32, f32) {
+    let canvas = h.state().layout().0.expect("canvas drawn");
+    let first = (canvas.min.x.ceil() + inset, canvas.min.y.ceil() + inset);
+    let v = h.state_mut().slide_view_mut().expect("slide");
+    let ds = v.slide.levels()[level].downsample;
+    let zoom = 1.0 / ds;
+    // Screen x of level pixel lx's left edge must be `first.0`: canvas.min.x + (lx*ds - left)*zoom.
+    let left = lx * ds - f64::from(first.0 - canvas.min.x) / zoom;
+    let top = ly * ds - f64::from(first.1 - canvas.min.y) / zoom;
+    let centre = [
+        left + v.view.size[0] / 2.0 / zoom,
+        top + v.view.size[1] / 2.0 / zoom,
+    ];
+    v.jump_to(centre, zoom);
+    first
+}
+
+fn psnr(a: &[[u8; 3]], b: &[[u8; 3]]) -> f64 {
+    let se: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(p, q)| {
+            (0..3)
+                .map(|c| (f64::from(p[c]) - f64::from(q[c])).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    let mse = se / (a.len() as f64 * 3.0);
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}
+
+/// Compares a `w` x `h` block of the rendered window at `at` with `read_region` of the level
+/// starting at level pixel (lx, ly); also against the same region one row lower, which must be
+/// clearly worse (so an offset by one row would fail).
+fn compare(
+    h: &mut Harness<'static, SentinelApp>,
+    slide: &OpenSlideSource,
+    level: usize,
+    lx: u64,
+    ly: u64,
+    at: (f32, f32),
+    w: u32,
+    hgt: u32,
+) {
+    let image = h.render().expect("render");
+    let shot: Vec<[u8; 3]> = (0..hgt)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let p = image.get_pixel(at.0 as u32 + x, at.1 as u32 + y);
+            [p[0], p[1], p[2]]
+        })
+        .collect();
+    let ds = slide.levels()[level].downsample;
+    let read = |row: u64| -> Vec<[u8; 3]> {
+        let r = slide
+            .read_region(
+                level,
+                (lx as f64 * ds) as i64,
+                (row as f64 * ds) as i64,
+                w,
+                hgt,
+            )
+            .expect("read");
+        r.pixels
+            .chunks_exact(4)
+            .map(|p| [p[0], p[1], p[2]])
+            .collect()
+    };
+    let p = psnr(&shot, &read(ly));
+    let shifted = psnr(&shot, &read(ly + 1));
+    assert!(
+        p > 35.0,
+        "level {level} at ({lx},{ly}): PSNR {p:.1} dB against read_region"
+    );
+    assert!(
+        shifted < p - 5.0,
+        "level {level}: one-row shift not distinguishable ({shifted:.1} vs {p:.1})"
+    );
+}
+
+#[test]
+fn rendered_slide_matches_read_region_at_several_levels() {
+    let f = common::svs();
+    let slide = OpenSlideSource::open(&f.path).expect("open");
+    let mut h = harness(&f.path);
+    run_until(&mut h, "the slide to open and load", settled);
+    let t = &f.report.scene.tumours[0];
+    // Level 0 on the tumour, level 1 and 2 on tissue, and a pan at level 0.
+    let cases = [
+        (0usize, t.cx / 1.0 - 200.0, t.cy - 150.0),
+        (1, t.cx / 4.0 - 150.0, t.cy / 4.0 - 100.0),
+        (2, 20.0, 20.0),
+        (0, t.cx - 30.0, t.cy + 40.0),
+    ];
+    for (level, lx, ly) in cases {
+        let (lx, ly) = (lx.max(0.0).floor(), ly.max(0.0).floor());
+        let at = align_level(&mut h, level, lx, ly, 8.0);
+        run_until(&mut h, "full resolution", settled);
+        assert_eq!(
+            h.state().slide_view().expect("slide").stats.level,
+            level,
+            "drawn at the wrong level"
+        );
+        let (w, hh) = if level == 2 { (200, 150) } else { (400, 300) };
+        compare(&mut h, &slide, level, lx as u64, ly as u64, at, w, hh);
+    }
+}
+
+#[test]
+fn keyboard_shortcuts_change_the_view() {
+    let f = common::svs();
+    let mut h = harness(&f.path);
+    run_until(&mut h, "open", |a| {
+        a.slide_view().is_some_and(|v| v.is_initialised())
+    });
+    h.step();
+    let idle = |a: &SentinelApp| a.slide_view().is_some_and(|v| !v.stats.animating);
+    let zoom0 = h.state().slide_view().expect("slide").view.zoom;
+
+    h.key_press(egui::Key::Plus);
+    run_until(&mut h, "zoom in", idle);
+    let z = h.state().slide_view().expect("slide").view.zoom;
+    assert!(
+        (z / zoom0 - 2.0).abs() < 1e-6,
+        "+ doubles the zoom: {zoom0} -> {z}"
+    );
+
+    h.key_press(egui::Key::Minus);
+    run_until(&mut h, "zoom out", idle);
+    let z = h.state().slide_view().expect("slide").view.zoom;
+    assert!((z / zoom0 - 1.0).abs() < 1e-6, "- halves the zoom");
+
+    let before = h.state().slide_view().expect("slide").view;
+    h.key_press(egui::Key::ArrowRight);
+    run_until(&mut h, "pan right", idle);
+    let after = h.state().slide_view().expect("slide").view;
+    let expected = before.centre[0] + 0.25 * before.size[0] / before.zoom;
+    assert!(
+        (after.centre[0] - expected).abs() < 1e-6,
+        "{} vs {expected}",
+        after.centre[0]
+    );
+    assert_eq!(after.centre[1], before.centre[1]);
+
+    h.key_press(egui::Key::S);
+    run_until(&mut h, "pan down", idle);
+    assert!(h.state().slide_view().expect("slide").view.centre[1] > before.centre[1]);
+
+    h.key_press(egui::Key::Num1);
+    run_until(&mut h, "1:1", idle);
+    let v = h.state().slide_view().expect("slide");
+    assert!(
+        (v.view.zoom_px() - 1.0).abs() < 1e-9,
+        "1 shows one slide pixel per screen pixel"
+    );
+    assert_eq!(v.magnification(), Some(40.0));
+
+    h.key_press(egui::Key::Num0);
+    run_until(&mut h, "fit", idle);
+    let v = h.state().slide_view().expect("slide");
+    assert!((v.view.zoom - zoom0).abs() < 1e-9, "0 fits the slide again");
+    assert_eq!(v.view.centre, [2048.0, 1536.0]);
+}
+
+#[test]
+fn clicking_the_overview_moves_the_view_there() {
+    let f = common::svs();
+    let mut h = harness(&f.path);
+    run_until(&mut h, "open", |a| a.layout().1.is_some());
+    let ov = h.state().layout().1.expect("overview");
+    // A quarter across and three quarters down the overview.
+    let p = egui::pos2(ov.min.x + ov.width() * 0.25, ov.min.y + ov.height() * 0.75);
+    h.hover_at(p);
+    h.event(egui::Event::PointerButton {
+        pos: p,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Default::default(),
+    });
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: p,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Default::default(),
+    });
+    h.step();
+    h.step();
+    let c = h.state().slide_view().expect("slide").view.centre;
+    assert!(
+        (c[0] - 1024.0).abs() < 20.0 && (c[1] - 2304.0).abs() < 20.0,
+        "centre {c:?}"
+    );
+}
+
+#[test]
+fn a_bad_file_shows_an_error_and_keeps_the_open_slide() {
+    let f = common::svs();
+    let mut h = harness(&f.path);
+    run_until(&mut h, "open", |a| a.slide_view().is_some());
+    let bad = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-a-slide.svs");
+    std::fs::write(&bad, b"this is not a slide").expect("write");
+    h.state_mut().open(bad.clone());
+    run_until(&mut h, "the error", |a| a.error_message().is_some());
+    let msg = h.state().error_message().expect("error").to_owned();
+    assert!(
+        msg.contains("not-a-slide.svs") && msg.contains("not a slide format"),
+        "{msg}"
+    );
+    assert_eq!(
+        h.state().slide_view().expect("still open").slide.path(),
+        f.path.as_path()
+    );
+    // The dialog is on screen and dismissable.
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("OK").click();
+    h.step();
+    h.step();
+    assert!(h.state().error_message().is_none());
+}
