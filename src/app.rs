@@ -33,6 +33,8 @@ pub struct Launch {
     pub budgets: Budgets,
     /// Where recent files are remembered.
     pub data_dir: PathBuf,
+    /// Run the viewer benchmark script and print its report instead of waiting for the user.
+    pub bench: Option<crate::bench::viewer::ViewerBenchSpec>,
 }
 
 /// The exit status the binary should return (set by the screenshot driver).
@@ -90,6 +92,7 @@ pub struct SentinelApp {
     screenshot: Screenshot,
     exit: ExitStatus,
     repaint: Arc<dyn Fn() + Send + Sync>,
+    bench: Option<crate::bench::viewer::ViewerBench>,
 }
 
 impl SentinelApp {
@@ -106,6 +109,10 @@ impl SentinelApp {
             None => Screenshot::Off,
         };
         let mut app = Self {
+            bench: launch
+                .bench
+                .clone()
+                .map(crate::bench::viewer::ViewerBench::new),
             pending_goto: launch.goto,
             launch,
             current: None,
@@ -310,7 +317,14 @@ fn open_slide(path: &Path) -> Result<Opened, String> {
 }
 
 impl eframe::App for SentinelApp {
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        crate::viewer::BACKDROP.to_normalized_gamma_f32()
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(b) = &mut self.bench {
+            b.frame_start();
+        }
         self.poll_opening(ctx);
         if let Some(rx) = &self.dialog {
             if let Ok(path) = rx.try_recv() {
@@ -377,6 +391,7 @@ impl eframe::App for SentinelApp {
             self.apply(&ctx, cmd);
         }
         self.drive_screenshot(&ctx);
+        self.drive_bench(&ctx);
     }
 }
 
@@ -384,7 +399,6 @@ impl SentinelApp {
     fn central(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         let rect = ui.max_rect();
         let Some(v) = self.current.as_mut() else {
-            ui.painter().rect_filled(rect, 0.0, Color32::from_gray(28));
             let text = if self.opening.is_some() {
                 "Opening…"
             } else {
@@ -480,6 +494,21 @@ impl SentinelApp {
                 });
             });
         self.show_associated = open;
+    }
+
+    fn drive_bench(&mut self, ctx: &egui::Context) {
+        let (Some(bench), Some(view)) = (self.bench.as_mut(), self.current.as_mut()) else {
+            return;
+        };
+        if let Some(report) = bench.frame_end(view) {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        } else if bench.wants_continuous_frames() {
+            ctx.request_repaint();
+        }
     }
 
     /// Scripted screenshots: wait for a complete full-resolution frame, capture it, save, exit.

@@ -120,6 +120,16 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// Scripted viewer run (open, 20 jumps at 20x/40x, 10 s pan) in a real window; prints timings.
+    Viewer {
+        /// Slide to view (default: the cached 100000x80000 synthetic SVS).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        #[arg(long, value_parser = parse_size, default_value = "1920x1080")]
+        window: [f32; 2],
+        #[arg(long, default_value_t = 10.0)]
+        pan_seconds: f64,
+    },
     /// Random 256x256 tile reads at levels 0 and 1 with 1 and N threads, against raw OpenSlide and openslide-python.
     Tiles {
         /// Slide to read (default: a cached 100000x80000 synthetic SVS, generated on first use).
@@ -184,6 +194,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         screenshot: args.screenshot,
         budgets: sentinel::viewer::Budgets::default(),
         data_dir: sentinel::demo::data_dir(),
+        bench: None,
     };
     let exit = Arc::new(AtomicI32::new(0));
     let app_exit = Arc::clone(&exit);
@@ -293,6 +304,11 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
                 no_python,
                 json,
             } => bench_tiles(slide, reads, threads, levels, no_python, json),
+            BenchCmd::Viewer {
+                slide,
+                window,
+                pan_seconds,
+            } => bench_viewer(slide, window, pan_seconds),
         },
     }
 }
@@ -308,6 +324,71 @@ fn progress_printer(what: &'static str) -> impl FnMut(f64) {
             eprint!("\r{what}: {pct:3}%");
         }
     }
+}
+
+/// The 100000 x 80000 synthetic SVS the benchmarks share (generated once, cached).
+fn default_bench_slide() -> anyhow::Result<PathBuf> {
+    let dir = bench::bench_data_dir();
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let path = dir.join("synthetic-100000x80000-seed1.svs");
+    if !path.is_file() {
+        eprintln!("generating {} (once; cached)", path.display());
+        let spec = SynthSpec::new(100_000, 80_000, SynthFormat::Svs);
+        let r = write_slide(&spec, &path, progress_printer("synth"))?;
+        eprintln!(
+            "\ngenerated in {:.1} s ({:.1} MB)",
+            r.seconds,
+            r.file_bytes as f64 / 1e6
+        );
+    }
+    Ok(path)
+}
+
+fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicI32;
+
+    let slide = match slide {
+        Some(s) => s,
+        None => default_bench_slide()?,
+    };
+    let launch = sentinel::app::Launch {
+        slide: Some(slide),
+        goto: None,
+        screenshot: None,
+        budgets: sentinel::viewer::Budgets::default(),
+        data_dir: std::env::temp_dir().join("sentinel-bench-data"),
+        bench: Some(sentinel::bench::viewer::ViewerBenchSpec {
+            pan_seconds,
+            ..Default::default()
+        }),
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Sentinel benchmark")
+            .with_inner_size(window),
+        // Frame pacing must not hide the UI thread's own cost.
+        wgpu_options: egui_wgpu::WgpuConfiguration {
+            surface: egui_wgpu::SurfaceConfig {
+                present_mode: egui_wgpu::wgpu::PresentMode::AutoNoVsync,
+                ..egui_wgpu::SurfaceConfig::LOW_LATENCY
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Sentinel benchmark",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(sentinel::app::SentinelApp::new(
+                cc,
+                launch,
+                Arc::new(AtomicI32::new(0)),
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
 
 fn bench_tiles(

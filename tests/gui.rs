@@ -20,6 +20,7 @@ fn launch(slide: &std::path::Path) -> Launch {
         screenshot: None,
         budgets: Budgets::default(),
         data_dir,
+        bench: None,
     }
 }
 

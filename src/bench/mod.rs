@@ -1,6 +1,7 @@
 //! Benchmarks run by `sentinel bench ...`. They print figures; nothing here asserts a speed.
 
 pub mod tiles;
+pub mod viewer;
 
 use std::path::PathBuf;
 

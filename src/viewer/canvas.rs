@@ -5,8 +5,9 @@ use egui::{Color32, Pos2, Rect, Sense, Vec2, pos2};
 use super::{FrameStats, SlideView};
 use crate::tiles::{GUTTER_PX, TILE_PX};
 
-/// Slide pixels outside the tissue scan show as this (OpenSlide's transparent areas).
-const BACKDROP: Color32 = Color32::from_gray(28);
+/// Slide pixels outside the tissue scan show as this (OpenSlide's transparent areas). It is the
+/// window's clear colour: painting it as a rectangle would cost a full-screen layer.
+pub const BACKDROP: Color32 = Color32::from_gray(28);
 
 impl SlideView {
     /// Screen rectangle (points) of a slide rectangle, relative to the canvas at `origin`.
@@ -34,39 +35,38 @@ impl SlideView {
 
         self.receive_tiles();
         self.request_tiles();
-        let draw = self.draw_list();
-        let (uploaded, more) = self.upload(&ctx, &draw);
+        let visible = self.visible_tiles();
+        let plan = self.draw_plan(&visible);
+        let wanted: Vec<_> = plan.iter().map(|(t, _)| *t).collect();
+        let (uploaded, more) = self.upload(&ctx, &wanted);
 
         let painter = ui.painter_at(rect);
-        painter.rect_filled(rect, 0.0, BACKDROP);
         let target = self.target_level() as u32;
-        let uv = {
-            let side = (TILE_PX + 2 * GUTTER_PX) as f32;
-            Rect::from_min_max(
-                pos2(GUTTER_PX as f32 / side, GUTTER_PX as f32 / side),
-                pos2(
-                    (GUTTER_PX + TILE_PX) as f32 / side,
-                    (GUTTER_PX + TILE_PX) as f32 / side,
-                ),
-            )
-        };
-        let mut visible_tiles = 0;
+        let side = f64::from(TILE_PX + 2 * GUTTER_PX);
         let mut full_res = 0;
-        for tile in &draw {
-            if tile.level == target {
-                visible_tiles += 1;
-            }
+        for (tile, area) in &plan {
             let Some(tex) = self.gpu.get(tile) else {
                 continue;
             };
             let tex_id = tex.id();
             let grid = &self.grids[tile.level as usize];
-            let r = self.screen_rect(rect.min, grid.slide_rect(tile.col, tile.row));
-            painter.image(tex_id, r, uv, Color32::WHITE);
+            let full = grid.slide_rect(tile.col, tile.row);
+            // UVs of `area` inside the tile's texture (which has a gutter on every side).
+            let scale = f64::from(TILE_PX) / full.width();
+            let u = |x: f64| ((f64::from(GUTTER_PX) + (x - full.x0) * scale) / side) as f32;
+            let v = |y: f64| ((f64::from(GUTTER_PX) + (y - full.y0) * scale) / side) as f32;
+            let uv = Rect::from_min_max(pos2(u(area.x0), v(area.y0)), pos2(u(area.x1), v(area.y1)));
+            painter.image(
+                tex_id,
+                self.screen_rect(rect.min, *area),
+                uv,
+                Color32::WHITE,
+            );
             if tile.level == target {
                 full_res += 1;
             }
         }
+        let visible_tiles = visible.len();
 
         let pending = self.loader.pending();
         self.stats = FrameStats {

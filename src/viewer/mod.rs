@@ -1,9 +1,11 @@
 //! One open slide on screen: its viewport, tile pipeline and GPU textures, and the canvas that
-//! draws them. Tiles are egui textures drawn as meshes: coarser levels first, finer on top, so
-//! whatever is loaded shows immediately and a missing fine tile reveals the stretched coarse one
-//! beneath it (never a hole).
+//! draws them. Tiles are egui textures drawn as meshes, one layer only: each visible tile of the
+//! target level is drawn from its own texture or, until it arrives, from the matching part of the
+//! nearest coarser tile that is loaded (stretched; never a hole, and no overdraw, which matters on
+//! a software rasteriser).
 
 mod canvas;
+pub use canvas::BACKDROP;
 pub mod overview;
 
 use std::sync::Arc;
@@ -33,9 +35,9 @@ pub struct Budgets {
 impl Default for Budgets {
     fn default() -> Self {
         Self {
-            cpu_bytes: 512 << 20,
-            gpu_bytes: 384 << 20,
-            upload_bytes_per_frame: 12 << 20,
+            cpu_bytes: 192 << 20,
+            gpu_bytes: 160 << 20,
+            upload_bytes_per_frame: 24 << 20,
             reader_threads: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
                 .max(2),
@@ -256,17 +258,48 @@ impl SlideView {
         );
     }
 
-    /// Tiles to draw, in painter's order (coarsest level first), with the target level's count.
-    fn draw_list(&self) -> Vec<TileId> {
-        let target = self.target_level();
-        let visible = self.view.visible();
-        let mut out = Vec::new();
-        for grid in self.grids[target..].iter().rev() {
-            if let Some((cols, rows)) = grid.range(visible) {
-                for r in rows {
-                    for c in cols.clone() {
-                        out.push(grid.id(c, r));
+    /// The visible tiles of the target level.
+    fn visible_tiles(&self) -> Vec<TileId> {
+        let grid = &self.grids[self.target_level()];
+        grid.range(self.view.visible())
+            .map_or_else(Vec::new, |(cols, rows)| {
+                rows.flat_map(|r| cols.clone().map(move |c| grid.id(c, r)))
+                    .collect()
+            })
+    }
+
+    /// What to draw for each visible target tile: itself if its texture exists, else the pieces
+    /// of the nearest coarser level whose covering tiles are all loaded (in RAM or on the GPU).
+    /// Returns (tile to sample, level-0 area to draw) pairs.
+    fn draw_plan(&self, visible: &[TileId]) -> Vec<(TileId, crate::view::Rect)> {
+        let mut out = Vec::with_capacity(visible.len());
+        let ready = |t: &TileId| self.gpu.contains(t) || self.cpu.contains(t);
+        for tile in visible {
+            let grid = &self.grids[tile.level as usize];
+            let area = grid.slide_rect(tile.col, tile.row);
+            if ready(tile) {
+                out.push((*tile, area));
+                continue;
+            }
+            for coarser in &self.grids[tile.level as usize + 1..] {
+                let Some((cols, rows)) = coarser.range(area) else {
+                    break;
+                };
+                let pieces: Vec<TileId> = rows
+                    .flat_map(|r| cols.clone().map(move |c| coarser.id(c, r)))
+                    .collect();
+                if pieces.iter().all(ready) {
+                    for p in pieces {
+                        let r = coarser.slide_rect(p.col, p.row);
+                        let clip = crate::view::Rect {
+                            x0: r.x0.max(area.x0),
+                            y0: r.y0.max(area.y0),
+                            x1: r.x1.min(area.x1),
+                            y1: r.y1.min(area.y1),
+                        };
+                        out.push((p, clip));
                     }
+                    break;
                 }
             }
         }
@@ -280,9 +313,9 @@ impl SlideView {
         let mut uploaded = 0;
         let mut more = false;
         // Coarse tiles first (they cover the most), then the target level nearest the centre.
-        let target = self.target_level() as u32;
         let centre = self.view.centre;
         let mut order: Vec<&TileId> = draw.iter().filter(|t| !self.gpu.contains(t)).collect();
+        order.dedup();
         order.sort_by(|a, b| {
             b.level.cmp(&a.level).then_with(|| {
                 let da = self.tile_distance(a, centre);
@@ -303,7 +336,6 @@ impl SlideView {
             let handle = ctx.load_texture(name, Arc::clone(img), options);
             self.gpu.insert(*tile, handle, bytes);
             uploaded += bytes;
-            let _ = target;
         }
         (uploaded, more)
     }

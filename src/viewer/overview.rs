@@ -9,14 +9,19 @@ use crate::slide::RgbaImage;
 use crate::view::Viewport;
 
 pub struct Overview {
-    image: Option<RgbaImage>,
+    image: RgbaImage,
     texture: Option<TextureHandle>,
 }
 
 impl Overview {
+    /// The overview pixels (the slide's coarsest level, scaled to fit 512 px).
+    pub fn image(&self) -> &RgbaImage {
+        &self.image
+    }
+
     pub fn new(image: RgbaImage) -> Self {
         Self {
-            image: (image.width > 0 && image.height > 0).then_some(image),
+            image,
             texture: None,
         }
     }
@@ -30,7 +35,10 @@ impl Overview {
         slide_size: (u64, u64),
         view: &Viewport,
     ) -> Option<[f64; 2]> {
-        let img = self.image.as_ref()?;
+        let img = &self.image;
+        if img.width == 0 || img.height == 0 {
+            return None;
+        }
         if self.texture.is_none() {
             let color = egui::ColorImage::from_rgba_unmultiplied(
                 [img.width as usize, img.height as usize],
