@@ -50,6 +50,8 @@ struct Opened {
 struct Opening {
     path: PathBuf,
     rx: Receiver<Result<Opened, String>>,
+    /// Per-mille done while the demo slide is being generated on first run.
+    generating: Option<Arc<std::sync::atomic::AtomicU32>>,
 }
 
 enum Screenshot {
@@ -175,7 +177,13 @@ impl SentinelApp {
                 repaint();
             });
         match spawned {
-            Ok(_) => self.opening = Some(Opening { path, rx }),
+            Ok(_) => {
+                self.opening = Some(Opening {
+                    path,
+                    rx,
+                    generating: None,
+                })
+            }
             Err(e) => self.error = Some(format!("cannot start opening {}: {e}", path.display())),
         }
     }
@@ -184,17 +192,33 @@ impl SentinelApp {
         let (tx, rx) = channel();
         let repaint = Arc::clone(&self.repaint);
         let path = crate::demo::demo_slide_path();
+        let progress = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let generating = (!path.is_file()).then(|| Arc::clone(&progress));
         let spawned = std::thread::Builder::new()
             .name("open-demo".into())
             .spawn(move || {
-                let result = crate::demo::ensure_demo_slide(|_| {})
-                    .map_err(|e| format!("cannot generate the demo slide: {e:#}"))
-                    .and_then(|(p, _)| open_slide(&p));
+                let mut last_percent = 0;
+                let result = crate::demo::ensure_demo_slide(|f| {
+                    let permille = (f * 1000.0) as u32;
+                    progress.store(permille, Ordering::Relaxed);
+                    if permille / 10 != last_percent {
+                        last_percent = permille / 10;
+                        repaint();
+                    }
+                })
+                .map_err(|e| format!("cannot generate the demo slide: {e:#}"))
+                .and_then(|(p, _)| open_slide(&p));
                 let _ = tx.send(result);
                 repaint();
             });
         match spawned {
-            Ok(_) => self.opening = Some(Opening { path, rx }),
+            Ok(_) => {
+                self.opening = Some(Opening {
+                    path,
+                    rx,
+                    generating,
+                })
+            }
             Err(e) => self.error = Some(format!("cannot start opening the demo slide: {e}")),
         }
     }
@@ -326,11 +350,9 @@ impl eframe::App for SentinelApp {
             b.frame_start();
         }
         self.poll_opening(ctx);
-        if let Some(rx) = &self.dialog {
-            if let Ok(path) = rx.try_recv() {
-                self.dialog = None;
-                self.open(path);
-            }
+        if let Some(path) = self.dialog.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.dialog = None;
+            self.open(path);
         }
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -354,15 +376,19 @@ impl eframe::App for SentinelApp {
             ui::top_bar(ui, self.current.as_ref(), &self.recent.paths, &mut commands);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            let opening = self.opening.as_ref().map(|o| o.path.display().to_string());
+            let opening = self.opening.as_ref().map(|o| match &o.generating {
+                Some(p) => format!(
+                    "the demo slide: generating it on first run, {:.0}%",
+                    f64::from(p.load(Ordering::Relaxed)) / 10.0
+                ),
+                None => o.path.display().to_string(),
+            });
             ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
         });
-        if self.show_properties {
-            if let Some(v) = &self.current {
-                egui::Panel::right("properties")
-                    .default_size(340.0)
-                    .show(ui, |ui| ui::properties_panel(ui, v));
-            }
+        if let Some(v) = self.current.as_ref().filter(|_| self.show_properties) {
+            egui::Panel::right("properties")
+                .default_size(340.0)
+                .show(ui, |ui| ui::properties_panel(ui, v));
         }
         egui::CentralPanel::default()
             .frame(egui::Frame::NONE)

@@ -98,6 +98,7 @@ fn psnr(a: &[[u8; 3]], b: &[[u8; 3]]) -> f64 {
     10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Compares a `w` x `h` block of the rendered window at `at` with `read_region` of the level
 /// starting at level pixel (lx, ly); also against the same region one row lower, which must be
 /// clearly worse (so an offset by one row would fail).

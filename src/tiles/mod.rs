@@ -71,7 +71,7 @@ impl TileGrid {
         let r0 = (area.y0 / s).floor().max(0.0);
         let c1 = (area.x1 / s).ceil().min(f64::from(self.cols()));
         let r1 = (area.y1 / s).ceil().min(f64::from(self.rows()));
-        (c0 < c1 && r0 < r1).then(|| (c0 as u32..c1 as u32, r0 as u32..r1 as u32))
+        (c0 < c1 && r0 < r1).then_some((c0 as u32..c1 as u32, r0 as u32..r1 as u32))
     }
 
     pub fn id(&self, col: u32, row: u32) -> TileId {

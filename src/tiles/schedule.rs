@@ -109,8 +109,8 @@ mod tests {
         let mut cols: Vec<u32> = target.iter().map(|t| t.col).collect();
         cols.sort();
         cols.dedup();
-        assert_eq!(cols.first(), Some(&191));
-        // The ring extends the columns by one on each side.
+        // Visible columns are 191..=199; the ring adds one on each side.
+        assert_eq!(cols.first(), Some(&190));
         assert_eq!(cols.last(), Some(&200));
         // The first target tile is the one under the centre.
         assert_eq!((target[0].col, target[0].row), (195, 156));

@@ -215,10 +215,10 @@ impl SlideView {
 
     /// Advances the animation by `dt` seconds; true while still moving.
     pub fn step_animation(&mut self, dt: f64) -> bool {
-        if let Some(a) = self.animation {
-            if a.step(&mut self.view, dt) {
-                self.animation = None;
-            }
+        if let Some(a) = self.animation
+            && a.step(&mut self.view, dt)
+        {
+            self.animation = None;
         }
         self.animation.is_some()
     }
@@ -348,14 +348,17 @@ impl SlideView {
     }
 
     fn texture_options(&self) -> TextureOptions {
-        if self.smooth {
-            TextureOptions::LINEAR
-        } else {
-            TextureOptions {
-                magnification: egui::TextureFilter::Nearest,
-                minification: egui::TextureFilter::Linear,
-                ..TextureOptions::LINEAR
-            }
+        // Levels are shown minified by up to the pyramid step (4x); without mipmaps that aliases
+        // nuclei into speckle.
+        TextureOptions {
+            magnification: if self.smooth {
+                egui::TextureFilter::Linear
+            } else {
+                egui::TextureFilter::Nearest
+            },
+            minification: egui::TextureFilter::Linear,
+            mipmap_mode: Some(egui::TextureFilter::Linear),
+            ..TextureOptions::LINEAR
         }
     }
 

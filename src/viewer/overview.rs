@@ -122,17 +122,15 @@ pub fn read_overview(
                 for sy in (oy * factor).max(y)..((oy + 1) * factor).min(y + rows) {
                     for sx in (ox * factor)..((ox + 1) * factor).min(w) {
                         let i = (((sy - y) * w + sx) * 4) as usize;
-                        for c in 0..4 {
-                            sum[c] += u64::from(strip.pixels[i + c]);
+                        for (acc, &v) in sum.iter_mut().zip(&strip.pixels[i..i + 4]) {
+                            *acc += u64::from(v);
                         }
                         n += 1;
                     }
                 }
-                if n > 0 {
-                    let o = ((oy * u64::from(ow) + ox) * 4) as usize;
-                    for c in 0..4 {
-                        out.pixels[o + c] = ((sum[c] + n / 2) / n) as u8;
-                    }
+                let o = ((oy * u64::from(ow) + ox) * 4) as usize;
+                for (dst, acc) in out.pixels[o..o + 4].iter_mut().zip(sum) {
+                    *dst = (acc + n / 2).checked_div(n).unwrap_or(0) as u8;
                 }
             }
         }
