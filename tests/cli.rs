@@ -163,3 +163,87 @@ fn region_writes_the_pixels_as_png() {
     let want = s.read_region(1, 400, 800, 64, 32).expect("read");
     assert_eq!(img.into_raw(), want.pixels);
 }
+
+/// The real app in a real window (under xvfb-run): `--at X,Y --mag M --screenshot` saves the view
+/// at that place and magnification once it is at full resolution, and exits 0.
+#[test]
+fn scripted_screenshot_shows_the_requested_place() {
+    if Command::new("xvfb-run").arg("--help").output().is_err() {
+        eprintln!("skipping: xvfb-run is absent (./setup installs xvfb)");
+        return;
+    }
+    let f = common::svs();
+    let t = &f.report.scene.tumours[0];
+    let (cx, cy) = (t.cx.round() as i64, t.cy.round() as i64);
+    let png = tmp("screenshot.png");
+    let runtime = tmp("xdg");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x1024x24"])
+        .arg(env!("CARGO_BIN_EXE_sentinel"))
+        .arg(&f.path)
+        .args(["--at", &format!("{cx},{cy}"), "--mag", "40", "--window", "800x600", "--screenshot"])
+        .arg(&png)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("SENTINEL_DATA_DIR", tmp("data"))
+        .output()
+        .expect("run xvfb-run");
+    assert!(out.status.success(), "exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    let shot = image::open(&png).expect("png").to_rgb8();
+    assert_eq!(shot.dimensions(), (800, 600));
+
+    // At 40x on a 40x slide one slide pixel is one screen pixel: a block read around the requested
+    // centre must appear, unscaled, near the middle of the window (panels shift it a little).
+    let s = sentinel::slide::open(&f.path).expect("open");
+    let (bw, bh) = (120i64, 120i64);
+    let block = s.read_region(0, cx - bw / 2, cy - bh / 2, bw as u32, bh as u32).expect("read");
+    let mut best = (f64::MAX, 0, 0);
+    for dy in -40..=40i64 {
+        for dx in -20..=20i64 {
+            let (x0, y0) = (400 - bw / 2 + dx, 300 - bh / 2 + dy);
+            let mut se = 0.0;
+            for y in 0..bh {
+                for x in 0..bw {
+                    let p = shot.get_pixel((x0 + x) as u32, (y0 + y) as u32);
+                    let q = block.pixel(x as u32, y as u32);
+                    for c in 0..3 {
+                        se += (f64::from(p[c]) - f64::from(q[c])).powi(2);
+                    }
+                }
+            }
+            if se < best.0 {
+                best = (se, dx, dy);
+            }
+        }
+    }
+    let mse = best.0 / (bw * bh * 3) as f64;
+    let psnr = 10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10();
+    assert!(psnr > 35.0, "best match {psnr:.1} dB at offset ({}, {})", best.1, best.2);
+    assert_eq!(best.1, 0, "horizontally the canvas spans the window, so no offset");
+}
+
+#[test]
+fn screenshot_of_a_bad_slide_fails_with_the_reason() {
+    if Command::new("xvfb-run").arg("--help").output().is_err() {
+        eprintln!("skipping: xvfb-run is absent (./setup installs xvfb)");
+        return;
+    }
+    let bad = tmp("bad-for-screenshot.svs");
+    std::fs::write(&bad, b"not a slide").expect("write");
+    let runtime = tmp("xdg2");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    let out = Command::new("xvfb-run")
+        .arg("-a")
+        .arg(env!("CARGO_BIN_EXE_sentinel"))
+        .arg(&bad)
+        .args(["--screenshot"])
+        .arg(tmp("never.png"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("SENTINEL_DATA_DIR", tmp("data2"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad-for-screenshot.svs") && err.contains("not a slide format"), "{err}");
+    assert!(!tmp("never.png").exists());
+}
