@@ -43,6 +43,26 @@ struct GuiArgs {
     /// Window size in points, "WxH".
     #[arg(long, value_parser = parse_size, default_value = "1600x1000")]
     window: [f32; 2],
+    /// RAM for decoded tiles, MB.
+    #[arg(long, default_value_t = 192)]
+    tile_cache_mb: usize,
+    /// GPU memory for tile textures, MB.
+    #[arg(long, default_value_t = 160)]
+    texture_cache_mb: usize,
+    /// Texture bytes uploaded per frame at most, MB.
+    #[arg(long, default_value_t = 24)]
+    upload_mb_per_frame: usize,
+}
+
+impl GuiArgs {
+    fn budgets(&self) -> sentinel::viewer::Budgets {
+        sentinel::viewer::Budgets {
+            cpu_bytes: self.tile_cache_mb.max(16) << 20,
+            gpu_bytes: self.texture_cache_mb.max(16) << 20,
+            upload_bytes_per_frame: self.upload_mb_per_frame.max(1) << 20,
+            ..Default::default()
+        }
+    }
 }
 
 fn parse_point(s: &str) -> Result<[f64; 2], String> {
@@ -189,10 +209,10 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         }),
     };
     let launch = sentinel::app::Launch {
+        budgets: args.budgets(),
         slide: args.slide,
         goto,
         screenshot: args.screenshot,
-        budgets: sentinel::viewer::Budgets::default(),
         data_dir: sentinel::demo::data_dir(),
         bench: None,
     };

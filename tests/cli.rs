@@ -182,13 +182,26 @@ fn scripted_screenshot_shows_the_requested_place() {
         .args(["-a", "-s", "-screen 0 1280x1024x24"])
         .arg(env!("CARGO_BIN_EXE_sentinel"))
         .arg(&f.path)
-        .args(["--at", &format!("{cx},{cy}"), "--mag", "40", "--window", "800x600", "--screenshot"])
+        .args([
+            "--at",
+            &format!("{cx},{cy}"),
+            "--mag",
+            "40",
+            "--window",
+            "800x600",
+            "--screenshot",
+        ])
         .arg(&png)
         .env("XDG_RUNTIME_DIR", &runtime)
         .env("SENTINEL_DATA_DIR", tmp("data"))
         .output()
         .expect("run xvfb-run");
-    assert!(out.status.success(), "exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shot = image::open(&png).expect("png").to_rgb8();
     assert_eq!(shot.dimensions(), (800, 600));
 
@@ -196,7 +209,9 @@ fn scripted_screenshot_shows_the_requested_place() {
     // centre must appear, unscaled, near the middle of the window (panels shift it a little).
     let s = sentinel::slide::open(&f.path).expect("open");
     let (bw, bh) = (120i64, 120i64);
-    let block = s.read_region(0, cx - bw / 2, cy - bh / 2, bw as u32, bh as u32).expect("read");
+    let block = s
+        .read_region(0, cx - bw / 2, cy - bh / 2, bw as u32, bh as u32)
+        .expect("read");
     let mut best = (f64::MAX, 0, 0);
     for dy in -40..=40i64 {
         for dx in -20..=20i64 {
@@ -218,8 +233,16 @@ fn scripted_screenshot_shows_the_requested_place() {
     }
     let mse = best.0 / (bw * bh * 3) as f64;
     let psnr = 10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10();
-    assert!(psnr > 35.0, "best match {psnr:.1} dB at offset ({}, {})", best.1, best.2);
-    assert_eq!(best.1, 0, "horizontally the canvas spans the window, so no offset");
+    assert!(
+        psnr > 35.0,
+        "best match {psnr:.1} dB at offset ({}, {})",
+        best.1,
+        best.2
+    );
+    assert_eq!(
+        best.1, 0,
+        "horizontally the canvas spans the window, so no offset"
+    );
 }
 
 #[test]
@@ -244,6 +267,9 @@ fn screenshot_of_a_bad_slide_fails_with_the_reason() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad-for-screenshot.svs") && err.contains("not a slide format"), "{err}");
+    assert!(
+        err.contains("bad-for-screenshot.svs") && err.contains("not a slide format"),
+        "{err}"
+    );
     assert!(!tmp("never.png").exists());
 }

@@ -288,3 +288,52 @@ fn a_bad_file_shows_an_error_and_keeps_the_open_slide() {
     h.step();
     assert!(h.state().error_message().is_none());
 }
+
+#[test]
+fn memory_stays_within_budgets_while_panning_across_the_slide() {
+    let f = common::svs();
+    let mut launch = launch(&f.path);
+    launch.budgets = Budgets {
+        cpu_bytes: 8 << 20,
+        gpu_bytes: 8 << 20,
+        upload_bytes_per_frame: 1 << 20,
+        reader_threads: 2,
+    };
+    let budgets = launch.budgets;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(700.0, 500.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    run_until(&mut h, "open", settled);
+    // 1:1 at level 0, then sweep right and down across the whole slide.
+    let tile_bytes = 258 * 258 * 4;
+    {
+        let v = h.state_mut().slide_view_mut().expect("slide");
+        v.jump_to([300.0, 300.0], 1.0);
+    }
+    let mut frames = 0;
+    for step in 0..60 {
+        {
+            let v = h.state_mut().slide_view_mut().expect("slide");
+            let x = 300.0 + f64::from(step) * 60.0;
+            v.jump_to([x, 300.0 + f64::from(step) * 45.0], 1.0);
+        }
+        for _ in 0..3 {
+            h.step();
+            frames += 1;
+            let v = h.state().slide_view().expect("slide");
+            let (ram, gpu) = v.memory();
+            assert!(ram <= budgets.cpu_bytes, "RAM cache {ram} over budget");
+            assert!(gpu <= budgets.gpu_bytes, "texture cache {gpu} over budget");
+            assert!(
+                v.stats.uploaded_bytes <= budgets.upload_bytes_per_frame.max(tile_bytes),
+                "frame uploaded {} bytes",
+                v.stats.uploaded_bytes
+            );
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    }
+    assert!(frames >= 180);
+    // And the view still reaches full resolution with such small budgets.
+    run_until(&mut h, "full resolution with small budgets", settled);
+}
