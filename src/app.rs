@@ -345,9 +345,9 @@ impl eframe::App for SentinelApp {
         crate::viewer::BACKDROP.to_normalized_gamma_f32()
     }
 
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         if let Some(b) = &mut self.bench {
-            b.frame_start();
+            b.frame_start(frame.info().cpu_usage);
         }
         self.poll_opening(ctx);
         if let Some(path) = self.dialog.as_ref().and_then(|rx| rx.try_recv().ok()) {
