@@ -149,11 +149,16 @@ impl SlideView {
         self.animation = Some(Animation::to(centre, zoom));
     }
 
-    /// Immediate move (no animation).
+    /// Immediate move (no animation). The new view's tiles are requested at once rather than on
+    /// the next frame: on a slow renderer a frame is tens of milliseconds of latency.
     pub fn jump_to(&mut self, centre: [f64; 2], zoom: f64) {
         self.animation = None;
         self.view.centre = centre;
         self.view.zoom = self.zoom_limits().clamp(zoom);
+        if self.initialised {
+            self.receive_tiles();
+            self.request_tiles();
+        }
     }
 
     /// Animated zoom to an on-screen magnification (e.g. 20x), around the current centre.
