@@ -15,7 +15,7 @@ use egui::{TextureHandle, TextureOptions};
 use crate::slide::{RgbaImage, SlideSource};
 use crate::tiles::cache::ByteLru;
 use crate::tiles::loader::{TileImage, TileLoader};
-use crate::tiles::{TileGrid, TileId, schedule};
+use crate::tiles::{GUTTER_PX, TILE_PX, TileGrid, TileId, schedule};
 use crate::view::{Animation, Viewport, ZoomLimits, base_magnification, level_for_zoom};
 
 pub use overview::Overview;
@@ -252,9 +252,21 @@ impl SlideView {
     }
 
     /// Hands the loader the current wish list (what is neither cached nor failed).
+    ///
+    /// The list is cut, in priority order, to what fits in three quarters of the RAM cache: a
+    /// longer list would have prefetched tiles evict each other and be fetched again forever.
+    /// The coarsest level and the visible tiles are always kept.
     pub fn request_tiles(&mut self) {
         let target = self.target_level();
-        let plan = schedule::plan(&self.view, &self.grids, target);
+        let mut plan = schedule::plan(&self.view, &self.grids, target);
+        let tile_bytes = ((TILE_PX + 2 * GUTTER_PX) as usize).pow(2) * 4;
+        let coarsest = self.grids.len() - 1;
+        let must = plan
+            .iter()
+            .take_while(|t| t.level as usize == coarsest || t.level as usize == target)
+            .count();
+        let fits = self.budgets.cpu_bytes * 3 / 4 / tile_bytes;
+        plan.truncate(fits.max(must));
         let cpu = &self.cpu;
         let failed = &self.failed;
         self.loader.request(
