@@ -1,0 +1,78 @@
+"""Builds small deterministic ONNX models for Sentinel's tests (run in the project venv).
+
+    make_test_models.py OUT_DIR
+
+writes two model directories (model.onnx + model.json):
+  OUT_DIR/mean-red     risk = mean red value of the tile (0..1), i.e. a known function of the pixels
+  OUT_DIR/wrong-shape  a one-channel 64 px input that contradicts its model.json (must be rejected)
+"""
+import json
+import sys
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+OPSET = 17
+
+
+def mean_red(size):
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])
+    probs = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])
+    consts = [
+        helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("ends", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+        helper.make_tensor("unsq", TensorProto.INT64, [1], [1]),
+    ]
+    nodes = [
+        helper.make_node("Slice", ["image", "starts", "ends", "axes"], ["red"]),
+        helper.make_node("ReduceMean", ["red"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "unsq"], ["m2"]),
+        helper.make_node("Sub", ["one", "m2"], ["rest"]),
+        helper.make_node("Concat", ["rest", "m2"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "mean_red", [image], [probs], initializer=consts)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+
+
+def wrong_shape():
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 64, 64])
+    probs = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("Concat", ["m", "m"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "wrong_shape", [image], [probs])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+
+
+def write(dir_, model, meta):
+    dir_.mkdir(parents=True, exist_ok=True)
+    onnx.checker.check_model(model)
+    onnx.save(model, dir_ / "model.onnx")
+    (dir_ / "model.json").write_text(json.dumps(meta, indent=2))
+
+
+def main():
+    out = Path(sys.argv[1])
+    size = 64
+    meta = {
+        "name": "mean-red (test)",
+        "version": "1",
+        "input_size": size,
+        "mpp": 0.5,
+        "channel_order": "RGB",
+        "mean": [0.0, 0.0, 0.0],
+        "std": [1.0, 1.0, 1.0],
+        "classes": ["other", "red"],
+        "risk_class": "red",
+        "output": "probabilities",
+    }
+    write(out / "mean-red", mean_red(size), meta)
+    write(out / "wrong-shape", wrong_shape(), meta)
+
+
+if __name__ == "__main__":
+    main()

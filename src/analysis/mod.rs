@@ -1,0 +1,5 @@
+//! Tiled deep-learning analysis (work in progress, issue 4): the ONNX Runtime loader and the model
+//! contract (`model.json` + `model.onnx`) that every model, bundled or user-supplied, goes through.
+
+pub mod model;
+pub mod runtime;

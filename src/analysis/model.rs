@@ -1,0 +1,389 @@
+//! The model contract: a directory with `model.onnx` and `model.json`. The metadata says how to feed
+//! the network and how to read it; loading checks the ONNX graph against it and names the field
+//! that disagrees, so any compatible model drops in without code changes.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::runtime::{self, RuntimeError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// Raw scores: a softmax is applied.
+    Logits,
+    /// Already probabilities.
+    Probabilities,
+}
+
+/// `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelMeta {
+    pub name: String,
+    pub version: String,
+    /// Square input edge, pixels.
+    pub input_size: u32,
+    /// Microns per pixel the model was trained at.
+    pub mpp: f64,
+    pub channel_order: ChannelOrder,
+    /// Pixel values are divided by 255, then `(x - mean) / std` per channel (in `channel_order`).
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    pub classes: Vec<String>,
+    /// The class whose probability is the "risk" shown in the heatmap.
+    pub risk_class: String,
+    pub output: OutputKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid model.json at line {line}, column {column}: {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: field `{field}`: {message}")]
+    Field {
+        path: PathBuf,
+        field: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{path}: ONNX Runtime cannot load the model: {message}")]
+    Onnx { path: PathBuf, message: String },
+    #[error("{path}: inference failed: {message}")]
+    Inference { path: PathBuf, message: String },
+}
+
+impl ModelMeta {
+    /// Reads and checks `model.json` on its own (no ONNX Runtime needed).
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let meta: ModelMeta = serde_json::from_slice(&bytes).map_err(|e| ModelError::Json {
+            path: path.into(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        meta.check(path)?;
+        Ok(meta)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ModelError> {
+        let field = |field: &'static str, message: String| ModelError::Field {
+            path: path.into(),
+            field,
+            message,
+        };
+        if self.input_size == 0 || self.input_size > 4096 {
+            return Err(field(
+                "input_size",
+                format!("{} is not a usable tile size", self.input_size),
+            ));
+        }
+        if !(self.mpp.is_finite() && self.mpp > 0.0) {
+            return Err(field(
+                "mpp",
+                format!("{} is not a positive number of microns", self.mpp),
+            ));
+        }
+        if let Some(s) = self.std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(field(
+                "std",
+                format!("{s} would divide by zero or flip the sign"),
+            ));
+        }
+        if self.classes.len() < 2 {
+            return Err(field(
+                "classes",
+                "a classifier needs at least two classes".into(),
+            ));
+        }
+        if self.risk_index().is_none() {
+            return Err(field(
+                "risk_class",
+                format!(
+                    "{:?} is not one of the classes {:?}",
+                    self.risk_class, self.classes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Index of the risk class among the outputs.
+    pub fn risk_index(&self) -> Option<usize> {
+        self.classes.iter().position(|c| c == &self.risk_class)
+    }
+
+    /// Converts an RGBA tile of `input_size`² pixels into the model's NCHW float input (appended to
+    /// `out`, so a batch is built by calling this once per tile).
+    pub fn normalise_into(&self, rgba: &[u8], out: &mut Vec<f32>) {
+        let n = (self.input_size * self.input_size) as usize;
+        debug_assert_eq!(rgba.len(), n * 4);
+        let order: [usize; 3] = match self.channel_order {
+            ChannelOrder::Rgb => [0, 1, 2],
+            ChannelOrder::Bgr => [2, 1, 0],
+        };
+        for (plane, &src) in order.iter().enumerate() {
+            let (m, s) = (self.mean[plane], self.std[plane]);
+            out.extend(
+                rgba.chunks_exact(4)
+                    .map(|px| (f32::from(px[src]) / 255.0 - m) / s),
+            );
+        }
+    }
+}
+
+/// A loaded, checked model.
+pub struct Model {
+    pub dir: PathBuf,
+    pub meta: ModelMeta,
+    session: ort::session::Session,
+    input_name: String,
+}
+
+impl Model {
+    /// Loads `dir/model.json` and `dir/model.onnx` and checks that they agree.
+    pub fn load(dir: &Path, threads: usize) -> Result<Self, ModelError> {
+        let meta = ModelMeta::load(&dir.join("model.json"))?;
+        let onnx = dir.join("model.onnx");
+        if !onnx.is_file() {
+            return Err(ModelError::Io {
+                path: onnx,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let env = runtime::environment()?;
+        let onnx_error = |e: ort::Error| ModelError::Onnx {
+            path: onnx.clone(),
+            message: e.to_string(),
+        };
+        let session = ort::session::Session::builder(env)
+            .map_err(onnx_error)?
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| onnx_error(e.into()))?
+            .commit_from_file(&onnx)
+            .map_err(onnx_error)?;
+        let input_name = check_graph(&session, &meta, &onnx)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            meta,
+            session,
+            input_name,
+        })
+    }
+
+    /// Runs a batch (`count` tiles, NCHW, from [`ModelMeta::normalise_into`]) and returns the risk
+    /// probability of each tile.
+    pub fn risk(&mut self, batch: &[f32], count: usize) -> Result<Vec<f32>, ModelError> {
+        let s = self.meta.input_size as usize;
+        let error = |message: String| ModelError::Inference {
+            path: self.dir.join("model.onnx"),
+            message,
+        };
+        let input = ndarray::ArrayView4::from_shape((count, 3, s, s), batch)
+            .map_err(|e| error(e.to_string()))?;
+        let tensor =
+            ort::value::TensorRef::from_array_view(input).map_err(|e| error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => tensor])
+            .map_err(|e| error(e.to_string()))?;
+        let scores = outputs[0]
+            .try_extract_array::<f32>()
+            .map_err(|e| error(e.to_string()))?;
+        let classes = self.meta.classes.len();
+        let risk = self.meta.risk_index().unwrap_or(0);
+        let flat: Vec<f32> = scores.iter().copied().collect();
+        if flat.len() != count * classes {
+            return Err(error(format!(
+                "expected {} scores, got {}",
+                count * classes,
+                flat.len()
+            )));
+        }
+        Ok(flat
+            .chunks_exact(classes)
+            .map(|row| match self.meta.output {
+                OutputKind::Probabilities => row[risk],
+                OutputKind::Logits => softmax_at(row, risk),
+            })
+            .collect())
+    }
+}
+
+fn softmax_at(row: &[f32], i: usize) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+    (row[i] - max).exp() / sum
+}
+
+/// Checks the graph's single input ([N, 3, size, size] float) and first output ([N, classes] float)
+/// against the metadata; returns the input's name.
+fn check_graph(
+    session: &ort::session::Session,
+    meta: &ModelMeta,
+    onnx: &Path,
+) -> Result<String, ModelError> {
+    let field = |field: &'static str, message: String| ModelError::Field {
+        path: onnx.into(),
+        field,
+        message,
+    };
+    let [input] = session.inputs() else {
+        return Err(field(
+            "input_size",
+            format!(
+                "the graph has {} inputs; one image input is expected",
+                session.inputs().len()
+            ),
+        ));
+    };
+    let shape = input
+        .dtype()
+        .tensor_shape()
+        .ok_or_else(|| field("input_size", "the input is not a tensor".into()))?;
+    if input.dtype().tensor_type() != Some(ort::value::TensorElementType::Float32) {
+        return Err(field(
+            "input_size",
+            format!("input `{}` is not float32", input.name()),
+        ));
+    }
+    let dims: &[i64] = shape;
+    let size = i64::from(meta.input_size);
+    let fits = |d: i64, want: i64| d == want || d < 0;
+    if dims.len() != 4 || !fits(dims[1], 3) {
+        return Err(field(
+            "channel_order",
+            format!(
+                "input `{}` has shape {dims:?}; expected [N, 3, H, W]",
+                input.name()
+            ),
+        ));
+    }
+    if !fits(dims[2], size) || !fits(dims[3], size) {
+        return Err(field(
+            "input_size",
+            format!("is {size} but input `{}` has shape {dims:?}", input.name()),
+        ));
+    }
+    let output = session
+        .outputs()
+        .first()
+        .ok_or_else(|| field("classes", "the graph has no output".into()))?;
+    let out_dims: &[i64] = output
+        .dtype()
+        .tensor_shape()
+        .ok_or_else(|| field("classes", "the output is not a tensor".into()))?;
+    let classes = meta.classes.len() as i64;
+    if out_dims.len() != 2 || !fits(out_dims[1], classes) {
+        return Err(field(
+            "classes",
+            format!(
+                "lists {classes} classes but output `{}` has shape {out_dims:?}",
+                output.name()
+            ),
+        ));
+    }
+    Ok(input.name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> ModelMeta {
+        ModelMeta {
+            name: "t".into(),
+            version: "1".into(),
+            input_size: 2,
+            mpp: 0.5,
+            channel_order: ChannelOrder::Rgb,
+            mean: [0.5, 0.0, 0.0],
+            std: [0.5, 1.0, 1.0],
+            classes: vec!["normal".into(), "tumour".into()],
+            risk_class: "tumour".into(),
+            output: OutputKind::Probabilities,
+        }
+    }
+
+    #[test]
+    fn normalisation_is_planar_and_follows_channel_order() {
+        let rgba = [
+            255, 0, 51, 255, 0, 255, 0, 255, 255, 255, 255, 255, 0, 0, 0, 255,
+        ];
+        let mut out = Vec::new();
+        meta().normalise_into(&rgba, &mut out);
+        assert_eq!(out.len(), 12);
+        // R plane: (1 - 0.5) / 0.5 = 1, (0 - 0.5) / 0.5 = -1.
+        assert_eq!(&out[..4], &[1.0, -1.0, 1.0, -1.0]);
+        assert_eq!(&out[4..8], &[0.0, 1.0, 1.0, 0.0]);
+        let mut bgr = meta();
+        bgr.channel_order = ChannelOrder::Bgr;
+        bgr.mean = [0.0; 3];
+        bgr.std = [1.0; 3];
+        let mut out = Vec::new();
+        bgr.normalise_into(&rgba, &mut out);
+        assert!((out[0] - 0.2).abs() < 1e-6, "first plane is blue");
+    }
+
+    #[test]
+    fn bad_metadata_names_the_field() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = dir.path().join("model.json");
+        let mut m = meta();
+        m.risk_class = "metastasis".into();
+        std::fs::write(&p, serde_json::to_vec(&m).expect("json")).expect("write");
+        let e = ModelMeta::load(&p).expect_err("risk class not in classes");
+        assert!(
+            matches!(
+                e,
+                ModelError::Field {
+                    field: "risk_class",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut m = meta();
+        m.std = [1.0, 0.0, 1.0];
+        std::fs::write(&p, serde_json::to_vec(&m).expect("json")).expect("write");
+        assert!(matches!(
+            ModelMeta::load(&p),
+            Err(ModelError::Field { field: "std", .. })
+        ));
+        std::fs::write(&p, b"{\n  \"name\": \"x\",\n  oops\n}").expect("write");
+        match ModelMeta::load(&p) {
+            Err(ModelError::Json { line, .. }) => assert_eq!(line, 3),
+            other => panic!("expected a JSON error with its line, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn softmax_picks_the_class() {
+        let p = softmax_at(&[0.0, (3.0f32).ln()], 1);
+        assert!((p - 0.75).abs() < 1e-6);
+    }
+}

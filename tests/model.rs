@@ -1,0 +1,110 @@
+//! The model contract through the real ONNX Runtime (loaded from the project venv), with small
+//! deterministic models built by `models/build/make_test_models.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use sentinel::analysis::model::{Model, ModelError};
+
+/// Builds the test models once per test binary; `None` (with a printed reason) without the venv.
+fn test_models() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join(".deps/venv/bin/python");
+        if !python.is_file() {
+            eprintln!("skipping: {} is absent (run ./setup)", python.display());
+            return None;
+        }
+        let out =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("models-{}", std::process::id()));
+        let st = Command::new(&python)
+            .arg(root.join("models/build/make_test_models.py"))
+            .arg(&out)
+            .status()
+            .expect("run make_test_models.py");
+        assert!(st.success(), "make_test_models.py failed");
+        Some(out)
+    })
+    .as_deref()
+}
+
+fn tile(size: u32, rgb: [u8; 3]) -> Vec<u8> {
+    (0..size * size)
+        .flat_map(|_| [rgb[0], rgb[1], rgb[2], 255])
+        .collect()
+}
+
+#[test]
+fn mean_red_model_computes_its_known_function() {
+    let Some(dir) = test_models() else { return };
+    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let size = model.meta.input_size;
+    let reds = [0u8, 51, 255, 128];
+    let mut batch = Vec::new();
+    for r in reds {
+        model
+            .meta
+            .normalise_into(&tile(size, [r, 200, 10]), &mut batch);
+    }
+    let risk = model.risk(&batch, reds.len()).expect("run");
+    for (r, p) in reds.iter().zip(&risk) {
+        assert!(
+            (p - f32::from(*r) / 255.0).abs() < 1e-5,
+            "red {r}: risk {p}"
+        );
+    }
+    // Half red, half black: the mean.
+    let mut half = tile(size, [255, 0, 0]);
+    for px in half.chunks_exact_mut(4).skip((size * size / 2) as usize) {
+        px[0] = 0;
+    }
+    let mut batch = Vec::new();
+    model.meta.normalise_into(&half, &mut batch);
+    assert!((model.risk(&batch, 1).expect("run")[0] - 0.5).abs() < 1e-5);
+}
+
+#[test]
+fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
+    let Some(dir) = test_models() else { return };
+    match Model::load(&dir.join("wrong-shape"), 1) {
+        Err(ModelError::Field { field, message, .. }) => {
+            assert_eq!(field, "channel_order", "{message}");
+            assert!(message.contains("[-1, 1, 64, 64]"), "{message}");
+        }
+        Err(other) => panic!("expected a field error, got {other}"),
+        Ok(_) => panic!("a 1-channel model was accepted for a 3-channel contract"),
+    }
+    // Same graph, metadata with the wrong tile size: the size is named.
+    let bad =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-size-{}", std::process::id()));
+    std::fs::create_dir_all(&bad).expect("dir");
+    std::fs::copy(dir.join("mean-red/model.onnx"), bad.join("model.onnx")).expect("copy");
+    let meta = std::fs::read_to_string(dir.join("mean-red/model.json")).expect("read");
+    std::fs::write(
+        bad.join("model.json"),
+        meta.replace("\"input_size\": 64", "\"input_size\": 224"),
+    )
+    .expect("write");
+    match Model::load(&bad, 1) {
+        Err(ModelError::Field { field, .. }) => assert_eq!(field, "input_size"),
+        other => panic!(
+            "expected an input_size error, got {:?}",
+            other.err().map(|e| e.to_string())
+        ),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_a_clear_error() {
+    let Some(dir) = test_models() else { return };
+    let bad =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("not-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&bad).expect("dir");
+    std::fs::copy(dir.join("mean-red/model.json"), bad.join("model.json")).expect("copy");
+    std::fs::write(bad.join("model.onnx"), b"definitely not a protobuf").expect("write");
+    let e = Model::load(&bad, 1).err().expect("must fail");
+    assert!(matches!(e, ModelError::Onnx { .. }), "{e}");
+    assert!(e.to_string().contains("model.onnx"), "{e}");
+}
