@@ -167,48 +167,43 @@ impl SentinelApp {
 
     /// Starts opening `path` on a background thread; the current slide stays until it succeeds.
     pub fn open(&mut self, path: PathBuf) {
-        let (tx, rx) = channel();
-        let repaint = Arc::clone(&self.repaint);
         let p = path.clone();
-        let spawned = std::thread::Builder::new()
-            .name("open-slide".into())
-            .spawn(move || {
-                let _ = tx.send(open_slide(&p));
-                repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.opening = Some(Opening {
-                    path,
-                    rx,
-                    generating: None,
-                })
-            }
-            Err(e) => self.error = Some(format!("cannot start opening {}: {e}", path.display())),
-        }
+        self.spawn_open(path, None, move |_| open_slide(&p));
     }
 
+    /// Opens the demo slide, generating it first (with progress) if this is the first run.
     fn open_demo(&mut self) {
-        let (tx, rx) = channel();
-        let repaint = Arc::clone(&self.repaint);
         let path = crate::demo::demo_slide_path();
         let progress = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let generating = (!path.is_file()).then(|| Arc::clone(&progress));
+        self.spawn_open(path, generating, move |repaint| {
+            let mut last_percent = 0;
+            crate::demo::ensure_demo_slide(|f| {
+                let permille = (f * 1000.0) as u32;
+                progress.store(permille, Ordering::Relaxed);
+                if permille / 10 != last_percent {
+                    last_percent = permille / 10;
+                    repaint();
+                }
+            })
+            .map_err(|e| format!("cannot generate the demo slide: {e:#}"))
+            .and_then(|(p, _)| open_slide(&p))
+        });
+    }
+
+    /// Runs `job` on an "open-slide" thread; its result arrives in [`Self::poll_opening`].
+    fn spawn_open(
+        &mut self,
+        path: PathBuf,
+        generating: Option<Arc<std::sync::atomic::AtomicU32>>,
+        job: impl FnOnce(&(dyn Fn() + Send + Sync)) -> Result<Opened, String> + Send + 'static,
+    ) {
+        let (tx, rx) = channel();
+        let repaint = Arc::clone(&self.repaint);
         let spawned = std::thread::Builder::new()
-            .name("open-demo".into())
+            .name("open-slide".into())
             .spawn(move || {
-                let mut last_percent = 0;
-                let result = crate::demo::ensure_demo_slide(|f| {
-                    let permille = (f * 1000.0) as u32;
-                    progress.store(permille, Ordering::Relaxed);
-                    if permille / 10 != last_percent {
-                        last_percent = permille / 10;
-                        repaint();
-                    }
-                })
-                .map_err(|e| format!("cannot generate the demo slide: {e:#}"))
-                .and_then(|(p, _)| open_slide(&p));
-                let _ = tx.send(result);
+                let _ = tx.send(job(repaint.as_ref()));
                 repaint();
             });
         match spawned {
@@ -219,7 +214,7 @@ impl SentinelApp {
                     generating,
                 })
             }
-            Err(e) => self.error = Some(format!("cannot start opening the demo slide: {e}")),
+            Err(e) => self.error = Some(format!("cannot start opening {}: {e}", path.display())),
         }
     }
 
@@ -445,7 +440,7 @@ impl SentinelApp {
                 f64::from(ui.ctx().pixels_per_point()),
             );
             let zoom_px = match (goto.magnification, v.base_magnification()) {
-                (Some(m), Some(base)) => m / base,
+                (Some(m), Some(base)) => crate::view::zoom_px_for_magnification(base, m),
                 (Some(m), None) => m,
                 (None, _) => v.view.zoom_px(),
             };

@@ -421,22 +421,7 @@ fn bench_tiles(
 ) -> anyhow::Result<()> {
     let slide = match slide {
         Some(s) => s,
-        None => {
-            let dir = bench::bench_data_dir();
-            std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-            let path = dir.join("synthetic-100000x80000-seed1.svs");
-            if !path.is_file() {
-                eprintln!("generating {} (once; cached)", path.display());
-                let spec = SynthSpec::new(100_000, 80_000, SynthFormat::Svs);
-                let r = write_slide(&spec, &path, progress_printer("synth"))?;
-                eprintln!(
-                    "\ngenerated in {:.1} s ({:.1} MB)",
-                    r.seconds,
-                    r.file_bytes as f64 / 1e6
-                );
-            }
-            path
-        }
+        None => default_bench_slide()?,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if threads.is_empty() {

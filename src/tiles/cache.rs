@@ -58,10 +58,6 @@ impl<K: Hash + Eq + Clone, V> ByteLru<K, V> {
         self.bytes
     }
 
-    pub fn budget(&self) -> usize {
-        self.budget
-    }
-
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -102,10 +102,6 @@ impl TileLoader {
         let q = self.shared.lock();
         q.wanted.len() + q.in_flight.len()
     }
-
-    pub fn is_in_flight(&self, tile: &TileId) -> bool {
-        self.shared.lock().in_flight.contains(tile)
-    }
 }
 
 impl Drop for TileLoader {

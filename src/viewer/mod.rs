@@ -122,7 +122,8 @@ impl SlideView {
     }
 
     pub fn magnification(&self) -> Option<f64> {
-        self.base_mag.map(|b| b * self.view.zoom_px())
+        self.base_mag
+            .map(|b| crate::view::magnification(b, self.view.zoom_px()))
     }
 
     pub fn zoom_limits(&self) -> ZoomLimits {
@@ -164,7 +165,8 @@ impl SlideView {
     /// Animated zoom to an on-screen magnification (e.g. 20x), around the current centre.
     pub fn animate_to_magnification(&mut self, mag: f64) {
         if let Some(base) = self.base_mag {
-            let zoom = mag / base / self.view.pixels_per_point;
+            let zoom =
+                crate::view::zoom_px_for_magnification(base, mag) / self.view.pixels_per_point;
             self.animate_to(self.animation_target_centre(), zoom);
         }
     }
@@ -390,9 +392,5 @@ impl SlideView {
     /// Bytes of decoded tiles in RAM and of textures on the GPU.
     pub fn memory(&self) -> (usize, usize) {
         (self.cpu.bytes(), self.gpu.bytes())
-    }
-
-    pub fn tiles_pending(&self) -> usize {
-        self.loader.pending()
     }
 }
