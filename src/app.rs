@@ -64,6 +64,7 @@ enum Screenshot {
     },
     Requested {
         path: PathBuf,
+        since: Instant,
         rx: Receiver<Arc<egui::ColorImage>>,
     },
     Saving {
@@ -174,8 +175,9 @@ impl SentinelApp {
     /// Opens the demo slide, generating it first (with progress) if this is the first run.
     fn open_demo(&mut self) {
         let path = crate::demo::demo_slide_path();
+        // Progress stays 0 when the demo slide already exists (nothing is generated).
         let progress = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let generating = (!path.is_file()).then(|| Arc::clone(&progress));
+        let generating = Some(Arc::clone(&progress));
         self.spawn_open(path, generating, move |repaint| {
             let mut last_percent = 0;
             crate::demo::ensure_demo_slide(|f| {
@@ -243,10 +245,7 @@ impl SentinelApp {
             Err(message) => {
                 tracing::warn!("{message}");
                 if matches!(self.screenshot, Screenshot::Waiting { .. }) {
-                    eprintln!("error: {message}");
-                    self.exit.store(1, Ordering::SeqCst);
-                    self.screenshot = Screenshot::Done;
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    self.screenshot = self.fail_screenshot(ctx, &message);
                 }
                 self.error = Some(message);
             }
@@ -328,7 +327,7 @@ fn open_slide(path: &Path) -> Result<Opened, String> {
         .filter_map(|n| slide.associated_image(n).ok().map(|img| (n.clone(), img)))
         .collect();
     Ok(Opened {
-        path: path.to_path_buf(),
+        path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
         slide: Arc::from(slide),
         overview,
         associated,
@@ -372,11 +371,11 @@ impl eframe::App for SentinelApp {
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             let opening = self.opening.as_ref().map(|o| match &o.generating {
-                Some(p) => format!(
+                Some(p) if p.load(Ordering::Relaxed) > 0 => format!(
                     "the demo slide: generating it on first run, {:.0}%",
                     f64::from(p.load(Ordering::Relaxed)) / 10.0
                 ),
-                None => o.path.display().to_string(),
+                _ => o.path.display().to_string(),
             });
             ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
         });
@@ -546,12 +545,12 @@ impl SentinelApp {
                     .as_ref()
                     .is_some_and(|v| v.stats.complete() && self.pending_goto.is_none());
                 if since.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S {
-                    eprintln!(
-                        "error: the view did not reach full resolution within {SCREENSHOT_TIMEOUT_S} s"
-                    );
-                    self.exit.store(1, Ordering::SeqCst);
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                    Screenshot::Done
+                    self.fail_screenshot(
+                        ctx,
+                        &format!(
+                            "the view did not reach full resolution within {SCREENSHOT_TIMEOUT_S} s"
+                        ),
+                    )
                 } else if complete && complete_frames >= 1 {
                     // The previous frame was already complete, so what is on screen is final.
                     let (tx, rx) = channel();
@@ -563,7 +562,11 @@ impl SentinelApp {
                         }),
                     ));
                     ctx.request_repaint();
-                    Screenshot::Requested { path, rx }
+                    Screenshot::Requested {
+                        path,
+                        since: Instant::now(),
+                        rx,
+                    }
                 } else {
                     ctx.request_repaint_after(std::time::Duration::from_millis(30));
                     Screenshot::Waiting {
@@ -573,7 +576,7 @@ impl SentinelApp {
                     }
                 }
             }
-            Screenshot::Requested { path, rx } => match rx.try_recv() {
+            Screenshot::Requested { path, since, rx } => match rx.try_recv() {
                 Ok(img) => {
                     let (tx, done) = channel();
                     let repaint = Arc::clone(&self.repaint);
@@ -583,26 +586,42 @@ impl SentinelApp {
                             let _ = tx.send(save_png(&path, &img));
                             repaint();
                         });
-                    if spawned.is_err() {
-                        self.exit.store(1, Ordering::SeqCst);
+                    match spawned {
+                        Ok(_) => Screenshot::Saving { rx: done },
+                        Err(e) => self.fail_screenshot(
+                            ctx,
+                            &format!("cannot start saving the screenshot: {e}"),
+                        ),
                     }
-                    Screenshot::Saving { rx: done }
                 }
-                Err(_) => Screenshot::Requested { path, rx },
+                Err(std::sync::mpsc::TryRecvError::Empty)
+                    if since.elapsed().as_secs() <= SCREENSHOT_TIMEOUT_S =>
+                {
+                    Screenshot::Requested { path, since, rx }
+                }
+                Err(_) => self.fail_screenshot(ctx, "the window could not be captured"),
             },
             Screenshot::Saving { rx } => match rx.try_recv() {
-                Ok(result) => {
-                    if let Err(e) = result {
-                        eprintln!("error: {e}");
-                        self.exit.store(1, Ordering::SeqCst);
-                    }
+                Ok(Ok(())) => {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                     Screenshot::Done
                 }
-                Err(_) => Screenshot::Saving { rx },
+                Ok(Err(e)) => self.fail_screenshot(ctx, &e),
+                Err(std::sync::mpsc::TryRecvError::Empty) => Screenshot::Saving { rx },
+                Err(_) => self.fail_screenshot(ctx, "the screenshot was not saved"),
             },
             other => other,
         };
+    }
+}
+
+impl SentinelApp {
+    /// Ends a scripted screenshot run with an error message and a failing exit status.
+    fn fail_screenshot(&self, ctx: &egui::Context, message: &str) -> Screenshot {
+        eprintln!("error: {message}");
+        self.exit.store(1, Ordering::SeqCst);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        Screenshot::Done
     }
 }
 

@@ -20,11 +20,11 @@ impl RecentFiles {
             .unwrap_or_default()
     }
 
-    /// Puts `path` first, without duplicates, keeping at most ten.
+    /// Puts `path` first, without duplicates, keeping at most ten. The caller passes a canonical
+    /// path (the opener thread makes it, so the UI thread touches no file).
     pub fn add(&mut self, path: &Path) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        self.paths.retain(|p| p != &path);
-        self.paths.insert(0, path);
+        self.paths.retain(|p| p != path);
+        self.paths.insert(0, path.to_path_buf());
         self.paths.truncate(MAX_RECENT);
     }
 
