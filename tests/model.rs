@@ -5,7 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sentinel::analysis::heatmap::Heatmap;
 use sentinel::analysis::model::{Model, ModelError};
+use sentinel::analysis::runner::{AnalysisError, RunOptions, analyse, tile_level0};
+use sentinel::analysis::tissue::GridTile;
+use sentinel::slide::{OpenSlideSource, SlideSource};
 
 /// Builds the test models once per test binary; `None` (with a printed reason) without the venv.
 fn test_models() -> Option<&'static Path> {
@@ -107,4 +115,122 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
     let e = Model::load(&bad, 1).err().expect("must fail");
     assert!(matches!(e, ModelError::Onnx { .. }), "{e}");
     assert!(e.to_string().contains("model.onnx"), "{e}");
+}
+
+fn whole_grid(h: &Heatmap) -> Vec<GridTile> {
+    (0..h.rows)
+        .flat_map(|row| (0..h.cols).map(move |col| (col, row)))
+        .map(|(col, row)| {
+            let [x, y, ..] = h.cell_box(col, row);
+            GridTile {
+                col,
+                row,
+                x,
+                y,
+                size: h.cell_level0,
+            }
+        })
+        .collect()
+}
+
+/// The mean-red model over a synthetic slide: every heatmap cell must equal the mean red of the
+/// slide region it claims to cover, and not that of its neighbour (a one-cell shift fails).
+#[test]
+fn heatmap_of_a_known_function_lines_up_with_the_slide() {
+    let Some(dir) = test_models() else { return };
+    let f = common::svs();
+    let slide = OpenSlideSource::open(&f.path).expect("open");
+    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let (mpp0, _) = slide.mpp().expect("mpp");
+    let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
+    assert_eq!(cell, 128.0, "64 px at 0.5 µm/px is 128 px at 0.25 µm/px");
+    let mut heat = Heatmap::new(slide.dimensions(), cell);
+    let tiles = whole_grid(&heat);
+    let mut batches = 0;
+    let stats = analyse(
+        &slide,
+        &mut model,
+        &tiles,
+        &mut heat,
+        RunOptions {
+            batch: 16,
+            reader_threads: 2,
+        },
+        &AtomicBool::new(false),
+        |_, _, _| batches += 1,
+    )
+    .expect("analyse");
+    assert_eq!(stats.tiles, tiles.len());
+    assert_eq!(
+        stats.level, 0,
+        "level 1 (1 µm/px) is coarser than the model: read level 0 and downscale"
+    );
+    assert!(batches >= tiles.len() / 16);
+
+    let mean_red = |col: u32, row: u32| -> f32 {
+        let img = slide
+            .read_region(0, i64::from(col) * 128, i64::from(row) * 128, 128, 128)
+            .expect("read");
+        img.pixels
+            .chunks_exact(4)
+            .map(|p| f32::from(p[0]))
+            .sum::<f32>()
+            / (128.0 * 128.0 * 255.0)
+    };
+    let (mut err, mut shifted, mut n) = (0.0f32, 0.0f32, 0);
+    for row in 0..heat.rows {
+        for col in 0..heat.cols - 1 {
+            let got = heat.get(col, row).expect("every cell analysed");
+            err += (got - mean_red(col, row)).abs();
+            shifted += (got - mean_red(col + 1, row)).abs();
+            n += 1;
+        }
+    }
+    let (err, shifted) = (err / n as f32, shifted / n as f32);
+    assert!(err < 0.005, "mean error {err}");
+    assert!(
+        shifted > 3.0 * err && shifted > 0.005,
+        "a one-cell shift is not distinguishable ({shifted} vs {err})"
+    );
+}
+
+#[test]
+fn cancelling_stops_the_run_and_keeps_what_was_done() {
+    let Some(dir) = test_models() else { return };
+    let f = common::svs();
+    let slide = OpenSlideSource::open(&f.path).expect("open");
+    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let mut heat = Heatmap::new(slide.dimensions(), 128.0);
+    let tiles = whole_grid(&heat);
+    let cancel = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let result = analyse(
+        &slide,
+        &mut model,
+        &tiles,
+        &mut heat,
+        RunOptions {
+            batch: 8,
+            reader_threads: 2,
+        },
+        &cancel,
+        |_, done, _| {
+            if done >= 8 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+    );
+    match result {
+        Err(AnalysisError::Cancelled { done, total }) => {
+            assert_eq!(total, tiles.len());
+            assert!(done >= 8 && done < total, "{done} of {total}");
+        }
+        other => panic!("expected cancellation, got {:?}", other.map(|s| s.tiles)),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "cancelled within a second"
+    );
+    let filled = heat.values.iter().filter(|v| v.is_some()).count();
+    assert!(filled >= 8 && filled < tiles.len());
 }

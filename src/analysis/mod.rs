@@ -3,5 +3,6 @@
 
 pub mod heatmap;
 pub mod model;
+pub mod runner;
 pub mod runtime;
 pub mod tissue;
