@@ -131,6 +131,29 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run a model over the tissue of each slide; save heatmaps (reused while slide, model and
+    /// parameters are unchanged) and print a summary per slide.
+    Analyze {
+        #[arg(required = true)]
+        slides: Vec<PathBuf>,
+        /// Model directory (model.onnx + model.json).
+        #[arg(long)]
+        model: PathBuf,
+        /// Where heatmaps are stored (default: the data directory's analyses folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Execution provider.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Probability at or above which a tile counts as positive (areas, hot-spots).
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f32,
+        /// One JSON object per slide on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks; they print figures.
     Bench {
         #[command(subcommand)]
@@ -315,6 +338,15 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Analyze {
+            slides,
+            model,
+            out,
+            device,
+            batch,
+            threshold,
+            json,
+        } => analyze(slides, model, out, &device, batch, threshold, json),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
@@ -344,6 +376,100 @@ fn progress_printer(what: &'static str) -> impl FnMut(f64) {
             eprint!("\r{what}: {pct:3}%");
         }
     }
+}
+
+fn analyze(
+    slides: Vec<PathBuf>,
+    model_dir: PathBuf,
+    out: Option<PathBuf>,
+    device: &str,
+    batch: usize,
+    threshold: f32,
+    json: bool,
+) -> anyhow::Result<()> {
+    use sentinel::analysis::{model::Model, pipeline, runner::RunOptions};
+
+    if device != "cpu" {
+        anyhow::bail!(
+            "--device {device}: only the CPU execution provider is available in this build so far"
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut model = Model::load(&model_dir, cores)?;
+    let out = out.unwrap_or_else(|| sentinel::demo::data_dir().join("analyses"));
+    let params = pipeline::Params {
+        threshold,
+        ..Default::default()
+    };
+    let options = RunOptions {
+        batch,
+        reader_threads: cores.max(2),
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut failed = 0;
+    for slide_path in slides {
+        let result = slide::open(&slide_path)
+            .map_err(anyhow::Error::from)
+            .and_then(|s| {
+                let tty = std::io::stderr().is_terminal();
+                let started = std::time::Instant::now();
+                pipeline::analyze_slide(
+                    s.as_ref(),
+                    &mut model,
+                    &out,
+                    params,
+                    options,
+                    &cancel,
+                    |_, done, total| {
+                        if tty {
+                            let secs = started.elapsed().as_secs_f64();
+                            let rate = done as f64 / secs.max(1e-9);
+                            let eta = (total - done) as f64 / rate.max(1e-9);
+                            eprint!(
+                                "\r{}: {done}/{total} tiles, {rate:.0} tiles/s, ETA {eta:.0} s   ",
+                                slide_path.display()
+                            );
+                        }
+                    },
+                )
+                .map_err(anyhow::Error::from)
+            });
+        match result {
+            Ok(r) => {
+                if std::io::stderr().is_terminal() {
+                    eprintln!();
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!(
+                        "{}: max {:.3}, top-10 mean {:.3}, tissue {:.2} mm², above {threshold} {:.2} mm², {} hot-spot(s), {} tiles in {:.1} s{}",
+                        r.slide.display(),
+                        r.max,
+                        r.top_k_mean,
+                        r.tissue_area_mm2,
+                        r.area_above_threshold_mm2,
+                        r.hotspots,
+                        r.tiles,
+                        r.seconds,
+                        if r.reused {
+                            " (stored result reused)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} slide(s) could not be analysed");
+    }
+    Ok(())
 }
 
 /// The 100000 x 80000 synthetic SVS the benchmarks share (generated once, cached).

@@ -234,3 +234,101 @@ fn cancelling_stops_the_run_and_keeps_what_was_done() {
     let filled = heat.values.iter().filter(|v| v.is_some()).count();
     assert!(filled >= 8 && filled < tiles.len());
 }
+
+fn analyze_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .arg("analyze")
+        .args(args)
+        .output()
+        .expect("run analyze")
+}
+
+#[test]
+fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
+    let Some(dir) = test_models() else { return };
+    let f = common::svs();
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyses-{}", std::process::id()));
+    let model = dir.join("mean-red");
+    let run = |model: &Path| {
+        let o = analyze_cli(&[
+            f.path.as_os_str(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--json".as_ref(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let line = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .expect("one line")
+            .to_owned();
+        serde_json::from_str::<serde_json::Value>(&line).expect("json line")
+    };
+    let first = run(&model);
+    assert_eq!(first["reused"], false);
+    assert_eq!(first["provider"], "cpu");
+    assert_eq!(first["model"], "mean-red (test)");
+    assert!(first["tiles"].as_u64().expect("tiles") > 50);
+    assert!(first["tissue_area_mm2"].as_f64().expect("area") > 0.1);
+    let max = first["max"].as_f64().expect("max");
+    assert!(max > 0.5 && max < 1.0, "the reddest tissue tile: {max}");
+    let sidecar = Path::new(first["heatmap"].as_str().expect("path"));
+    assert!(sidecar.is_file());
+
+    let second = run(&model);
+    assert_eq!(
+        second["reused"], true,
+        "unchanged slide, model and parameters reuse the stored heatmap"
+    );
+    assert_eq!(second["max"], first["max"]);
+    assert_eq!(second["tissue_area_mm2"], first["tissue_area_mm2"]);
+
+    // Same graph, new version: a different model hash, so the result is recomputed.
+    let changed =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mean-red-v2-{}", std::process::id()));
+    std::fs::create_dir_all(&changed).expect("dir");
+    std::fs::copy(model.join("model.onnx"), changed.join("model.onnx")).expect("copy");
+    let meta = std::fs::read_to_string(model.join("model.json")).expect("read");
+    std::fs::write(
+        changed.join("model.json"),
+        meta.replace("\"version\": \"1\"", "\"version\": \"2\""),
+    )
+    .expect("write");
+    assert_eq!(run(&changed)["reused"], false);
+}
+
+#[test]
+fn analyze_cli_reports_each_bad_slide_and_still_does_the_good_ones() {
+    let Some(dir) = test_models() else { return };
+    let f = common::tiff();
+    let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-a-slide-for-analyze.svs");
+    std::fs::write(&bad, b"nope").expect("write");
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyses-bad-{}", std::process::id()));
+    let model = dir.join("mean-red");
+    let o = analyze_cli(&[
+        bad.as_os_str(),
+        f.path.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("not-a-slide-for-analyze.svs")
+            && err.contains("1 slide(s) could not be analysed"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the good slide is still reported: {stdout}"
+    );
+}

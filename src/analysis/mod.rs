@@ -3,6 +3,9 @@
 
 pub mod heatmap;
 pub mod model;
+pub mod result;
 pub mod runner;
 pub mod runtime;
 pub mod tissue;
+
+pub mod pipeline;

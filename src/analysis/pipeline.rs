@@ -1,0 +1,134 @@
+//! One slide, end to end: tissue mask -> grid -> inference -> heatmap -> summary -> sidecar, or the
+//! stored result when its provenance still matches. What `sentinel analyze` runs per slide.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::heatmap::Heatmap;
+use super::model::Model;
+use super::result::{AnalysisResult, FORMAT, Provenance, model_hash, sidecar_path};
+use super::runner::{AnalysisError, RunOptions, analyse, model_level, tile_level0};
+use super::tissue::{TissueMask, plan_grid};
+use crate::slide::{SlideError, SlideSource};
+
+/// Parameters that change the result (and so invalidate a stored one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub min_tissue_fraction: f64,
+    pub threshold: f32,
+    pub top_k: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            min_tissue_fraction: 0.1,
+            threshold: 0.5,
+            top_k: 10,
+        }
+    }
+}
+
+/// One JSON line of `sentinel analyze --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlideReport {
+    pub slide: PathBuf,
+    pub model: String,
+    pub provider: String,
+    pub tiles: usize,
+    pub seconds: f64,
+    pub reused: bool,
+    pub max: f32,
+    pub top_k_mean: f32,
+    pub tissue_area_mm2: f64,
+    pub area_above_threshold_mm2: f64,
+    pub hotspots: usize,
+    pub heatmap: PathBuf,
+}
+
+/// Analyses `slide` with `model` (or reuses a matching stored result in `out_dir`).
+pub fn analyze_slide(
+    slide: &dyn SlideSource,
+    model: &mut Model,
+    out_dir: &Path,
+    params: Params,
+    options: RunOptions,
+    cancel: &AtomicBool,
+    progress: impl FnMut(&Heatmap, usize, usize),
+) -> Result<SlideReport, AnalysisError> {
+    let started = Instant::now();
+    let path = slide.path().to_path_buf();
+    let (mpp0, _) = slide.mpp().ok_or_else(|| AnalysisError::NoMpp {
+        path: path.clone(),
+        model_mpp: model.meta.mpp,
+    })?;
+    let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
+    let io = |e: std::io::Error, p: &Path| SlideError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let provenance = Provenance {
+        slide_hash: slide
+            .properties()
+            .get("openslide.quickhash-1")
+            .cloned()
+            .unwrap_or_else(|| format!("unhashed:{}", path.display())),
+        model_hash: model_hash(&model.dir).map_err(|e| io(e, &model.dir))?,
+        model_name: model.meta.name.clone(),
+        model_version: model.meta.version.clone(),
+        tile_level0: cell,
+        min_tissue_fraction: params.min_tissue_fraction,
+        threshold: params.threshold,
+    };
+    let sidecar = sidecar_path(out_dir, &path);
+    let model_name = model.meta.name.clone();
+    let report = |r: &AnalysisResult, tiles: usize, reused: bool| SlideReport {
+        slide: path.clone(),
+        model: model_name.clone(),
+        provider: "cpu".into(),
+        tiles,
+        seconds: started.elapsed().as_secs_f64(),
+        reused,
+        max: r.summary.max,
+        top_k_mean: r.summary.top_k_mean,
+        tissue_area_mm2: r.tissue_area_mm2,
+        area_above_threshold_mm2: r.summary.area_above_mm2,
+        hotspots: r.summary.hotspots.len(),
+        heatmap: sidecar.clone(),
+    };
+    if let Some(stored) = AnalysisResult::load_matching(&sidecar, &provenance) {
+        return Ok(report(&stored, stored.summary.analysed_cells, true));
+    }
+
+    let overview = crate::viewer::overview::read_overview(slide, 1024)?;
+    let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
+    let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
+    let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    let mut heatmap = Heatmap::new(slide.dimensions(), cell);
+    // Fail early and clearly if the slide cannot be matched to the model.
+    model_level(slide, model.meta.mpp)?;
+    let stats = analyse(
+        slide,
+        model,
+        &tiles,
+        &mut heatmap,
+        options,
+        cancel,
+        progress,
+    )?;
+    let summary = heatmap.summary(params.threshold, params.top_k, mpp0);
+    let result = AnalysisResult {
+        format: FORMAT,
+        slide: path.clone(),
+        provenance,
+        heatmap,
+        summary,
+        tissue_area_mm2: mask.area_mm2(mpp0),
+        complete: true,
+    };
+    result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
+    Ok(report(&result, stats.tiles, false))
+}
