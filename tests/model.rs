@@ -203,7 +203,7 @@ fn cancelling_stops_the_run_and_keeps_what_was_done() {
     let mut heat = Heatmap::new(slide.dimensions(), 128.0);
     let tiles = whole_grid(&heat);
     let cancel = AtomicBool::new(false);
-    let started = std::time::Instant::now();
+    let mut cancelled_at = None;
     let result = analyse(
         &slide,
         &mut model,
@@ -215,8 +215,12 @@ fn cancelling_stops_the_run_and_keeps_what_was_done() {
         },
         &cancel,
         |_, done, _| {
-            if done >= 8 {
+            if done >= 8 && cancelled_at.is_none() {
+                // A slow consumer: the readers fill the bounded channel and block on it before
+                // the cancel arrives. They must still be released.
+                std::thread::sleep(std::time::Duration::from_millis(300));
                 cancel.store(true, Ordering::Relaxed);
+                cancelled_at = Some(std::time::Instant::now());
             }
         },
     );
@@ -227,9 +231,10 @@ fn cancelling_stops_the_run_and_keeps_what_was_done() {
         }
         other => panic!("expected cancellation, got {:?}", other.map(|s| s.tiles)),
     }
+    let stopped = cancelled_at.expect("cancel was requested").elapsed();
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(1),
-        "cancelled within a second"
+        stopped < std::time::Duration::from_secs(1),
+        "stopped {stopped:?} after the cancel"
     );
     let filled = heat.values.iter().filter(|v| v.is_some()).count();
     assert!(filled >= 8 && filled < tiles.len());

@@ -123,9 +123,11 @@ pub fn analyse(
     let batch = options.batch.max(1);
     let total = tiles.len();
     let next = AtomicUsize::new(0);
-    // Bounded: readers stay at most a couple of batches ahead of inference.
-    let (tx, rx) = sync_channel::<Result<(usize, Vec<f32>), SlideError>>(batch * 2);
     std::thread::scope(|s| -> Result<RunStats, AnalysisError> {
+        // Bounded: readers stay at most a couple of batches ahead of inference. Created inside the
+        // scope so that an early return (cancel, error) drops the receiver before the scope joins
+        // the readers: a reader blocked on a full channel then wakes with an error and exits.
+        let (tx, rx) = sync_channel::<Result<(usize, Vec<f32>), SlideError>>(batch * 2);
         for i in 0..options.reader_threads.max(1) {
             let tx = tx.clone();
             let (next, meta) = (&next, &meta);
