@@ -44,6 +44,16 @@ fn tile(size: u32, rgb: [u8; 3]) -> Vec<u8> {
         .collect()
 }
 
+/// A copy of the mean-red model named `name`, with its model.json passed through `edit_json`.
+fn mean_red_variant(models: &Path, name: &str, edit_json: impl Fn(String) -> String) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(models.join("mean-red/model.onnx"), dir.join("model.onnx")).expect("copy");
+    let meta = std::fs::read_to_string(models.join("mean-red/model.json")).expect("read");
+    std::fs::write(dir.join("model.json"), edit_json(meta)).expect("write");
+    dir
+}
+
 #[test]
 fn mean_red_model_computes_its_known_function() {
     let Some(dir) = test_models() else { return };
@@ -85,16 +95,9 @@ fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
         Ok(_) => panic!("a 1-channel model was accepted for a 3-channel contract"),
     }
     // Same graph, metadata with the wrong tile size: the size is named.
-    let bad =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bad-size-{}", std::process::id()));
-    std::fs::create_dir_all(&bad).expect("dir");
-    std::fs::copy(dir.join("mean-red/model.onnx"), bad.join("model.onnx")).expect("copy");
-    let meta = std::fs::read_to_string(dir.join("mean-red/model.json")).expect("read");
-    std::fs::write(
-        bad.join("model.json"),
-        meta.replace("\"input_size\": 64", "\"input_size\": 224"),
-    )
-    .expect("write");
+    let bad = mean_red_variant(dir, "bad-size", |m| {
+        m.replace("\"input_size\": 64", "\"input_size\": 224")
+    });
     match Model::load(&bad, 1) {
         Err(ModelError::Field { field, .. }) => assert_eq!(field, "input_size"),
         other => panic!(
@@ -107,10 +110,7 @@ fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
 #[test]
 fn a_file_that_is_not_onnx_is_a_clear_error() {
     let Some(dir) = test_models() else { return };
-    let bad =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("not-onnx-{}", std::process::id()));
-    std::fs::create_dir_all(&bad).expect("dir");
-    std::fs::copy(dir.join("mean-red/model.json"), bad.join("model.json")).expect("copy");
+    let bad = mean_red_variant(dir, "not-onnx", |m| m);
     std::fs::write(bad.join("model.onnx"), b"definitely not a protobuf").expect("write");
     let e = Model::load(&bad, 1).err().expect("must fail");
     assert!(matches!(e, ModelError::Onnx { .. }), "{e}");
@@ -292,16 +292,9 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
     assert_eq!(second["tissue_area_mm2"], first["tissue_area_mm2"]);
 
     // Same graph, new version: a different model hash, so the result is recomputed.
-    let changed =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mean-red-v2-{}", std::process::id()));
-    std::fs::create_dir_all(&changed).expect("dir");
-    std::fs::copy(model.join("model.onnx"), changed.join("model.onnx")).expect("copy");
-    let meta = std::fs::read_to_string(model.join("model.json")).expect("read");
-    std::fs::write(
-        changed.join("model.json"),
-        meta.replace("\"version\": \"1\"", "\"version\": \"2\""),
-    )
-    .expect("write");
+    let changed = mean_red_variant(dir, "mean-red-v2", |m| {
+        m.replace("\"version\": \"1\"", "\"version\": \"2\"")
+    });
     assert_eq!(run(&changed)["reused"], false);
 }
 
