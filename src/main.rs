@@ -153,6 +153,9 @@ enum Cmd {
         /// One JSON object per slide on stdout.
         #[arg(long)]
         json: bool,
+        /// Also write the heatmap as these formats beside the sidecar.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        export: Vec<sentinel::analysis::pipeline::ExportFormat>,
     },
     /// Benchmarks; they print figures.
     Bench {
@@ -346,7 +349,8 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             batch,
             threshold,
             json,
-        } => analyze(slides, model, out, &device, batch, threshold, json),
+            export,
+        } => analyze(slides, model, out, &device, batch, threshold, json, &export),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
@@ -378,6 +382,7 @@ fn progress_printer(what: &'static str) -> impl FnMut(f64) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn analyze(
     slides: Vec<PathBuf>,
     model_dir: PathBuf,
@@ -386,6 +391,7 @@ fn analyze(
     batch: usize,
     threshold: f32,
     json: bool,
+    export: &[sentinel::analysis::pipeline::ExportFormat],
 ) -> anyhow::Result<()> {
     use sentinel::analysis::{model::Model, pipeline, runner::RunOptions};
 
@@ -433,6 +439,12 @@ fn analyze(
                     },
                 )
                 .map_err(anyhow::Error::from)
+                .and_then(|(report, result)| {
+                    pipeline::export(&result, &report.heatmap, export).with_context(|| {
+                        format!("exporting the heatmap of {}", report.slide.display())
+                    })?;
+                    Ok(report)
+                })
             });
         match result {
             Ok(r) => {

@@ -283,6 +283,31 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
     let sidecar = Path::new(first["heatmap"].as_str().expect("path"));
     assert!(sidecar.is_file());
 
+    // Exports beside the sidecar (from the stored result too).
+    let o = analyze_cli(&[
+        f.path.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--export".as_ref(),
+        "csv,geojson".as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(sidecar.with_extension("csv")).expect("csv");
+    assert_eq!(csv.lines().next(), Some("x,y,width,height,probability"));
+    assert_eq!(
+        csv.lines().count() as u64,
+        1 + first["tiles"].as_u64().expect("tiles")
+    );
+    let geo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sidecar.with_extension("geojson")).expect("geojson"))
+            .expect("json");
+    assert_eq!(
+        geo["features"].as_array().expect("features").len() as u64,
+        first["tiles"].as_u64().expect("tiles")
+    );
+
     let second = run(&model);
     assert_eq!(
         second["reused"], true,

@@ -49,7 +49,8 @@ pub struct SlideReport {
     pub heatmap: PathBuf,
 }
 
-/// Analyses `slide` with `model` (or reuses a matching stored result in `out_dir`).
+/// Analyses `slide` with `model` (or reuses a matching stored result in `out_dir`). Returns the
+/// report line and the result (heatmap, summary, provenance).
 pub fn analyze_slide(
     slide: &dyn SlideSource,
     model: &mut Model,
@@ -58,7 +59,7 @@ pub fn analyze_slide(
     options: RunOptions,
     cancel: &AtomicBool,
     progress: impl FnMut(&Heatmap, usize, usize),
-) -> Result<SlideReport, AnalysisError> {
+) -> Result<(SlideReport, AnalysisResult), AnalysisError> {
     let started = Instant::now();
     let path = slide.path().to_path_buf();
     let (mpp0, _) = slide.mpp().ok_or_else(|| AnalysisError::NoMpp {
@@ -100,7 +101,8 @@ pub fn analyze_slide(
         heatmap: sidecar.clone(),
     };
     if let Some(stored) = AnalysisResult::load_matching(&sidecar, &provenance) {
-        return Ok(report(&stored, stored.summary.analysed_cells, true));
+        let line = report(&stored, stored.summary.analysed_cells, true);
+        return Ok((line, stored));
     }
 
     let overview = crate::viewer::overview::read_overview(slide, 1024)?;
@@ -130,5 +132,41 @@ pub fn analyze_slide(
         complete: true,
     };
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
-    Ok(report(&result, stats.tiles, false))
+    let line = report(&result, stats.tiles, false);
+    Ok((line, result))
+}
+
+/// Heatmap export formats besides the JSON sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// x, y, width, height, probability per tile.
+    Csv,
+    /// QuPath-compatible tiles with a "Risk" measurement.
+    Geojson,
+}
+
+/// Writes `result`'s heatmap beside its sidecar in each format; returns the paths written.
+pub fn export(
+    result: &AnalysisResult,
+    sidecar: &Path,
+    formats: &[ExportFormat],
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for f in formats {
+        let (ext, bytes) = match f {
+            ExportFormat::Csv => ("csv", super::export::to_csv(&result.heatmap).into_bytes()),
+            ExportFormat::Geojson => (
+                "geojson",
+                serde_json::to_vec(&super::export::to_geojson(
+                    &result.heatmap,
+                    result.provenance.threshold,
+                ))
+                .map_err(std::io::Error::other)?,
+            ),
+        };
+        let path = sidecar.with_extension(ext);
+        crate::fsutil::write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -1,0 +1,82 @@
+//! Heatmap exports: a CSV table (one row per analysed tile) and QuPath-compatible GeoJSON (one
+//! square feature per tile, level-0 pixel coordinates, probability as a measurement).
+
+use serde_json::json;
+
+use super::heatmap::Heatmap;
+
+/// `x,y,width,height,probability` in level-0 pixels, one line per analysed tile, row-major.
+pub fn to_csv(h: &Heatmap) -> String {
+    let mut out = String::from("x,y,width,height,probability\n");
+    for row in 0..h.rows {
+        for col in 0..h.cols {
+            if let Some(p) = h.get(col, row) {
+                let [x0, y0, x1, y1] = h.cell_box(col, row);
+                out.push_str(&format!("{x0},{y0},{},{},{p:.6}\n", x1 - x0, y1 - y0));
+            }
+        }
+    }
+    out
+}
+
+/// A FeatureCollection QuPath imports: each analysed tile a `tile` object with a "Risk"
+/// measurement, classified "Tumor" when at or above `threshold` (else unclassified).
+pub fn to_geojson(h: &Heatmap, threshold: f32) -> serde_json::Value {
+    let mut features = Vec::new();
+    for row in 0..h.rows {
+        for col in 0..h.cols {
+            let Some(p) = h.get(col, row) else { continue };
+            let [x0, y0, x1, y1] = h.cell_box(col, row);
+            let mut properties = json!({
+                "objectType": "tile",
+                "measurements": { "Risk": p },
+            });
+            if p >= threshold {
+                properties["classification"] = json!({ "name": "Tumor", "color": [200, 0, 0] });
+            }
+            features.push(json!({
+                "type": "Feature",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+                },
+                "properties": properties,
+            }));
+        }
+    }
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> Heatmap {
+        let mut h = Heatmap::new((300, 200), 100.0);
+        h.set(0, 0, 0.25);
+        h.set(2, 1, 0.75);
+        h
+    }
+
+    #[test]
+    fn csv_lists_analysed_tiles_in_slide_coordinates() {
+        assert_eq!(
+            to_csv(&map()),
+            "x,y,width,height,probability\n0,0,100,100,0.250000\n200,100,100,100,0.750000\n"
+        );
+    }
+
+    #[test]
+    fn geojson_tiles_are_closed_squares_with_risk() {
+        let g = to_geojson(&map(), 0.5);
+        let f = g["features"].as_array().expect("features");
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1]["geometry"]["coordinates"][0][0], json!([200.0, 100.0]));
+        assert_eq!(f[1]["geometry"]["coordinates"][0][2], json!([300.0, 200.0]));
+        assert_eq!(f[1]["geometry"]["coordinates"][0][4], json!([200.0, 100.0]));
+        assert_eq!(f[1]["properties"]["measurements"]["Risk"], json!(0.75));
+        assert_eq!(f[1]["properties"]["classification"]["name"], "Tumor");
+        assert!(f[0]["properties"].get("classification").is_none());
+        assert_eq!(f[0]["properties"]["objectType"], "tile");
+    }
+}
