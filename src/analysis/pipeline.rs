@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::heatmap::Heatmap;
 use super::model::Model;
 use super::result::{AnalysisResult, FORMAT, Provenance, model_hash, sidecar_path};
-use super::runner::{AnalysisError, RunOptions, analyse, model_level, tile_level0};
+use super::runner::{AnalysisError, RunOptions, analyse, tile_level0};
 use super::tissue::{TissueMask, plan_grid};
 use crate::slide::{SlideError, SlideSource};
 
@@ -83,6 +83,7 @@ pub fn analyze_slide(
         tile_level0: cell,
         min_tissue_fraction: params.min_tissue_fraction,
         threshold: params.threshold,
+        top_k: params.top_k,
     };
     let sidecar = sidecar_path(out_dir, &path);
     let model_name = model.meta.name.clone();
@@ -110,8 +111,6 @@ pub fn analyze_slide(
     let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
     let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
     let mut heatmap = Heatmap::new(slide.dimensions(), cell);
-    // Fail early and clearly if the slide cannot be matched to the model.
-    model_level(slide, model.meta.mpp)?;
     let stats = analyse(
         slide,
         model,

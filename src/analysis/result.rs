@@ -22,6 +22,7 @@ pub struct Provenance {
     pub tile_level0: f64,
     pub min_tissue_fraction: f64,
     pub threshold: f32,
+    pub top_k: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
