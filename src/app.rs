@@ -9,9 +9,10 @@ use std::time::Instant;
 use egui::{Color32, TextureHandle};
 
 use crate::recent::RecentFiles;
+use crate::slide::read_overview;
 use crate::slide::{RgbaImage, SlideSource};
 use crate::ui::{self, Command};
-use crate::viewer::{Budgets, SlideView, overview::read_overview};
+use crate::viewer::{Budgets, SlideView};
 
 /// Where to go once the slide is open (`--at X,Y --mag M`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -633,11 +634,6 @@ pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
         .iter()
         .flat_map(|c| c.to_srgba_unmultiplied())
         .collect();
-    let buf = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
-        .ok_or("screenshot has the wrong size")?;
-    let mut png = Vec::new();
-    buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| format!("cannot encode {}: {e}", path.display()))?;
-    crate::fsutil::write_atomic(path, &png)
+    crate::fsutil::write_png(path, w as u32, h as u32, rgba)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -20,6 +20,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Encodes straight-alpha RGBA8 pixels as PNG and writes them with [`write_atomic`].
+pub fn write_png(path: &Path, width: u32, height: u32, rgba: Vec<u8>) -> std::io::Result<()> {
+    let buf = image::RgbaImage::from_raw(width, height, rgba).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "{width}x{height} image with the wrong number of pixels"
+        ))
+    })?;
+    let mut png = Vec::new();
+    buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(std::io::Error::other)?;
+    write_atomic(path, &png)
+}
+
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     let stem = target.file_name().unwrap_or_default().to_string_lossy();
     for attempt in 0..100u32 {

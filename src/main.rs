@@ -327,18 +327,10 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
         } => {
             let s = slide::open(&slide)?;
             let img = s.read_region(level, x, y, width, height)?;
-            let buf = image::RgbaImage::from_raw(img.width, img.height, img.pixels)
-                .context("region buffer has the wrong size")?;
-            let mut png = Vec::new();
-            buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-            sentinel::fsutil::write_atomic(&out, &png)
+            let (w, h) = (img.width, img.height);
+            sentinel::fsutil::write_png(&out, w, h, img.pixels)
                 .with_context(|| out.display().to_string())?;
-            println!(
-                "wrote {} ({}x{} at level {level})",
-                out.display(),
-                img.width,
-                img.height
-            );
+            println!("wrote {} ({w}x{h} at level {level})", out.display());
             Ok(())
         }
         Cmd::Analyze {

@@ -3,8 +3,7 @@
 mod common;
 
 use sentinel::analysis::tissue::{TissueMask, plan_grid};
-use sentinel::slide::{OpenSlideSource, SlideSource};
-use sentinel::viewer::overview::read_overview;
+use sentinel::slide::{OpenSlideSource, SlideSource, read_overview};
 
 #[test]
 fn mask_matches_the_generated_tissue_and_the_grid_covers_the_tumours() {

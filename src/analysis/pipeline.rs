@@ -106,7 +106,7 @@ pub fn analyze_slide(
         return Ok((line, stored));
     }
 
-    let overview = crate::viewer::overview::read_overview(slide, 1024)?;
+    let overview = crate::slide::read_overview(slide, 1024)?;
     let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
     let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
     let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);

@@ -160,24 +160,22 @@ pub fn run(
 ) -> Result<Vec<TileBenchRow>, TileBenchError> {
     let mut rows = Vec::new();
     let probe = OpenSlideSource::open(&spec.slide)?;
+    let open_raw = || {
+        openslide_rs::OpenSlide::new(&spec.slide).map_err(|e| SlideError::Corrupt {
+            path: spec.slide.clone(),
+            reason: e.to_string(),
+        })
+    };
     for &level in &spec.levels {
         let positions = random_positions(&probe, level, spec.reads, spec.seed)?;
         for &threads in &spec.threads {
             // Fresh handles per run, so no reader profits from another's OpenSlide tile cache.
             // The first pass also warms the OS page cache for everyone.
-            let raw =
-                openslide_rs::OpenSlide::new(&spec.slide).map_err(|e| SlideError::Corrupt {
-                    path: spec.slide.clone(),
-                    reason: e.to_string(),
-                })?;
+            let raw = open_raw()?;
             let _ = timed(&positions[..positions.len().min(200)], threads, |x, y| {
                 raw_read(&raw, level, x, y)
             });
-            let raw =
-                openslide_rs::OpenSlide::new(&spec.slide).map_err(|e| SlideError::Corrupt {
-                    path: spec.slide.clone(),
-                    reason: e.to_string(),
-                })?;
+            let raw = open_raw()?;
             let secs = timed(&positions, threads, |x, y| raw_read(&raw, level, x, y));
             let r = row(
                 "openslide (raw C calls)",

@@ -7,11 +7,13 @@
 mod error;
 mod image;
 mod openslide;
+mod overview;
 mod tiff_check;
 
 pub use error::SlideError;
 pub use image::RgbaImage;
 pub use openslide::{OpenSlideSource, openslide_version};
+pub use overview::read_overview;
 
 use std::collections::BTreeMap;
 use std::path::Path;
