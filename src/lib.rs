@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod app;
 pub mod bench;
+pub mod colormap;
 pub mod demo;
 pub mod fsutil;
 pub mod info;

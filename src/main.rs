@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use sentinel::analysis::model::Device;
 use sentinel::bench::{self, tiles::TileBenchSpec};
 use sentinel::info::SlideInfo;
 use sentinel::slide;
@@ -136,15 +137,18 @@ enum Cmd {
     Analyze {
         #[arg(required = true)]
         slides: Vec<PathBuf>,
-        /// Model directory (model.onnx + model.json).
+        /// Model directory (model.onnx + model.json); default: the bundled model.
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// Where heatmaps are stored (default: the data directory's analyses folder).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Execution provider.
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        /// Where inference runs: auto tries TensorRT, then CUDA, then the CPU.
+        #[arg(long, value_enum, default_value_t = Device::Auto)]
+        device: Device,
+        /// On the CPU, run the model's full-precision file even where it ships a faster variant.
+        #[arg(long)]
+        full_precision: bool,
         #[arg(long, default_value_t = 16)]
         batch: usize,
         /// Probability at or above which a tile counts as positive (areas, hot-spots).
@@ -338,11 +342,22 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             model,
             out,
             device,
+            full_precision,
             batch,
             threshold,
             json,
             export,
-        } => analyze(slides, model, out, &device, batch, threshold, json, &export),
+        } => analyze(
+            slides,
+            model,
+            out,
+            device,
+            full_precision,
+            batch,
+            threshold,
+            json,
+            &export,
+        ),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
@@ -377,23 +392,38 @@ fn progress_printer(what: &'static str) -> impl FnMut(f64) {
 #[allow(clippy::too_many_arguments)]
 fn analyze(
     slides: Vec<PathBuf>,
-    model_dir: PathBuf,
+    model_dir: Option<PathBuf>,
     out: Option<PathBuf>,
-    device: &str,
+    device: Device,
+    full_precision: bool,
     batch: usize,
     threshold: f32,
     json: bool,
     export: &[sentinel::analysis::pipeline::ExportFormat],
 ) -> anyhow::Result<()> {
-    use sentinel::analysis::{model::Model, pipeline, runner::RunOptions};
+    use sentinel::analysis::{
+        model::{LoadOptions, Model},
+        pipeline,
+        runner::RunOptions,
+    };
 
-    if device != "cpu" {
-        anyhow::bail!(
-            "--device {device}: only the CPU execution provider is available in this build so far"
-        );
-    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut model = Model::load(&model_dir, cores)?;
+    let model_dir = model_dir.unwrap_or_else(sentinel::analysis::bundled_model_dir);
+    let mut model = Model::load(
+        &model_dir,
+        LoadOptions {
+            threads: cores,
+            device,
+            full_precision,
+        },
+    )?;
+    eprintln!(
+        "model {} {} on {} ({})",
+        model.meta.name,
+        model.meta.version,
+        model.provider.name(),
+        model.onnx.display()
+    );
     let out = out.unwrap_or_else(|| sentinel::demo::data_dir().join("analyses"));
     let params = pipeline::Params {
         threshold,
@@ -417,9 +447,10 @@ fn analyze(
                     &out,
                     params,
                     options,
+                    None,
                     &cancel,
-                    |_, done, total| {
-                        if tty {
+                    |p| {
+                        if let (true, pipeline::Progress::Batch { done, total, .. }) = (tty, p) {
                             let secs = started.elapsed().as_secs_f64();
                             let rate = done as f64 / secs.max(1e-9);
                             let eta = (total - done) as f64 / rate.max(1e-9);

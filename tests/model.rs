@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sentinel::analysis::heatmap::Heatmap;
-use sentinel::analysis::model::{Model, ModelError};
+use sentinel::analysis::model::{LoadOptions, Model, ModelError};
 use sentinel::analysis::runner::{AnalysisError, RunOptions, analyse, tile_level0};
 use sentinel::analysis::tissue::GridTile;
 use sentinel::slide::{OpenSlideSource, SlideSource};
@@ -57,7 +57,7 @@ fn mean_red_variant(models: &Path, name: &str, edit_json: impl Fn(String) -> Str
 #[test]
 fn mean_red_model_computes_its_known_function() {
     let Some(dir) = test_models() else { return };
-    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
     let size = model.meta.input_size;
     let reds = [0u8, 51, 255, 128];
     let mut batch = Vec::new();
@@ -86,7 +86,7 @@ fn mean_red_model_computes_its_known_function() {
 #[test]
 fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
     let Some(dir) = test_models() else { return };
-    match Model::load(&dir.join("wrong-shape"), 1) {
+    match Model::load(&dir.join("wrong-shape"), LoadOptions::cpu(1)) {
         Err(ModelError::Field { field, message, .. }) => {
             assert_eq!(field, "channel_order", "{message}");
             assert!(message.contains("[-1, 1, 64, 64]"), "{message}");
@@ -98,7 +98,7 @@ fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
     let bad = mean_red_variant(dir, "bad-size", |m| {
         m.replace("\"input_size\": 64", "\"input_size\": 224")
     });
-    match Model::load(&bad, 1) {
+    match Model::load(&bad, LoadOptions::cpu(1)) {
         Err(ModelError::Field { field, .. }) => assert_eq!(field, "input_size"),
         other => panic!(
             "expected an input_size error, got {:?}",
@@ -112,7 +112,9 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
     let Some(dir) = test_models() else { return };
     let bad = mean_red_variant(dir, "not-onnx", |m| m);
     std::fs::write(bad.join("model.onnx"), b"definitely not a protobuf").expect("write");
-    let e = Model::load(&bad, 1).err().expect("must fail");
+    let e = Model::load(&bad, LoadOptions::cpu(1))
+        .err()
+        .expect("must fail");
     assert!(matches!(e, ModelError::Onnx { .. }), "{e}");
     assert!(e.to_string().contains("model.onnx"), "{e}");
 }
@@ -140,7 +142,7 @@ fn heatmap_of_a_known_function_lines_up_with_the_slide() {
     let Some(dir) = test_models() else { return };
     let f = common::svs();
     let slide = OpenSlideSource::open(&f.path).expect("open");
-    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
     let (mpp0, _) = slide.mpp().expect("mpp");
     let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
     assert_eq!(cell, 128.0, "64 px at 0.5 µm/px is 128 px at 0.25 µm/px");
@@ -199,7 +201,7 @@ fn cancelling_stops_the_run_and_keeps_what_was_done() {
     let Some(dir) = test_models() else { return };
     let f = common::svs();
     let slide = OpenSlideSource::open(&f.path).expect("open");
-    let mut model = Model::load(&dir.join("mean-red"), 1).expect("load");
+    let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
     let mut heat = Heatmap::new(slide.dimensions(), 128.0);
     let tiles = whole_grid(&heat);
     let cancel = AtomicBool::new(false);

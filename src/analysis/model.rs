@@ -42,6 +42,58 @@ pub struct ModelMeta {
     /// The class whose probability is the "risk" shown in the heatmap.
     pub risk_class: String,
     pub output: OutputKind,
+    /// A smaller or faster ONNX file in the same directory (e.g. INT8) that the CPU runs instead of
+    /// `model.onnx`, unless full precision is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_variant: Option<String>,
+}
+
+/// Where inference runs. `Auto` tries TensorRT, then CUDA, then the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Device {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+    Tensorrt,
+}
+
+/// The execution provider a loaded model runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::TensorRt => "tensorrt",
+        }
+    }
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Intra-op threads for the CPU provider.
+    pub threads: usize,
+    pub device: Device,
+    /// Run `model.onnx` on the CPU even where `cpu_variant` names a faster file.
+    pub full_precision: bool,
+}
+
+impl LoadOptions {
+    pub fn cpu(threads: usize) -> Self {
+        Self {
+            threads,
+            device: Device::Cpu,
+            full_precision: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +172,15 @@ impl ModelMeta {
                 "a classifier needs at least two classes".into(),
             ));
         }
+        if let Some(v) = &self.cpu_variant {
+            let plain = Path::new(v).file_name().is_some_and(|n| n == v.as_str());
+            if !plain || !v.ends_with(".onnx") {
+                return Err(field(
+                    "cpu_variant",
+                    format!("{v:?} must be the name of an .onnx file beside model.json"),
+                ));
+            }
+        }
         if self.risk_index().is_none() {
             return Err(field(
                 "risk_class",
@@ -160,39 +221,65 @@ impl ModelMeta {
 pub struct Model {
     pub dir: PathBuf,
     pub meta: ModelMeta,
+    /// The ONNX file that runs (`model.onnx` or the CPU variant).
+    pub onnx: PathBuf,
+    pub provider: Provider,
     session: ort::session::Session,
     input_name: String,
 }
 
 impl Model {
-    /// Loads `dir/model.json` and `dir/model.onnx` and checks that they agree.
-    pub fn load(dir: &Path, threads: usize) -> Result<Self, ModelError> {
+    /// Loads `dir/model.json` and its ONNX file on the first provider that `options.device` allows
+    /// and that works here, and checks that graph and metadata agree.
+    pub fn load(dir: &Path, options: LoadOptions) -> Result<Self, ModelError> {
         let meta = ModelMeta::load(&dir.join("model.json"))?;
-        let onnx = dir.join("model.onnx");
-        if !onnx.is_file() {
-            return Err(ModelError::Io {
-                path: onnx,
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            });
-        }
         let env = runtime::environment()?;
-        let onnx_error = |e: ort::Error| ModelError::Onnx {
-            path: onnx.clone(),
-            message: e.to_string(),
+        let candidates: &[Provider] = match options.device {
+            Device::Auto => &[Provider::TensorRt, Provider::Cuda, Provider::Cpu],
+            Device::Cpu => &[Provider::Cpu],
+            Device::Cuda => &[Provider::Cuda],
+            Device::Tensorrt => &[Provider::TensorRt],
         };
-        let session = ort::session::Session::builder(env)
-            .map_err(onnx_error)?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| onnx_error(e.into()))?
-            .commit_from_file(&onnx)
-            .map_err(onnx_error)?;
-        let input_name = check_graph(&session, &meta, &onnx)?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            meta,
-            session,
-            input_name,
-        })
+        let mut last = None;
+        for &provider in candidates {
+            let onnx = match (&meta.cpu_variant, provider) {
+                (Some(v), Provider::Cpu) if !options.full_precision => dir.join(v),
+                _ => dir.join("model.onnx"),
+            };
+            if !onnx.is_file() {
+                return Err(ModelError::Io {
+                    path: onnx,
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                });
+            }
+            match session_on(env, provider, &onnx, options.threads) {
+                Ok(session) => {
+                    let input_name = check_graph(&session, &meta, &onnx)?;
+                    tracing::info!("{}: running on {}", onnx.display(), provider.name());
+                    return Ok(Self {
+                        dir: dir.to_path_buf(),
+                        meta,
+                        onnx,
+                        provider,
+                        session,
+                        input_name,
+                    });
+                }
+                Err(e) => {
+                    tracing::info!("{}: {} unavailable: {e}", onnx.display(), provider.name());
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ModelError::Onnx {
+            path: dir.join("model.onnx"),
+            message: "no execution provider to try".into(),
+        }))
+    }
+
+    /// SHA-256 (hex) of the ONNX file that runs and of model.json: what a stored result depends on.
+    pub fn hash(&self) -> std::io::Result<String> {
+        super::result::files_hash(&[&self.onnx, &self.dir.join("model.json")])
     }
 
     /// Runs a batch (`count` tiles, NCHW, from [`ModelMeta::normalise_into`]) and returns the risk
@@ -200,7 +287,7 @@ impl Model {
     pub fn risk(&mut self, batch: &[f32], count: usize) -> Result<Vec<f32>, ModelError> {
         let s = self.meta.input_size as usize;
         let error = |message: String| ModelError::Inference {
-            path: self.dir.join("model.onnx"),
+            path: self.onnx.clone(),
             message,
         };
         let input = ndarray::ArrayView4::from_shape((count, 3, s, s), batch)
@@ -232,6 +319,36 @@ impl Model {
             })
             .collect())
     }
+}
+
+/// A session for `onnx` on `provider`; an error if the provider is missing from this ONNX Runtime
+/// (e.g. CUDA with the CPU-only package) or cannot start (no GPU, no driver).
+fn session_on(
+    env: &ort::environment::Environment,
+    provider: Provider,
+    onnx: &Path,
+    threads: usize,
+) -> Result<ort::session::Session, ModelError> {
+    let onnx_error = |message: String| ModelError::Onnx {
+        path: onnx.to_path_buf(),
+        message,
+    };
+    let builder = ort::session::Session::builder(env)
+        .map_err(|e| onnx_error(e.to_string()))?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| onnx_error(e.to_string()))?;
+    let mut builder = match provider {
+        Provider::Cpu => builder,
+        Provider::Cuda => builder
+            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+            .map_err(|e| onnx_error(format!("CUDA: {e}")))?,
+        Provider::TensorRt => builder
+            .with_execution_providers([ort::ep::TensorRT::default().build().error_on_failure()])
+            .map_err(|e| onnx_error(format!("TensorRT: {e}")))?,
+    };
+    builder
+        .commit_from_file(onnx)
+        .map_err(|e| onnx_error(e.to_string()))
 }
 
 fn softmax_at(row: &[f32], i: usize) -> f32 {
@@ -326,6 +443,7 @@ mod tests {
             classes: vec!["normal".into(), "tumour".into()],
             risk_class: "tumour".into(),
             output: OutputKind::Probabilities,
+            cpu_variant: None,
         }
     }
 

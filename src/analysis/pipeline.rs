@@ -9,10 +9,12 @@ use serde::Serialize;
 
 use super::heatmap::Heatmap;
 use super::model::Model;
-use super::result::{AnalysisResult, FORMAT, Provenance, model_hash, sidecar_path};
+use super::order::visible_first;
+use super::result::{AnalysisResult, FORMAT, Provenance, sidecar_path};
 use super::runner::{AnalysisError, RunOptions, analyse, tile_level0};
 use super::tissue::{TissueMask, plan_grid};
 use crate::slide::{SlideError, SlideSource};
+use crate::view::Rect;
 
 /// Parameters that change the result (and so invalidate a stored one).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,48 +51,48 @@ pub struct SlideReport {
     pub heatmap: PathBuf,
 }
 
-/// Analyses `slide` with `model` (or reuses a matching stored result in `out_dir`). Returns the
-/// report line and the result (heatmap, summary, provenance).
+/// What [`analyze_slide`] reports while it works.
+pub enum Progress<'a> {
+    /// The tissue mask is made and `tiles` model tiles cover it.
+    Planned { mask: &'a TissueMask, tiles: usize },
+    /// A batch was inferred: the heatmap so far.
+    Batch {
+        heatmap: &'a Heatmap,
+        done: usize,
+        total: usize,
+    },
+}
+
+/// Analyses `slide` with `model` (or reuses a matching stored result in `out_dir`). Tiles overlapping
+/// `focus` (level-0, what the user looks at) are inferred first. Returns the report line and the
+/// result (heatmap, summary, provenance).
+#[allow(clippy::too_many_arguments)]
 pub fn analyze_slide(
     slide: &dyn SlideSource,
     model: &mut Model,
     out_dir: &Path,
     params: Params,
     options: RunOptions,
+    focus: Option<Rect>,
     cancel: &AtomicBool,
-    progress: impl FnMut(&Heatmap, usize, usize),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<(SlideReport, AnalysisResult), AnalysisError> {
     let started = Instant::now();
     let path = slide.path().to_path_buf();
-    let (mpp0, _) = slide.mpp().ok_or_else(|| AnalysisError::NoMpp {
-        path: path.clone(),
-        model_mpp: model.meta.mpp,
-    })?;
+    let mpp0 = slide_mpp(slide, model)?;
     let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
     let io = |e: std::io::Error, p: &Path| SlideError::Io {
         path: p.to_path_buf(),
         source: e,
     };
-    let provenance = Provenance {
-        slide_hash: slide
-            .properties()
-            .get("openslide.quickhash-1")
-            .cloned()
-            .unwrap_or_else(|| format!("unhashed:{}", path.display())),
-        model_hash: model_hash(&model.dir).map_err(|e| io(e, &model.dir))?,
-        model_name: model.meta.name.clone(),
-        model_version: model.meta.version.clone(),
-        tile_level0: cell,
-        min_tissue_fraction: params.min_tissue_fraction,
-        threshold: params.threshold,
-        top_k: params.top_k,
-    };
+    let provenance = provenance(slide, model, params)?;
     let sidecar = sidecar_path(out_dir, &path);
     let model_name = model.meta.name.clone();
+    let provider = model.provider.name();
     let report = |r: &AnalysisResult, tiles: usize, reused: bool| SlideReport {
         slide: path.clone(),
         model: model_name.clone(),
-        provider: "cpu".into(),
+        provider: provider.into(),
         tiles,
         seconds: started.elapsed().as_secs_f64(),
         reused,
@@ -109,7 +111,14 @@ pub fn analyze_slide(
     let overview = crate::slide::read_overview(slide, 1024)?;
     let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
     let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
-    let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    let mut tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    if let Some(view) = focus {
+        visible_first(&mut tiles, view);
+    }
+    progress(Progress::Planned {
+        mask: &mask,
+        tiles: tiles.len(),
+    });
     let mut heatmap = Heatmap::new(slide.dimensions(), cell);
     let stats = analyse(
         slide,
@@ -118,7 +127,13 @@ pub fn analyze_slide(
         &mut heatmap,
         options,
         cancel,
-        progress,
+        |heatmap, done, total| {
+            progress(Progress::Batch {
+                heatmap,
+                done,
+                total,
+            })
+        },
     )?;
     let summary = heatmap.summary(params.threshold, params.top_k, mpp0);
     let result = AnalysisResult {
@@ -133,6 +148,56 @@ pub fn analyze_slide(
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
     let line = report(&result, stats.tiles, false);
     Ok((line, result))
+}
+
+fn slide_mpp(slide: &dyn SlideSource, model: &Model) -> Result<f64, AnalysisError> {
+    slide
+        .mpp()
+        .map(|m| m.0)
+        .ok_or_else(|| AnalysisError::NoMpp {
+            path: slide.path().to_path_buf(),
+            model_mpp: model.meta.mpp,
+        })
+}
+
+/// What a result of `model` with `params` on `slide` depends on.
+fn provenance(
+    slide: &dyn SlideSource,
+    model: &Model,
+    params: Params,
+) -> Result<Provenance, AnalysisError> {
+    let mpp0 = slide_mpp(slide, model)?;
+    Ok(Provenance {
+        slide_hash: slide
+            .properties()
+            .get("openslide.quickhash-1")
+            .cloned()
+            .unwrap_or_else(|| format!("unhashed:{}", slide.path().display())),
+        model_hash: model.hash().map_err(|e| SlideError::Io {
+            path: model.onnx.clone(),
+            source: e,
+        })?,
+        model_name: model.meta.name.clone(),
+        model_version: model.meta.version.clone(),
+        tile_level0: tile_level0(mpp0, model.meta.mpp, model.meta.input_size),
+        min_tissue_fraction: params.min_tissue_fraction,
+        threshold: params.threshold,
+        top_k: params.top_k,
+    })
+}
+
+/// The stored result for `slide` in `out_dir` if it matches this model and these parameters.
+pub fn stored_result(
+    slide: &dyn SlideSource,
+    model: &Model,
+    out_dir: &Path,
+    params: Params,
+) -> Result<Option<AnalysisResult>, AnalysisError> {
+    let provenance = provenance(slide, model, params)?;
+    Ok(AnalysisResult::load_matching(
+        &sidecar_path(out_dir, slide.path()),
+        &provenance,
+    ))
 }
 
 /// Heatmap export formats besides the JSON sidecar.

@@ -15,7 +15,7 @@ use super::heatmap::{Heatmap, Summary};
 pub struct Provenance {
     /// OpenSlide's quickhash-1: a hash of the slide's properties and its smallest level's tiles.
     pub slide_hash: String,
-    /// SHA-256 of model.onnx and model.json.
+    /// SHA-256 of the ONNX file that ran and model.json.
     pub model_hash: String,
     pub model_name: String,
     pub model_version: String,
@@ -39,11 +39,11 @@ pub struct AnalysisResult {
 
 pub const FORMAT: u32 = 1;
 
-/// SHA-256 (hex) of the model's two files.
-pub fn model_hash(dir: &Path) -> std::io::Result<String> {
+/// SHA-256 (hex) over the contents of `files`, in order.
+pub fn files_hash(files: &[&Path]) -> std::io::Result<String> {
     let mut h = Sha256::new();
-    for name in ["model.onnx", "model.json"] {
-        let mut f = std::fs::File::open(dir.join(name))?;
+    for path in files {
+        let mut f = std::fs::File::open(path)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = f.read(&mut buf)?;

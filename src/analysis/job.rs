@@ -1,0 +1,176 @@
+//! An analysis running on its own thread for the GUI: it loads the model, reuses a stored result or
+//! runs the pipeline with the visible region first, and reports through a channel that the UI
+//! polls once a frame (so the UI thread never waits on disk or inference). Cancellable.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use super::heatmap::Heatmap;
+use super::model::{LoadOptions, Model};
+use super::pipeline::{self, Params, Progress};
+use super::result::AnalysisResult;
+use super::runner::{AnalysisError, RunOptions};
+use super::tissue::TissueMask;
+use crate::slide::SlideSource;
+use crate::view::Rect;
+
+/// What a job reports, in order: `ModelReady`, then either `Finished` (a stored result, at once)
+/// or `Planned`, `Progress`..., `Finished`; or `Failed` / `Cancelled` at any point.
+pub enum JobEvent {
+    ModelReady {
+        name: String,
+        provider: &'static str,
+    },
+    Planned {
+        mask: Arc<TissueMask>,
+        tiles: usize,
+    },
+    Progress {
+        heatmap: Arc<Heatmap>,
+        done: usize,
+        total: usize,
+    },
+    Finished {
+        result: Box<AnalysisResult>,
+        reused: bool,
+        seconds: f64,
+    },
+    /// Only a stored-result lookup was asked for and there is none.
+    NothingStored,
+    Cancelled {
+        done: usize,
+        total: usize,
+    },
+    Failed(String),
+}
+
+/// What to run.
+#[derive(Clone)]
+pub struct JobSpec {
+    pub model_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub load: LoadOptions,
+    pub params: Params,
+    pub run: RunOptions,
+    /// Level-0 rectangle to infer first.
+    pub focus: Option<Rect>,
+    /// Only look for a stored result (on opening a slide); never start inference.
+    pub stored_only: bool,
+}
+
+pub struct AnalysisJob {
+    rx: Receiver<JobEvent>,
+    cancel: Arc<AtomicBool>,
+    pub started: Instant,
+}
+
+/// At most this often does a running job send the heatmap so far.
+const PROGRESS_EVERY: Duration = Duration::from_millis(120);
+
+impl AnalysisJob {
+    /// Starts the job; `wake` is called after each event (to repaint the UI).
+    pub fn start(
+        slide: Arc<dyn SlideSource>,
+        spec: JobSpec,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cancel);
+        std::thread::Builder::new()
+            .name("analysis".into())
+            .spawn(move || run(slide.as_ref(), &spec, &flag, &tx, wake.as_ref()))?;
+        Ok(Self {
+            rx,
+            cancel,
+            started: Instant::now(),
+        })
+    }
+
+    /// Events so far; never blocks.
+    pub fn poll(&self) -> Vec<JobEvent> {
+        self.rx.try_iter().collect()
+    }
+
+    /// Asks the job to stop; it reports `Cancelled` within one batch.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+fn run(
+    slide: &dyn SlideSource,
+    spec: &JobSpec,
+    cancel: &AtomicBool,
+    tx: &Sender<JobEvent>,
+    wake: &(dyn Fn() + Send + Sync),
+) {
+    let send = |e: JobEvent| {
+        // The receiver is gone when the slide was closed: nothing left to tell.
+        let _ = tx.send(e);
+        wake();
+    };
+    let started = Instant::now();
+    let mut model = match Model::load(&spec.model_dir, spec.load) {
+        Ok(m) => m,
+        Err(e) => return send(JobEvent::Failed(e.to_string())),
+    };
+    send(JobEvent::ModelReady {
+        name: format!("{} {}", model.meta.name, model.meta.version),
+        provider: model.provider.name(),
+    });
+    if spec.stored_only {
+        match pipeline::stored_result(slide, &model, &spec.out_dir, spec.params) {
+            Ok(Some(result)) => send(JobEvent::Finished {
+                result: Box::new(result),
+                reused: true,
+                seconds: started.elapsed().as_secs_f64(),
+            }),
+            Ok(None) => send(JobEvent::NothingStored),
+            Err(e) => send(JobEvent::Failed(e.to_string())),
+        }
+        return;
+    }
+    let mut last_sent = Instant::now();
+    let outcome = pipeline::analyze_slide(
+        slide,
+        &mut model,
+        &spec.out_dir,
+        spec.params,
+        spec.run,
+        spec.focus,
+        cancel,
+        |p| match p {
+            Progress::Planned { mask, tiles } => send(JobEvent::Planned {
+                mask: Arc::new(mask.clone()),
+                tiles,
+            }),
+            Progress::Batch {
+                heatmap,
+                done,
+                total,
+            } => {
+                if done == total || last_sent.elapsed() >= PROGRESS_EVERY {
+                    last_sent = Instant::now();
+                    send(JobEvent::Progress {
+                        heatmap: Arc::new(heatmap.clone()),
+                        done,
+                        total,
+                    });
+                }
+            }
+        },
+    );
+    match outcome {
+        Ok((report, result)) => send(JobEvent::Finished {
+            result: Box::new(result),
+            reused: report.reused,
+            seconds: started.elapsed().as_secs_f64(),
+        }),
+        Err(AnalysisError::Cancelled { done, total }) => send(JobEvent::Cancelled { done, total }),
+        Err(e) => send(JobEvent::Failed(e.to_string())),
+    }
+}
