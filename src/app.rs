@@ -11,6 +11,7 @@ use egui::{Color32, TextureHandle};
 use crate::recent::RecentFiles;
 use crate::slide::read_overview;
 use crate::slide::{RgbaImage, SlideSource};
+use crate::ui::analysis_panel::AnalysisUi;
 use crate::ui::{self, Command};
 use crate::viewer::{Budgets, SlideView};
 
@@ -97,6 +98,8 @@ pub struct SentinelApp {
     exit: ExitStatus,
     repaint: Arc<dyn Fn() + Send + Sync>,
     bench: Option<crate::bench::viewer::ViewerBench>,
+    analysis: AnalysisUi,
+    show_analysis: bool,
 }
 
 impl SentinelApp {
@@ -112,7 +115,17 @@ impl SentinelApp {
             },
             None => Screenshot::Off,
         };
+        if let Some(rs) = cc.wgpu_render_state.as_ref() {
+            crate::viewer::heatmap_layer::HeatmapRenderer::install(rs);
+        }
+        let analysis = AnalysisUi::new(
+            crate::analysis::bundled_model_dir(),
+            launch.data_dir.join("analyses"),
+        );
         let mut app = Self {
+            analysis,
+            // Scripted screenshots and benchmarks measure the bare viewer.
+            show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
             bench: launch
                 .bench
                 .clone()
@@ -150,6 +163,20 @@ impl SentinelApp {
 
     pub fn slide_view_mut(&mut self) -> Option<&mut SlideView> {
         self.current.as_mut()
+    }
+
+    /// Shows or hides the analysis side panel.
+    pub fn set_analysis_panel(&mut self, show: bool) {
+        self.show_analysis = show;
+    }
+
+    /// The analysis state (tests drive it).
+    pub fn analysis(&self) -> &AnalysisUi {
+        &self.analysis
+    }
+
+    pub fn analysis_mut(&mut self) -> &mut AnalysisUi {
+        &mut self.analysis
     }
 
     /// The error dialog's message, if one is showing.
@@ -241,6 +268,14 @@ impl SentinelApp {
                 ));
                 self.associated.clear();
                 self.pending_associated = opened.associated;
+                self.analysis.reset();
+                if let Some(v) = &self.current
+                    && self.launch.screenshot.is_none()
+                    && self.launch.bench.is_none()
+                {
+                    // A stored heatmap for this slide and model shows at once.
+                    self.analysis.probe_stored(v, Arc::clone(&self.repaint));
+                }
                 ctx.request_repaint();
             }
             Err(message) => {
@@ -263,6 +298,14 @@ impl SentinelApp {
             Command::ToggleAssociated => self.show_associated = !self.show_associated,
             Command::ToggleHelp => self.show_help = !self.show_help,
             Command::DismissError => self.error = None,
+            Command::ToggleAnalysisPanel => self.show_analysis = !self.show_analysis,
+            Command::CancelAnalysis => self.analysis.cancel(),
+            Command::Analyze => {
+                if let Some(v) = &self.current {
+                    self.show_analysis = true;
+                    self.analysis.start(v, Arc::clone(&self.repaint));
+                }
+            }
             cmd => {
                 let Some(v) = self.current.as_mut() else {
                     return;
@@ -278,6 +321,16 @@ impl SentinelApp {
                         v.jump_to(c, z);
                     }
                     Command::SetSmooth(s) => v.set_smooth(s),
+                    Command::GoToHotspot(peak, bbox) => {
+                        // Frame the hot-spot with a margin, but no further out than 10x so the
+                        // tissue under it is readable.
+                        let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
+                        let fit = (v.view.size[0] / (w * 1.5)).min(v.view.size[1] / (h * 1.5));
+                        let ten_x = v
+                            .base_magnification()
+                            .map_or(fit, |base| 10.0 / base / v.view.pixels_per_point);
+                        v.animate_to(peak, fit.max(ten_x));
+                    }
                     _ => {}
                 }
                 ctx.request_repaint();
@@ -380,6 +433,13 @@ impl eframe::App for SentinelApp {
             });
             ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
         });
+        self.analysis.poll();
+        if self.show_analysis {
+            let has_slide = self.current.is_some();
+            egui::Panel::right("analysis")
+                .default_size(300.0)
+                .show(ui, |ui| self.analysis.panel(ui, has_slide, &mut commands));
+        }
         if let Some(v) = self.current.as_ref().filter(|_| self.show_properties) {
             egui::Panel::right("properties")
                 .default_size(340.0)
@@ -454,8 +514,22 @@ impl SentinelApp {
         self.canvas = Some(rect);
         let response = v.canvas(ui, rect);
         self.cursor = response.hover_pos().and_then(|p| v.slide_position(rect, p));
+        self.analysis.overlay(ui, rect, v);
         let painter = ui.painter_at(rect);
         ui::scale_bar(&painter, rect, v);
+        if let (Some(pos), Some(slide_pos)) = (response.hover_pos(), self.cursor)
+            && let Some(text) = self.analysis.hover_text(slide_pos)
+        {
+            let galley =
+                painter.layout_no_wrap(text, egui::FontId::proportional(13.0), Color32::WHITE);
+            let at = pos + egui::vec2(14.0, 14.0);
+            painter.rect_filled(
+                egui::Rect::from_min_size(at, galley.size()).expand(4.0),
+                3.0,
+                Color32::from_black_alpha(190),
+            );
+            painter.galley(at, galley, Color32::WHITE);
+        }
 
         // Overview in the top-right corner.
         let max = egui::vec2(240.0, 200.0);

@@ -463,7 +463,13 @@ fn analyze(
                 )
                 .map_err(anyhow::Error::from)
                 .and_then(|(report, result)| {
-                    pipeline::export(&result, &report.heatmap, export).with_context(|| {
+                    pipeline::export(
+                        &result,
+                        &report.heatmap,
+                        export,
+                        sentinel::colormap::Colormap::Viridis,
+                    )
+                    .with_context(|| {
                         format!("exporting the heatmap of {}", report.slide.display())
                     })?;
                     Ok(report)

@@ -24,12 +24,16 @@ fn launch(slide: &std::path::Path) -> Launch {
     }
 }
 
+/// The app on `slide`, without the analysis side panel (so the canvas is the window's width).
 fn harness(slide: &std::path::Path) -> Harness<'static, SentinelApp> {
     let launch = launch(slide);
-    Harness::builder()
+    let mut h = Harness::builder()
         .with_size(egui::vec2(900.0, 700.0))
         .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))))
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_analysis_panel(false);
+    h.step();
+    h
 }
 
 /// Steps frames until `done` holds (tiles arrive from reader threads in real time).
@@ -336,4 +340,105 @@ fn memory_stays_within_budgets_while_panning_across_the_slide() {
     assert!(frames >= 180);
     // And the view still reaches full resolution with such small budgets.
     run_until(&mut h, "full resolution with small budgets", settled);
+}
+
+/// The heatmap overlay (shaders/heatmap.wgsl) covers exactly its cells at every zoom: with a
+/// checkerboard of probabilities 1 and 0 and the threshold at 0.5, every "1" cell must be solid
+/// viridis yellow right up to (2 px inside) its corners and every "0" cell must show the slide.
+/// A shift by one cell flips the pattern; a shift by half a cell breaks the corners.
+#[test]
+fn heatmap_overlay_lines_up_with_slide_cells_at_every_zoom() {
+    use sentinel::analysis::heatmap::Heatmap;
+    let svs = common::svs();
+    let mut h = harness(&svs.path);
+    run_until(&mut h, "the first complete frame", settled);
+    let dims = h.state().slide_view().expect("slide").slide.dimensions();
+    let cell = 200.0;
+    let mut map = Heatmap::new(dims, cell);
+    for r in 0..map.rows {
+        for c in 0..map.cols {
+            map.set(c, r, if (c + r) % 2 == 0 { 1.0 } else { 0.0 });
+        }
+    }
+    {
+        let a = h.state_mut().analysis_mut();
+        a.set_heatmap(map.clone());
+        a.style.opacity = 1.0;
+        a.style.threshold = 0.5;
+        a.style.smooth = false;
+        a.style.colormap = sentinel::colormap::Colormap::Viridis;
+    }
+    assert_eq!(
+        h.state().analysis().hover_text([250.0, 250.0]).as_deref(),
+        Some("risk 1.000"),
+        "cell (1, 1) is a 1"
+    );
+    assert_eq!(
+        h.state().analysis().hover_text([250.0, 150.0]).as_deref(),
+        Some("risk 0.000")
+    );
+    let yellow = |p: &image::Rgba<u8>| {
+        p[0].abs_diff(253) <= 14 && p[1].abs_diff(231) <= 14 && p[2].abs_diff(37) <= 30
+    };
+    let centre = [1530.0, 1170.0];
+    for zoom in [0.06, 0.3, 1.0, 2.7] {
+        h.state_mut()
+            .slide_view_mut()
+            .expect("slide")
+            .jump_to(centre, zoom);
+        run_until(&mut h, "tiles at the new zoom", settled);
+        let image = h.render().expect("render");
+        if zoom == 0.3 {
+            let _ = image.save(
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("heatmap-overlay.png"),
+            );
+        }
+        let (canvas, overview) = h.state().layout();
+        let canvas = canvas.expect("canvas");
+        let overview = overview.expect("overview").expand(3.0);
+        let view = h.state().slide_view().expect("slide").view;
+        // Points in the middle half of the canvas (clear of the legend and the scale bar) and off
+        // the overview.
+        let inner = canvas.shrink2(canvas.size() / 4.0);
+        let mut checked = 0;
+        for r in 0..map.rows {
+            for c in 0..map.cols {
+                let b = map.cell_box(c, r);
+                let a = view.screen_from_slide([b[0], b[1]]);
+                let z = view.screen_from_slide([b[2], b[3]]);
+                let rect = egui::Rect::from_min_max(
+                    canvas.min + egui::vec2(a[0] as f32, a[1] as f32),
+                    canvas.min + egui::vec2(z[0] as f32, z[1] as f32),
+                );
+                if !inner.intersects(rect) {
+                    continue;
+                }
+                let inset = 2.0f32.min(rect.width() / 4.0);
+                let r2 = rect.shrink(inset);
+                for p in [
+                    r2.left_top(),
+                    r2.right_top(),
+                    r2.left_bottom(),
+                    r2.right_bottom(),
+                    rect.center(),
+                ]
+                .into_iter()
+                .filter(|p| inner.contains(*p) && !overview.contains(*p))
+                {
+                    // Pixel whose area contains p (pixel centres are at +0.5).
+                    let px = image.get_pixel(p.x.floor() as u32, p.y.floor() as u32);
+                    let one = (c + r) % 2 == 0;
+                    assert_eq!(
+                        yellow(px),
+                        one,
+                        "zoom {zoom}: cell ({c},{r}) at screen {p:?} is {px:?}; expected {}",
+                        if one { "heatmap yellow" } else { "the slide" }
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 1, "zoom {zoom}: no cell checked");
+        eprintln!("zoom {zoom}: {checked} cells checked");
+    }
 }

@@ -47,6 +47,20 @@ pub fn to_geojson(h: &Heatmap, threshold: f32) -> serde_json::Value {
     json!({ "type": "FeatureCollection", "features": features })
 }
 
+/// The heatmap as RGBA, one pixel per tile in `colormap`, transparent where nothing was analysed.
+pub fn to_rgba(h: &Heatmap, colormap: crate::colormap::Colormap) -> Vec<u8> {
+    h.values
+        .iter()
+        .flat_map(|v| match v {
+            Some(p) => {
+                let [r, g, b] = colormap.rgb(f64::from(*p));
+                [r, g, b, 255]
+            }
+            None => [0, 0, 0, 0],
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,17 +207,29 @@ pub enum ExportFormat {
     Csv,
     /// QuPath-compatible tiles with a "Risk" measurement.
     Geojson,
+    /// One pixel per tile, colour-mapped, transparent where nothing was analysed.
+    Png,
 }
 
-/// Writes `result`'s heatmap beside its sidecar in each format; returns the paths written.
+/// Writes `result`'s heatmap beside its sidecar in each format (PNG in `colormap`); returns the
+/// paths written.
 pub fn export(
     result: &AnalysisResult,
     sidecar: &Path,
     formats: &[ExportFormat],
+    colormap: crate::colormap::Colormap,
 ) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for f in formats {
+        if *f == ExportFormat::Png {
+            let h = &result.heatmap;
+            let path = sidecar.with_extension("png");
+            crate::fsutil::write_png(&path, h.cols, h.rows, super::export::to_rgba(h, colormap))?;
+            written.push(path);
+            continue;
+        }
         let (ext, bytes) = match f {
+            ExportFormat::Png => unreachable!("written above"),
             ExportFormat::Csv => ("csv", super::export::to_csv(&result.heatmap).into_bytes()),
             ExportFormat::Geojson => (
                 "geojson",

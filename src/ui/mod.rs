@@ -8,6 +8,8 @@ use egui::{Align2, Color32, FontId, RichText, Stroke, pos2, vec2};
 use crate::view::{MAGNIFICATION_PRESETS, format_length_um, nice_length_um};
 use crate::viewer::SlideView;
 
+pub mod analysis_panel;
+
 /// What the user asked for this frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -26,6 +28,11 @@ pub enum Command {
     ToggleHelp,
     DismissError,
     Quit,
+    Analyze,
+    CancelAnalysis,
+    ToggleAnalysisPanel,
+    /// Level-0 peak and bounding box [x0, y0, x1, y1] of a hot-spot.
+    GoToHotspot([f64; 2], [f64; 4]),
 }
 
 /// Keyboard shortcuts, also listed in the help overlay.
@@ -145,6 +152,14 @@ pub fn top_bar(
             }
             if ui.button("Keyboard shortcuts  (H)").clicked() {
                 out.push(Command::ToggleHelp);
+            }
+        });
+        ui.menu_button("Analysis", |ui| {
+            if ui.button("Analyze this slide").clicked() {
+                out.push(Command::Analyze);
+            }
+            if ui.button("Analysis panel").clicked() {
+                out.push(Command::ToggleAnalysisPanel);
             }
         });
         ui.separator();

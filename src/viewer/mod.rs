@@ -5,6 +5,7 @@
 //! a software rasteriser).
 
 mod canvas;
+pub mod heatmap_layer;
 pub use canvas::BACKDROP;
 pub mod overview;
 

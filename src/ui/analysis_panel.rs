@@ -1,0 +1,479 @@
+//! The analysis side of the GUI: the state of the current slide's analysis (job, heatmap, summary,
+//! tissue mask), the side panel (Analyze/Cancel, progress with tiles/s and ETA, summary, hot-spots,
+//! overlay controls, exports) and what it draws over the canvas (heatmap, tissue, legend).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::{Color32, RichText};
+
+use super::Command;
+use crate::analysis::heatmap::{Heatmap, Summary};
+use crate::analysis::job::{AnalysisJob, JobEvent, JobSpec};
+use crate::analysis::model::{Device, LoadOptions};
+use crate::analysis::pipeline::{self, ExportFormat, Params};
+use crate::analysis::result::{AnalysisResult, sidecar_path};
+use crate::analysis::runner::RunOptions;
+use crate::analysis::tissue::TissueMask;
+use crate::colormap::Colormap;
+use crate::viewer::SlideView;
+use crate::viewer::heatmap_layer::{HeatmapCallback, HeatmapStyle, HeatmapTexels};
+
+/// Where a run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunState {
+    Idle,
+    Running { done: usize, total: usize },
+    Done { seconds: f64, reused: bool },
+    Cancelled { done: usize, total: usize },
+    Failed(String),
+}
+
+pub struct AnalysisUi {
+    pub model_dir: PathBuf,
+    pub out_dir: PathBuf,
+    job: Option<AnalysisJob>,
+    pub state: RunState,
+    pub model: Option<(String, &'static str)>,
+    heatmap: Option<Arc<Heatmap>>,
+    texels: Option<Arc<HeatmapTexels>>,
+    version: u64,
+    pub result: Option<AnalysisResult>,
+    mask: Option<Arc<TissueMask>>,
+    mask_texture: Option<egui::TextureHandle>,
+    pub style: HeatmapStyle,
+    pub show_tissue: bool,
+    pub message: Option<String>,
+    export: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+impl AnalysisUi {
+    pub fn new(model_dir: PathBuf, out_dir: PathBuf) -> Self {
+        Self {
+            model_dir,
+            out_dir,
+            job: None,
+            state: RunState::Idle,
+            model: None,
+            heatmap: None,
+            texels: None,
+            version: 0,
+            result: None,
+            mask: None,
+            mask_texture: None,
+            style: HeatmapStyle::default(),
+            show_tissue: false,
+            message: None,
+            export: None,
+        }
+    }
+
+    /// Forgets the previous slide's analysis (a new slide was opened).
+    pub fn reset(&mut self) {
+        if let Some(j) = self.job.take() {
+            j.cancel();
+        }
+        *self = Self {
+            style: self.style,
+            ..Self::new(self.model_dir.clone(), self.out_dir.clone())
+        };
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, RunState::Running { .. }) || self.job.is_some()
+    }
+
+    pub fn heatmap(&self) -> Option<&Heatmap> {
+        self.heatmap.as_deref()
+    }
+
+    /// Shows `heatmap` (a finished or partial analysis, or one a test made).
+    pub fn set_heatmap(&mut self, heatmap: Heatmap) {
+        self.set_heatmap_arc(Arc::new(heatmap));
+    }
+
+    fn set_heatmap_arc(&mut self, heatmap: Arc<Heatmap>) {
+        self.version += 1;
+        self.texels = Some(Arc::new(HeatmapTexels::from_heatmap(
+            &heatmap,
+            self.version,
+        )));
+        self.heatmap = Some(heatmap);
+    }
+
+    fn spec(&self, focus: Option<crate::view::Rect>, stored_only: bool) -> JobSpec {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        JobSpec {
+            model_dir: self.model_dir.clone(),
+            out_dir: self.out_dir.clone(),
+            load: LoadOptions {
+                threads: cores,
+                device: Device::Auto,
+                full_precision: false,
+            },
+            params: Params::default(),
+            run: RunOptions {
+                batch: 16,
+                reader_threads: cores.max(2),
+            },
+            focus,
+            stored_only,
+        }
+    }
+
+    /// Looks for a stored result of the bundled/current model (on opening a slide).
+    pub fn probe_stored(&mut self, view: &SlideView, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.start_job(view, true, wake);
+    }
+
+    /// Runs the analysis, visible region first.
+    pub fn start(&mut self, view: &SlideView, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.start_job(view, false, wake);
+    }
+
+    fn start_job(
+        &mut self,
+        view: &SlideView,
+        stored_only: bool,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) {
+        if let Some(j) = self.job.take() {
+            j.cancel();
+        }
+        let spec = self.spec(Some(view.view.visible()), stored_only);
+        match AnalysisJob::start(Arc::clone(&view.slide), spec, wake) {
+            Ok(job) => {
+                self.job = Some(job);
+                if !stored_only {
+                    self.state = RunState::Running { done: 0, total: 0 };
+                    self.message = None;
+                }
+            }
+            Err(e) => self.state = RunState::Failed(format!("cannot start the analysis: {e}")),
+        }
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(j) = &self.job {
+            j.cancel();
+        }
+    }
+
+    /// Applies what the job (and an export) reported since the last frame.
+    pub fn poll(&mut self) {
+        if let Some(m) = self.export.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.message = Some(m);
+            self.export = None;
+        }
+        let Some(job) = &self.job else {
+            return;
+        };
+        let mut finished = false;
+        for event in job.poll() {
+            match event {
+                JobEvent::ModelReady { name, provider } => self.model = Some((name, provider)),
+                JobEvent::Planned { mask, tiles } => {
+                    self.mask = Some(mask);
+                    self.mask_texture = None;
+                    self.state = RunState::Running {
+                        done: 0,
+                        total: tiles,
+                    };
+                }
+                JobEvent::Progress {
+                    heatmap,
+                    done,
+                    total,
+                } => {
+                    self.set_heatmap_arc(heatmap);
+                    self.state = RunState::Running { done, total };
+                }
+                JobEvent::Finished {
+                    result,
+                    reused,
+                    seconds,
+                } => {
+                    self.set_heatmap(result.heatmap.clone());
+                    self.result = Some(*result);
+                    self.state = RunState::Done { seconds, reused };
+                    finished = true;
+                }
+                JobEvent::NothingStored => finished = true,
+                JobEvent::Cancelled { done, total } => {
+                    self.state = RunState::Cancelled { done, total };
+                    finished = true;
+                }
+                JobEvent::Failed(e) => {
+                    // A probe that finds no usable model is not worth a red message until the user
+                    // asks for an analysis.
+                    if matches!(self.state, RunState::Running { .. }) {
+                        self.state = RunState::Failed(e);
+                    }
+                    finished = true;
+                }
+            }
+        }
+        if finished {
+            self.job = None;
+        }
+    }
+
+    /// Tiles/s and seconds left of a running job.
+    pub fn rate_and_eta(&self) -> Option<(f64, f64)> {
+        let (RunState::Running { done, total }, Some(job)) = (&self.state, &self.job) else {
+            return None;
+        };
+        let secs = job.started.elapsed().as_secs_f64();
+        let rate = *done as f64 / secs.max(1e-6);
+        (rate > 0.0).then(|| (rate, (*total - *done) as f64 / rate))
+    }
+
+    /// The side panel.
+    pub fn panel(&mut self, ui: &mut egui::Ui, has_slide: bool, out: &mut Vec<Command>) {
+        ui.heading("Analysis");
+        match &self.model {
+            Some((name, provider)) => ui.label(format!("Model: {name} on {provider}")),
+            None => ui.label(format!("Model: {}", self.model_dir.display())),
+        };
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let running = matches!(self.state, RunState::Running { .. });
+            if ui
+                .add_enabled(has_slide && !running, egui::Button::new("Analyze"))
+                .clicked()
+            {
+                out.push(Command::Analyze);
+            }
+            if running && ui.button("Cancel").clicked() {
+                out.push(Command::CancelAnalysis);
+            }
+        });
+        match &self.state {
+            RunState::Idle => {}
+            RunState::Running { done, total } => {
+                let frac = if *total == 0 {
+                    0.0
+                } else {
+                    *done as f32 / *total as f32
+                };
+                let text = match self.rate_and_eta() {
+                    Some((rate, eta)) => {
+                        format!("{done}/{total} tiles, {rate:.0} tiles/s, {eta:.0} s left")
+                    }
+                    None if *total == 0 => "loading the model and finding tissue…".into(),
+                    None => format!("{done}/{total} tiles"),
+                };
+                ui.add(egui::ProgressBar::new(frac).text(text));
+            }
+            RunState::Done { seconds, reused } => {
+                ui.label(if *reused {
+                    "Stored result (same slide, model and parameters)".to_string()
+                } else {
+                    format!("Done in {seconds:.1} s")
+                });
+            }
+            RunState::Cancelled { done, total } => {
+                ui.label(format!("Cancelled after {done} of {total} tiles"));
+            }
+            RunState::Failed(e) => {
+                ui.colored_label(Color32::from_rgb(255, 120, 100), e);
+            }
+        }
+        if let Some(r) = &self.result {
+            ui.separator();
+            summary_grid(ui, &r.summary, r.tissue_area_mm2);
+            ui.separator();
+            ui.label(RichText::new("Hot-spots").strong());
+            egui::ScrollArea::vertical()
+                .max_height(180.0)
+                .show(ui, |ui| {
+                    if r.summary.hotspots.is_empty() {
+                        ui.label("none above the threshold");
+                    }
+                    for (i, h) in r.summary.hotspots.iter().enumerate() {
+                        let label = format!(
+                            "{}. max {:.2}, mean {:.2}, {:.3} mm²",
+                            i + 1,
+                            h.max,
+                            h.mean,
+                            h.area_mm2
+                        );
+                        if ui.button(label).clicked() {
+                            out.push(Command::GoToHotspot(h.peak, h.bbox));
+                        }
+                    }
+                });
+        }
+        ui.separator();
+        ui.label(RichText::new("Overlay").strong());
+        ui.checkbox(&mut self.style.visible, "Show heatmap");
+        egui::ComboBox::from_label("Colour map")
+            .selected_text(self.style.colormap.name())
+            .show_ui(ui, |ui| {
+                for m in Colormap::ALL {
+                    ui.selectable_value(&mut self.style.colormap, m, m.name());
+                }
+            });
+        ui.add(egui::Slider::new(&mut self.style.opacity, 0.0..=1.0).text("Opacity"));
+        ui.add(egui::Slider::new(&mut self.style.threshold, 0.0..=1.0).text("Hide below"));
+        ui.checkbox(&mut self.style.smooth, "Smooth (interpolate between tiles)");
+        ui.checkbox(&mut self.show_tissue, "Show tissue mask");
+        if let Some(r) = &self.result {
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("Export:");
+                for (label, f) in [
+                    ("PNG", ExportFormat::Png),
+                    ("CSV", ExportFormat::Csv),
+                    ("GeoJSON", ExportFormat::Geojson),
+                ] {
+                    if ui.button(label).clicked() {
+                        // Written on a thread: the UI never waits on the disk.
+                        let sidecar = sidecar_path(&self.out_dir, &r.slide);
+                        let (result, colormap) = (r.clone(), self.style.colormap);
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        std::thread::spawn(move || {
+                            let _ = tx.send(
+                                match pipeline::export(&result, &sidecar, &[f], colormap) {
+                                    Ok(paths) => format!("Wrote {}", paths[0].display()),
+                                    Err(e) => format!("Export failed: {e}"),
+                                },
+                            );
+                        });
+                        self.export = Some(rx);
+                        self.message = Some("Exporting…".into());
+                    }
+                }
+            });
+        }
+        if let Some(m) = &self.message {
+            ui.label(m);
+        }
+    }
+
+    /// Draws the tissue mask and the heatmap over the canvas, and the legend in its corner.
+    pub fn overlay(&mut self, ui: &egui::Ui, canvas: egui::Rect, view: &SlideView) {
+        let painter = ui.painter_at(canvas);
+        if self.show_tissue
+            && let Some(mask) = &self.mask
+        {
+            let tex = self.mask_texture.get_or_insert_with(|| {
+                let pixels = mask
+                    .tissue
+                    .iter()
+                    .map(|&t| {
+                        if t {
+                            Color32::from_rgba_unmultiplied(40, 200, 90, 70)
+                        } else {
+                            Color32::TRANSPARENT
+                        }
+                    })
+                    .collect();
+                let img = egui::ColorImage {
+                    size: [mask.width as usize, mask.height as usize],
+                    source_size: egui::vec2(mask.width as f32, mask.height as f32),
+                    pixels,
+                };
+                ui.ctx()
+                    .load_texture("tissue-mask", img, egui::TextureOptions::NEAREST)
+            });
+            let r = crate::view::Rect {
+                x0: 0.0,
+                y0: 0.0,
+                x1: f64::from(mask.width) * mask.downsample,
+                y1: f64::from(mask.height) * mask.downsample,
+            };
+            painter.image(
+                tex.id(),
+                view.screen_rect(canvas.min, r),
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+        if let (true, Some(texels)) = (self.style.visible, &self.texels) {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                canvas,
+                HeatmapCallback::new(Arc::clone(texels), self.style, &view.view, canvas.min),
+            ));
+            legend(&painter, canvas, self.style);
+        }
+    }
+
+    /// "risk 0.83" for the status bar, at level-0 point `p`.
+    pub fn hover_text(&self, p: [f64; 2]) -> Option<String> {
+        let h = self.heatmap.as_ref()?;
+        Some(match h.value_at(p[0], p[1]) {
+            Some(v) => format!("risk {v:.3}"),
+            None => "risk: not analysed".into(),
+        })
+    }
+}
+
+fn summary_grid(ui: &mut egui::Ui, s: &Summary, tissue_mm2: f64) {
+    egui::Grid::new("analysis-summary")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("Max");
+            ui.label(format!("{:.3}", s.max));
+            ui.end_row();
+            ui.label(format!("Top-{} mean", s.top_k));
+            ui.label(format!("{:.3}", s.top_k_mean));
+            ui.end_row();
+            ui.label("Tissue");
+            ui.label(format!("{tissue_mm2:.2} mm²"));
+            ui.end_row();
+            ui.label(format!("Area ≥ {:.2}", s.threshold));
+            ui.label(format!("{:.3} mm²", s.area_above_mm2));
+            ui.end_row();
+            ui.label("Hot-spots");
+            ui.label(s.hotspots.len().to_string());
+            ui.end_row();
+            ui.label("Tiles analysed");
+            ui.label(s.analysed_cells.to_string());
+            ui.end_row();
+        });
+}
+
+/// The colour scale, bottom-left of the canvas above the scale bar.
+fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle) {
+    let size = egui::vec2(220.0, 12.0);
+    let min = egui::pos2(canvas.min.x + 16.0, canvas.max.y - 96.0);
+    let frame =
+        egui::Rect::from_min_size(min - egui::vec2(8.0, 24.0), size + egui::vec2(16.0, 46.0));
+    painter.rect_filled(frame, 4.0, Color32::from_black_alpha(170));
+    painter.text(
+        min - egui::vec2(0.0, 4.0),
+        egui::Align2::LEFT_BOTTOM,
+        "Spread risk (probability)",
+        egui::FontId::proportional(12.0),
+        Color32::WHITE,
+    );
+    let steps = 64;
+    for i in 0..steps {
+        let t = (f64::from(i) + 0.5) / f64::from(steps);
+        let [r, g, b] = style.colormap.rgb(t);
+        let below = (t as f32) < style.threshold;
+        let c = if below {
+            Color32::from_gray(60)
+        } else {
+            Color32::from_rgb(r, g, b)
+        };
+        let x0 = min.x + size.x * i as f32 / steps as f32;
+        let x1 = min.x + size.x * (i + 1) as f32 / steps as f32;
+        painter.rect_filled(
+            egui::Rect::from_min_max(egui::pos2(x0, min.y), egui::pos2(x1 + 0.5, min.y + size.y)),
+            0.0,
+            c,
+        );
+    }
+    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let x = min.x + size.x * v;
+        painter.text(
+            egui::pos2(x, min.y + size.y + 2.0),
+            egui::Align2::CENTER_TOP,
+            format!("{v}"),
+            egui::FontId::proportional(11.0),
+            Color32::WHITE,
+        );
+    }
+}
