@@ -442,3 +442,48 @@ fn heatmap_overlay_lines_up_with_slide_cells_at_every_zoom() {
         eprintln!("zoom {zoom}: {checked} cells checked");
     }
 }
+
+/// One click on "Analyze" runs the bundled model over a real slide: the progress state moves to
+/// Done, the heatmap covers the tissue tiles, the summary is shown, and the result is stored so a
+/// second open reuses it.
+#[test]
+fn analyze_button_runs_the_bundled_model_and_shows_the_heatmap() {
+    use egui_kittest::kittest::Queryable;
+    use sentinel::ui::analysis_panel::RunState;
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let mut h = harness(&slide);
+    h.state_mut().set_analysis_panel(true);
+    run_until(&mut h, "the slide", settled);
+    h.get_by_label("Analyze").click();
+    let start = Instant::now();
+    loop {
+        h.step();
+        match &h.state().analysis().state {
+            RunState::Done { .. } => break,
+            RunState::Failed(e) => panic!("analysis failed: {e}"),
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "analysis did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run_until(&mut h, "the final frame", settled);
+    let a = h.state().analysis();
+    let result = a.result.as_ref().expect("a result");
+    let map = a.heatmap().expect("a heatmap");
+    assert_eq!(
+        map.values.iter().flatten().count(),
+        result.summary.analysed_cells
+    );
+    assert!(result.summary.analysed_cells > 20, "tissue tiles analysed");
+    assert!(result.tissue_area_mm2 > 0.1);
+    let image = h.render().expect("render");
+    let _ = image.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis-cmu.png"));
+    // The summary is on screen.
+    h.get_by_label("Tiles analysed");
+}

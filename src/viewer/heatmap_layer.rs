@@ -29,7 +29,8 @@ impl Default for HeatmapStyle {
             visible: true,
             colormap: Colormap::Viridis,
             opacity: 0.55,
-            threshold: 0.0,
+            // Low scores cover most tissue; hiding them keeps the morphology readable.
+            threshold: 0.2,
             smooth: false,
         }
     }
