@@ -180,6 +180,35 @@ enum BenchCmd {
         #[arg(long, default_value_t = 10.0)]
         pan_seconds: f64,
     },
+    /// Analysis tiles/s: Sentinel end-to-end against decode only, model only and a Python pipeline.
+    Analysis {
+        /// Slide to analyse (default: the cached 100000x80000 synthetic SVS).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        /// Model directory (default: the bundled model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Device::Cpu)]
+        device: Device,
+        #[arg(long)]
+        full_precision: bool,
+        /// Tissue tiles to run, sampled evenly over the slide.
+        #[arg(long, default_value_t = 512)]
+        tiles: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// CPU threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Batch sizes to try for the Python pipeline; its best counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [8usize, 16, 32])]
+        python_batches: Vec<usize>,
+        /// Skip the Python pipeline.
+        #[arg(long)]
+        no_python: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Random 256x256 tile reads at levels 0 and 1 with 1 and N threads, against raw OpenSlide and openslide-python.
     Tiles {
         /// Slide to read (default: a cached 100000x80000 synthetic SVS, generated on first use).
@@ -372,6 +401,43 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
                 window,
                 pan_seconds,
             } => bench_viewer(slide, window, pan_seconds),
+            BenchCmd::Analysis {
+                slide,
+                model,
+                device,
+                full_precision,
+                tiles,
+                batch,
+                threads,
+                python_batches,
+                no_python,
+                json,
+            } => {
+                let python = bench::project_python();
+                if !no_python && !python.is_file() {
+                    eprintln!(
+                        "note: {} not found (run ./setup); skipping the Python pipeline",
+                        python.display()
+                    );
+                }
+                let spec = bench::analysis::AnalysisBenchSpec {
+                    slide: match slide {
+                        Some(s) => s,
+                        None => default_bench_slide()?,
+                    },
+                    model_dir: model.unwrap_or_else(sentinel::analysis::bundled_model_dir),
+                    device,
+                    full_precision,
+                    tiles,
+                    batch,
+                    threads: threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    python: (!no_python && python.is_file()).then_some(python),
+                    python_batches,
+                };
+                bench_analysis(&spec, json)
+            }
         },
     }
 }
@@ -576,6 +642,59 @@ fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> a
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {
+    use bench::analysis::{DECODE, END_TO_END, MODEL, PYTHON};
+
+    println!(
+        "analysis of {} tissue tiles sampled from {} ({} threads)",
+        spec.tiles,
+        spec.slide.display(),
+        spec.threads
+    );
+    println!(
+        "{:<22} {:>6} {:>7} {:>9} {:>9}",
+        "pipeline", "batch", "tiles", "seconds", "tiles/s"
+    );
+    let report = bench::analysis::run(spec, |r| {
+        println!(
+            "{:<22} {:>6} {:>7} {:>9.2} {:>9.1}",
+            r.pipeline, r.batch, r.tiles, r.seconds, r.tiles_per_s
+        );
+    })?;
+    println!(
+        "model {} on {}, read at level {}; the slide has {} tissue tiles",
+        report.onnx.display(),
+        report.provider,
+        report.level,
+        report.tissue_tiles
+    );
+    if let (Some(e2e), Some(decode), Some(model)) = (
+        report.rate(END_TO_END),
+        report.rate(DECODE),
+        report.rate(MODEL),
+    ) {
+        let bound = decode.min(model);
+        println!(
+            "end-to-end = {:.1}% of the slower bound ({}: {bound:.1} tiles/s)",
+            100.0 * e2e / bound,
+            if model < decode { "model" } else { "decode" }
+        );
+        if let Some(py) = report.rate(PYTHON) {
+            println!(
+                "end-to-end = {:.2}x the Python pipeline's best ({py:.1} tiles/s)",
+                e2e / py
+            );
+        }
+    }
+    if let Some(gap) = report.python_score_gap {
+        println!("mean |score difference| Sentinel vs Python: {gap:.4}");
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
 }
 
 fn bench_tiles(

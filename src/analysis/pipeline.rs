@@ -12,7 +12,7 @@ use super::model::Model;
 use super::order::visible_first;
 use super::result::{AnalysisResult, FORMAT, Provenance, sidecar_path};
 use super::runner::{AnalysisError, RunOptions, analyse, tile_level0};
-use super::tissue::{TissueMask, plan_grid};
+use super::tissue::{GridTile, TissueMask, plan_grid};
 use crate::slide::{SlideError, SlideSource};
 use crate::view::Rect;
 
@@ -108,10 +108,7 @@ pub fn analyze_slide(
         return Ok((line, stored));
     }
 
-    let overview = crate::slide::read_overview(slide, 1024)?;
-    let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
-    let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
-    let mut tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    let (mask, mut tiles) = plan_tiles(slide, model, params)?;
     if let Some(view) = focus {
         visible_first(&mut tiles, view);
     }
@@ -148,6 +145,22 @@ pub fn analyze_slide(
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
     let line = report(&result, stats.tiles, false);
     Ok((line, result))
+}
+
+/// The tissue mask of `slide` (from a ~1024 px overview) and the model tiles that cover it, in grid
+/// order.
+pub fn plan_tiles(
+    slide: &dyn SlideSource,
+    model: &Model,
+    params: Params,
+) -> Result<(TissueMask, Vec<GridTile>), AnalysisError> {
+    let mpp0 = slide_mpp(slide, model)?;
+    let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
+    let overview = crate::slide::read_overview(slide, 1024)?;
+    let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
+    let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
+    let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    Ok((mask, tiles))
 }
 
 fn slide_mpp(slide: &dyn SlideSource, model: &Model) -> Result<f64, AnalysisError> {

@@ -9,7 +9,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use super::heatmap::Heatmap;
-use super::model::{Model, ModelError};
+use super::model::{Model, ModelError, ModelMeta};
 use super::tissue::GridTile;
 use crate::slide::{RgbaImage, SlideError, SlideSource};
 
@@ -105,6 +105,19 @@ pub fn read_model_tile(
     })
 }
 
+/// One tile as the model's normalised NCHW input: what each reader thread produces.
+pub fn model_input(
+    slide: &dyn SlideSource,
+    level: usize,
+    tile: &GridTile,
+    meta: &ModelMeta,
+) -> Result<Vec<f32>, SlideError> {
+    let img = read_model_tile(slide, level, tile, meta.input_size)?;
+    let mut input = Vec::with_capacity((meta.input_size * meta.input_size * 3) as usize);
+    meta.normalise_into(&img.pixels, &mut input);
+    Ok(input)
+}
+
 /// Infers every tile in `tiles` (in that order) into `heatmap`. `on_batch(heatmap, done, total)`
 /// runs after each batch (progress, streaming the map to the UI). Returns when done, on the first
 /// error, or with [`AnalysisError::Cancelled`] once `cancel` is set.
@@ -140,14 +153,7 @@ pub fn analyse(
                         }
                         let k = next.fetch_add(1, Ordering::Relaxed);
                         let Some(tile) = tiles.get(k) else { return };
-                        let item =
-                            read_model_tile(slide, level, tile, meta.input_size).map(|img| {
-                                let mut input = Vec::with_capacity(
-                                    (meta.input_size * meta.input_size * 3) as usize,
-                                );
-                                meta.normalise_into(&img.pixels, &mut input);
-                                (k, input)
-                            });
+                        let item = model_input(slide, level, tile, meta).map(|input| (k, input));
                         if tx.send(item).is_err() {
                             return;
                         }

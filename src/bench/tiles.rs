@@ -1,9 +1,7 @@
 //! Random tile-read throughput: Sentinel's `SlideSource` against raw OpenSlide calls (same process,
 //! same handle type, no pixel conversion) and against openslide-python (same positions).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -126,33 +124,6 @@ struct PythonResult {
     seconds: f64,
 }
 
-fn run_python(python: &Path, job: &PythonJob<'_>) -> Result<PythonResult, TileBenchError> {
-    let script = super::bench_script("openslide_python_tiles.py");
-    let mut child = Command::new(python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| TileBenchError::Python(format!("{}: {e}", python.display())))?;
-    let payload = serde_json::to_vec(job).map_err(|e| TileBenchError::Python(e.to_string()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(&payload)
-            .map_err(|e| TileBenchError::Python(e.to_string()))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| TileBenchError::Python(e.to_string()))?;
-    if !out.status.success() {
-        return Err(TileBenchError::Python(
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-    }
-    serde_json::from_slice(&out.stdout)
-        .map_err(|e| TileBenchError::Python(format!("bad output: {e}")))
-}
-
 /// Runs every (level, threads) combination for each reader; `report` sees each row as it lands.
 pub fn run(
     spec: &TileBenchSpec,
@@ -204,8 +175,9 @@ pub fn run(
             rows.push(r);
 
             if let Some(python) = &spec.python {
-                let result = run_python(
+                let result: PythonResult = super::run_python(
                     python,
+                    "openslide_python_tiles.py",
                     &PythonJob {
                         slide: &spec.slide,
                         level,
@@ -213,7 +185,8 @@ pub fn run(
                         threads,
                         positions: &positions,
                     },
-                )?;
+                )
+                .map_err(TileBenchError::Python)?;
                 let r = row(
                     "openslide-python",
                     level,

@@ -174,13 +174,64 @@ struct Writer<'a> {
     tiles_total: u64,
 }
 
-/// Writes the slide described by `spec` to `path` and its ground truth beside it.
-/// `progress` is called with the fraction of level 0 done.
+/// Level-0 pixel content for [`write_painted`].
+pub trait Painter: Sync {
+    /// Fills `out` (packed RGB, `w * h * 3` bytes) with level-0 pixels [x0, x0+w) x [y0, y0+h);
+    /// returns whether any of them is not plain glass (all-glass tiles are stored once).
+    fn paint(&self, x0: u64, y0: u64, w: u32, h: u32, out: &mut [u8]) -> bool;
+}
+
+impl Painter for Scene {
+    fn paint(&self, x0: u64, y0: u64, w: u32, h: u32, out: &mut [u8]) -> bool {
+        self.render(x0, y0, w, h, out)
+    }
+}
+
+/// What [`write_painted`] wrote.
+#[derive(Debug, Clone)]
+pub struct PyramidReport {
+    pub levels: Vec<(u64, u64)>,
+    pub file_bytes: u64,
+    pub tiles_encoded: u64,
+    pub tiles_total: u64,
+    pub seconds: f64,
+}
+
+/// Writes the slide described by `spec` (the synthetic H&E scene of its seed) to `path` and its
+/// ground truth beside it. `progress` is called with the fraction of level 0 done.
 pub fn write_slide(
     spec: &SynthSpec,
     path: &Path,
-    mut progress: impl FnMut(f64),
+    progress: impl FnMut(f64),
 ) -> Result<SynthReport, SynthError> {
+    let scene = spec.scene();
+    let written = write_painted(spec, &scene, path, progress)?;
+    let truth_path = truth_path_for(path);
+    write_truth(&scene, spec, &truth_path).map_err(|source| SynthError::Io {
+        path: truth_path.clone(),
+        source,
+    })?;
+    Ok(SynthReport {
+        path: path.to_path_buf(),
+        truth_path,
+        levels: written.levels,
+        file_bytes: written.file_bytes,
+        tiles_encoded: written.tiles_encoded,
+        tiles_total: written.tiles_total,
+        seconds: written.seconds,
+        scene,
+    })
+}
+
+/// Writes a slide of `spec`'s size, format and resolution whose level-0 pixels come from `painter`
+/// (e.g. a mosaic of real patches for an evaluation), with the same pyramid and containers as
+/// [`write_slide`]; no ground truth is written.
+pub fn write_painted(
+    spec: &SynthSpec,
+    painter: &dyn Painter,
+    path: &Path,
+    mut progress: impl FnMut(f64),
+) -> Result<PyramidReport, SynthError> {
     validate(spec)?;
     let started = Instant::now();
     let io = |source| SynthError::Io {
@@ -229,7 +280,6 @@ pub fn write_slide(
         tiles_total: 0,
     };
 
-    let scene = spec.scene();
     let result = (|| -> std::io::Result<()> {
         let (w0, h0) = (writer.levels[0].width, writer.levels[0].height);
         let across = writer.levels[0].tiles_across;
@@ -240,7 +290,7 @@ pub fn write_slide(
                 .into_par_iter()
                 .map(|col| {
                     let mut buf = vec![0u8; tile * tile * 3];
-                    let tissue = scene.render(
+                    let tissue = painter.paint(
                         (col * tile) as u64,
                         y0 as u64,
                         tile as u32,
@@ -282,22 +332,12 @@ pub fn write_slide(
     let directories = writer.directories(path).map_err(io)?;
     let (tiles_encoded, tiles_total) = (writer.tiles_encoded, writer.tiles_total);
     let file_bytes = writer.tiff.finish(&directories).map_err(io)?;
-
-    let truth_path = truth_path_for(path);
-    write_truth(&scene, spec, &truth_path).map_err(|source| SynthError::Io {
-        path: truth_path.clone(),
-        source,
-    })?;
-
-    Ok(SynthReport {
-        path: path.to_path_buf(),
-        truth_path,
+    Ok(PyramidReport {
         levels: sizes,
         file_bytes,
         tiles_encoded,
         tiles_total,
         seconds: started.elapsed().as_secs_f64(),
-        scene,
     })
 }
 
