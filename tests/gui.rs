@@ -487,3 +487,59 @@ fn analyze_button_runs_the_bundled_model_and_shows_the_heatmap() {
     // The summary is on screen.
     h.get_by_label("Tiles analysed");
 }
+
+/// Cancel during a run stops it: the state turns Cancelled part-way (not Done), the tiles scored so
+/// far stay on the map, nothing is stored as a result, and Analyze is offered again.
+#[test]
+fn cancel_button_stops_a_running_analysis() {
+    use egui_kittest::kittest::Queryable;
+    use sentinel::synth::{SynthFormat, SynthSpec};
+    use sentinel::ui::analysis_panel::RunState;
+
+    // 0.5 µm/px, so every 224 px of level 0 is one model tile: hundreds of tissue tiles, tens of
+    // seconds of CPU inference, so the run is still going when Cancel is clicked.
+    let mut spec = SynthSpec::new(8000, 6000, SynthFormat::Svs);
+    spec.mpp = 0.5;
+    spec.seed = 5;
+    let fixture = common::make("cancel-8000x6000.svs", spec);
+    let mut h = harness(&fixture.path);
+    h.state_mut().set_analysis_panel(true);
+    run_until(&mut h, "the slide", settled);
+    h.get_by_label("Analyze").click();
+    run_until(
+        &mut h,
+        "the first scored tiles",
+        |app| matches!(app.analysis().state, RunState::Running { done, .. } if done > 0),
+    );
+    let RunState::Running { total, .. } = h.state().analysis().state else {
+        unreachable!("checked above")
+    };
+    assert!(
+        total > 200,
+        "only {total} tiles: too few to cancel part-way"
+    );
+    h.get_by_label("Cancel").click();
+    let clicked = Instant::now();
+    run_until(&mut h, "the cancellation", |app| {
+        !matches!(app.analysis().state, RunState::Running { .. })
+    });
+    let waited = clicked.elapsed();
+    let a = h.state().analysis();
+    let RunState::Cancelled { done, total: t } = a.state else {
+        panic!("expected Cancelled, got {:?}", a.state);
+    };
+    println!("cancelled after {done} of {t} tiles, {waited:?} after the click");
+    assert_eq!(t, total);
+    assert!(done < total, "the run went to the end");
+    assert!(waited < Duration::from_secs(3), "stopping took {waited:?}");
+    let shown = a
+        .heatmap()
+        .expect("the partial map stays")
+        .values
+        .iter()
+        .flatten()
+        .count();
+    assert!(shown > 0 && shown < total, "{shown} cells shown");
+    assert!(a.result.is_none(), "a cancelled run has no result");
+    h.get_by_label("Analyze");
+}
