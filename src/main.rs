@@ -689,7 +689,7 @@ fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyh
         }
     }
     if let Some(gap) = report.python_score_gap {
-        println!("mean |score difference| Sentinel vs Python: {gap:.4}");
+        println!("mean |score difference| Sentinel vs Python: {gap:.1e}");
     }
     if json {
         println!("{}", serde_json::to_string(&report)?);
