@@ -192,7 +192,7 @@ enum BenchCmd {
         device: Device,
         #[arg(long)]
         full_precision: bool,
-        /// Tissue tiles to run, sampled evenly over the slide.
+        /// Tissue tiles to run: a run of consecutive ones from the middle of the slide.
         #[arg(long, default_value_t = 512)]
         tiles: usize,
         #[arg(long, default_value_t = 16)]
@@ -648,7 +648,7 @@ fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyh
     use bench::analysis::{DECODE, END_TO_END, MODEL, PYTHON};
 
     println!(
-        "analysis of {} tissue tiles sampled from {} ({} threads)",
+        "analysis of {} consecutive tissue tiles of {} ({} threads)",
         spec.tiles,
         spec.slide.display(),
         spec.threads

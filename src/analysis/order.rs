@@ -1,5 +1,7 @@
-//! The order tiles are inferred in: what the user is looking at first (nearest the view's centre
-//! first), then outwards, so the visible part of the heatmap colours in within a second. Pure.
+//! The order tiles are inferred in. In the viewer, what the user is looking at first (nearest the
+//! view's centre first), then outwards, so the visible part of the heatmap colours in within a
+//! second; otherwise in narrow vertical strips, so that neighbouring model tiles, which share the
+//! slide's stored tiles, are read while those are still in OpenSlide's tile cache. Pure.
 
 use super::tissue::GridTile;
 use crate::view::Rect;
@@ -21,6 +23,18 @@ pub fn visible_first(tiles: &mut [GridTile], view: Rect) {
         let (ka, kb) = (key(a), key(b));
         ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
     });
+}
+
+/// Model tiles per strip in [`strips`]: 8 tiles of 224 px at 0.5 µm/px are 1.8 mm, 14 stored
+/// 256 px tiles at 40x, so the strip's stored tiles of the rows in flight fit in OpenSlide's
+/// default 32 MiB cache.
+pub const STRIP_TILES: u32 = 8;
+
+/// Sorts `tiles` into vertical strips `width` tiles wide, left to right, each top to bottom in row
+/// order. Grid order (whole slide rows) would evict a stored tile before the row below needs it.
+pub fn strips(tiles: &mut [GridTile], width: u32) {
+    let width = width.max(1);
+    tiles.sort_by_key(|t| (t.col / width, t.row, t.col));
 }
 
 #[cfg(test)]
@@ -68,5 +82,32 @@ mod tests {
         };
         assert!(pos(5, 7) < pos(0, 0));
         assert_eq!(tiles.len(), 100);
+    }
+
+    #[test]
+    fn strips_go_down_narrow_columns() {
+        let mut tiles = grid(5, 3, 10.0);
+        strips(&mut tiles, 2);
+        let order: Vec<(u32, u32)> = tiles.iter().map(|t| (t.col, t.row)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (0, 0),
+                (1, 0),
+                (0, 1),
+                (1, 1),
+                (0, 2),
+                (1, 2),
+                (2, 0),
+                (3, 0),
+                (2, 1),
+                (3, 1),
+                (2, 2),
+                (3, 2),
+                (4, 0),
+                (4, 1),
+                (4, 2),
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::heatmap::Heatmap;
 use super::model::Model;
-use super::order::visible_first;
+use super::order::{STRIP_TILES, strips, visible_first};
 use super::result::{AnalysisResult, FORMAT, Provenance, sidecar_path};
 use super::runner::{AnalysisError, RunOptions, analyse, tile_level0};
 use super::tissue::{GridTile, TissueMask, plan_grid};
@@ -147,8 +147,8 @@ pub fn analyze_slide(
     Ok((line, result))
 }
 
-/// The tissue mask of `slide` (from a ~1024 px overview) and the model tiles that cover it, in grid
-/// order.
+/// The tissue mask of `slide` (from a ~1024 px overview) and the model tiles that cover it, in
+/// strips (see [`strips`]).
 pub fn plan_tiles(
     slide: &dyn SlideSource,
     model: &Model,
@@ -159,7 +159,8 @@ pub fn plan_tiles(
     let overview = crate::slide::read_overview(slide, 1024)?;
     let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
     let mask = TissueMask::from_image(&overview, ds, Some(mpp0), 20_000.0);
-    let tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    let mut tiles = plan_grid(&mask, slide.dimensions(), cell, params.min_tissue_fraction);
+    strips(&mut tiles, STRIP_TILES);
     Ok((mask, tiles))
 }
 

@@ -24,7 +24,7 @@ pub struct AnalysisBenchSpec {
     pub model_dir: PathBuf,
     pub device: Device,
     pub full_precision: bool,
-    /// Tissue tiles to run (an even sample of the slide's tissue grid).
+    /// Tissue tiles to run (consecutive, from the middle of the slide's tissue grid).
     pub tiles: usize,
     pub batch: usize,
     /// CPU threads for ONNX Runtime and for the tile readers.
@@ -87,12 +87,12 @@ pub enum AnalysisBenchError {
     Python(String),
 }
 
-/// `count` tiles spread evenly over `tiles` (all of them if there are fewer).
-pub fn even_sample(tiles: &[GridTile], count: usize) -> Vec<GridTile> {
-    if count >= tiles.len() {
-        return tiles.to_vec();
-    }
-    (0..count).map(|i| tiles[i * tiles.len() / count]).collect()
+/// `count` consecutive tiles (grid order, as a whole-slide run reads them, so neighbours share
+/// OpenSlide's tile cache as they do there) from the middle of `tiles`; all if there are fewer.
+pub fn middle_run(tiles: &[GridTile], count: usize) -> Vec<GridTile> {
+    let count = count.min(tiles.len());
+    let start = (tiles.len() - count) / 2;
+    tiles[start..start + count].to_vec()
 }
 
 fn row(pipeline: &str, batch: usize, tiles: usize, seconds: f64) -> AnalysisBenchRow {
@@ -189,7 +189,7 @@ pub fn run(
     let open = || OpenSlideSource::open(&spec.slide);
     let slide = open()?;
     let (_, all) = plan_tiles(&slide, &model, Params::default())?;
-    let tiles = even_sample(&all, spec.tiles);
+    let tiles = middle_run(&all, spec.tiles);
     if tiles.is_empty() {
         return Err(AnalysisBenchError::NoTissue(spec.slide.clone()));
     }
@@ -316,11 +316,10 @@ mod tests {
     }
 
     #[test]
-    fn even_sample_spreads_over_the_whole_list() {
+    fn middle_run_takes_consecutive_tiles_from_the_middle() {
         let all: Vec<GridTile> = (0..100).map(tile).collect();
-        let s = even_sample(&all, 4);
-        let cols: Vec<u32> = s.iter().map(|t| t.col).collect();
-        assert_eq!(cols, vec![0, 25, 50, 75]);
-        assert_eq!(even_sample(&all, 500).len(), 100);
+        let cols: Vec<u32> = middle_run(&all, 4).iter().map(|t| t.col).collect();
+        assert_eq!(cols, vec![48, 49, 50, 51]);
+        assert_eq!(middle_run(&all, 500).len(), 100);
     }
 }
