@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the map of modules and the data flow.
 
 pub mod analysis;
+pub mod annotate;
 pub mod app;
 pub mod bench;
 pub mod colormap;
