@@ -250,8 +250,8 @@ mod tests {
     fn undo_and_redo_walk_a_sequence_of_edits() {
         let mut d = Document::new(Vec::new(), default_classes());
         let (a, b) = (rect(0.0), rect(100.0));
-        d.apply(Edit::Add(vec![a.clone()])).unwrap();
-        d.apply(Edit::Add(vec![b.clone()])).unwrap();
+        d.apply(Edit::Add(vec![a.clone()])).expect("valid");
+        d.apply(Edit::Add(vec![b.clone()])).expect("valid");
         let mut moved = b.clone();
         moved.shape.translate([5.0, 5.0]);
         let changes = d
@@ -259,9 +259,9 @@ mod tests {
                 before: Box::new(b.clone()),
                 after: Box::new(moved.clone()),
             })
-            .unwrap();
+            .expect("valid");
         assert_eq!(changes, vec![Change::Upsert(moved.clone())]);
-        d.apply(Edit::Remove(vec![a.clone()])).unwrap();
+        d.apply(Edit::Remove(vec![a.clone()])).expect("valid");
         assert_eq!(d.items(), [moved.clone()]);
 
         assert_eq!(d.undo(), Some(vec![Change::Upsert(a.clone())]));
@@ -278,7 +278,7 @@ mod tests {
         d.redo();
         assert_eq!(d.get(&b.id), Some(&moved));
         // A new edit drops the redo history.
-        d.apply(Edit::Add(vec![rect(200.0)])).unwrap();
+        d.apply(Edit::Add(vec![rect(200.0)])).expect("valid");
         assert!(!d.can_redo());
         assert_eq!(d.redo(), None);
     }
@@ -287,7 +287,7 @@ mod tests {
     fn bad_edits_are_refused_and_change_nothing() {
         let mut d = Document::new(Vec::new(), default_classes());
         let a = rect(0.0);
-        d.apply(Edit::Add(vec![a.clone()])).unwrap();
+        d.apply(Edit::Add(vec![a.clone()])).expect("valid");
         assert_eq!(
             d.apply(Edit::Add(vec![a.clone()])),
             Err(EditError::Duplicate(a.id.clone()))

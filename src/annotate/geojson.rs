@@ -335,10 +335,10 @@ mod tests {
 
     #[test]
     fn qupath_classes_old_and_new() {
-        let c = parse_class(&json!({"name": "Tumor", "color": [200, 0, 0]})).unwrap();
+        let c = parse_class(&json!({"name": "Tumor", "color": [200, 0, 0]})).expect("valid");
         assert_eq!(c.color, [200, 0, 0]);
         // -3670016 = 0xFFC80000: QuPath 0.2's packed ARGB for (200, 0, 0).
-        let c = parse_class(&json!({"name": "Tumor", "colorRGB": -3670016})).unwrap();
+        let c = parse_class(&json!({"name": "Tumor", "colorRGB": -3670016})).expect("valid");
         assert_eq!(c.color, [200, 0, 0]);
         assert!(parse_class(&json!({"name": "X", "color": [300, 0, 0]})).is_err());
     }
@@ -350,15 +350,15 @@ mod tests {
             Some("Stroma".into()),
         );
         let text = export(std::slice::from_ref(&a), &default_classes());
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v: Value = serde_json::from_str(&text).expect("valid");
         let ring = &v["features"][0]["geometry"]["coordinates"][0];
-        assert_eq!(ring.as_array().unwrap().len(), 5);
+        assert_eq!(ring.as_array().expect("valid").len(), 5);
         assert_eq!(ring[0], ring[4]);
         assert_eq!(
             v["features"][0]["properties"]["classification"],
             json!({"name": "Stroma", "color": [150, 200, 150]})
         );
-        let back = import(&text).unwrap();
+        let back = import(&text).expect("valid");
         assert_eq!(back.annotations, vec![a]);
     }
 
@@ -372,7 +372,7 @@ mod tests {
             {"type": "Feature", "id": "a", "geometry": {"type": "Point", "coordinates": [1, 2]}, "properties": {}},
             {"type": "Feature", "id": "b", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}, "properties": {}}
         ]});
-        let e = import(&bad.to_string()).unwrap_err();
+        let e = import(&bad.to_string()).expect_err("an error");
         assert_eq!(
             e.to_string(),
             "feature 1 (id b): geometry.coordinates[0]: a polygon ring needs at least 3 distinct positions, found 2"
@@ -380,7 +380,7 @@ mod tests {
         let e = import(
             r#"{"type": "Feature", "geometry": {"type": "GeometryCollection", "geometries": []}}"#,
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(
             e.to_string()
                 .starts_with("feature 0: geometry type \"GeometryCollection\""),
