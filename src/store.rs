@@ -1,0 +1,310 @@
+//! Durable storage: one SQLite database per user data directory (`sentinel.db`), written in a
+//! transaction per edit with the write-ahead log synced on every commit, so an edit acknowledged by
+//! [`Store::apply`] survives a crash or a kill. Annotations are keyed by the slide's identity
+//! (OpenSlide's quickhash, falling back to the path), so a slide that is moved or copied keeps them.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::annotate::{Annotation, Change, Class, default_classes};
+
+/// Bumped when the schema changes; a database from a newer Sentinel is refused, not rewritten.
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {message}")]
+    Db { path: PathBuf, message: String },
+    #[error(
+        "{path}: written by a newer Sentinel (schema {found}, this one reads {SCHEMA_VERSION})"
+    )]
+    Newer { path: PathBuf, found: i64 },
+    #[error("{path}: annotation {id} is unreadable: {message}")]
+    Record {
+        path: PathBuf,
+        id: String,
+        message: String,
+    },
+}
+
+pub struct Store {
+    path: PathBuf,
+    db: Connection,
+}
+
+impl Store {
+    /// The store of the user data directory `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open(&data_dir.join("sentinel.db"))
+    }
+
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let err = |e: rusqlite::Error| StoreError::Db {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Db {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        }
+        let db = Connection::open(path).map_err(err)?;
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        // WAL + FULL: every commit is synced to the log before it returns.
+        db.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        db.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let version: i64 = db
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer {
+                path: path.to_path_buf(),
+                found: version,
+            });
+        }
+        db.execute_batch(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS slides (
+                 key TEXT PRIMARY KEY,
+                 path TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS annotations (
+                 slide TEXT NOT NULL,
+                 id TEXT NOT NULL,
+                 seq INTEGER NOT NULL,
+                 json TEXT NOT NULL,
+                 PRIMARY KEY (slide, id)
+             );
+             CREATE TABLE IF NOT EXISTS classes (
+                 position INTEGER PRIMARY KEY,
+                 name TEXT NOT NULL UNIQUE,
+                 r INTEGER NOT NULL, g INTEGER NOT NULL, b INTEGER NOT NULL
+             );
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )
+        .map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The user's class list ([`default_classes`] until they change it).
+    pub fn classes(&self) -> Result<Vec<Class>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT name, r, g, b FROM classes ORDER BY position")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Class {
+                    name: r.get(0)?,
+                    color: [r.get(1)?, r.get(2)?, r.get(3)?],
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let list = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(if list.is_empty() {
+            default_classes()
+        } else {
+            list
+        })
+    }
+
+    /// The annotations of the slide `key`, in the order they were first saved.
+    pub fn annotations(&self, key: &str) -> Result<Vec<Annotation>, StoreError> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT id, json FROM annotations WHERE slide = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([key], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.err(e))?;
+            let a = serde_json::from_str(&json).map_err(|e| StoreError::Record {
+                path: self.path.clone(),
+                id,
+                message: e.to_string(),
+            })?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// Writes `changes` for the slide `key` (at `slide_path`) in one transaction; when this returns
+    /// `Ok`, they are on disk.
+    pub fn apply(
+        &mut self,
+        key: &str,
+        slide_path: &Path,
+        changes: &[Change],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.db.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO slides (key, path) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET path = excluded.path",
+            params![key, slide_path.to_string_lossy()],
+        )
+        .map_err(err)?;
+        for change in changes {
+            match change {
+                Change::Upsert(a) => {
+                    let json = serde_json::to_string(a).map_err(|e| StoreError::Record {
+                        path: path.clone(),
+                        id: a.id.clone(),
+                        message: e.to_string(),
+                    })?;
+                    // A new annotation goes last; an existing one keeps its place.
+                    let seq: Option<i64> = tx
+                        .query_row(
+                            "SELECT seq FROM annotations WHERE slide = ?1 AND id = ?2",
+                            params![key, a.id],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(err)?;
+                    let seq = match seq {
+                        Some(s) => s,
+                        None => tx
+                            .query_row(
+                                "SELECT COALESCE(MAX(seq), 0) + 1 FROM annotations WHERE slide = ?1",
+                                [key],
+                                |r| r.get(0),
+                            )
+                            .map_err(err)?,
+                    };
+                    tx.execute(
+                        "INSERT INTO annotations (slide, id, seq, json) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(slide, id) DO UPDATE SET json = excluded.json",
+                        params![key, a.id, seq, json],
+                    )
+                    .map_err(err)?;
+                }
+                Change::Delete(id) => {
+                    tx.execute(
+                        "DELETE FROM annotations WHERE slide = ?1 AND id = ?2",
+                        params![key, id],
+                    )
+                    .map_err(err)?;
+                }
+                Change::Classes(list) => {
+                    tx.execute("DELETE FROM classes", []).map_err(err)?;
+                    for (i, c) in list.iter().enumerate() {
+                        tx.execute(
+                            "INSERT INTO classes (position, name, r, g, b) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![i as i64, c.name, c.color[0], c.color[1], c.color[2]],
+                        )
+                        .map_err(err)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotate::Shape;
+
+    fn rect(x: f64) -> Annotation {
+        Annotation::new(Shape::rectangle([x, 0.0], [x + 5.0, 5.0]), None)
+    }
+
+    #[test]
+    fn changes_persist_in_order_across_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sentinel.db");
+        let (a, b, c) = (rect(0.0), rect(10.0), rect(20.0));
+        {
+            let mut s = Store::open(&db).expect("open");
+            assert_eq!(s.classes().expect("classes"), default_classes());
+            let slide = Path::new("/slides/x.svs");
+            s.apply(
+                "k1",
+                slide,
+                &[Change::Upsert(a.clone()), Change::Upsert(b.clone())],
+            )
+            .expect("save");
+            s.apply(
+                "k1",
+                slide,
+                &[Change::Upsert(c.clone()), Change::Delete(a.id.clone())],
+            )
+            .expect("save");
+            let mut b2 = b.clone();
+            b2.name = "renamed".into();
+            s.apply("k1", slide, &[Change::Upsert(b2)]).expect("save");
+            s.apply("k2", slide, &[Change::Upsert(a.clone())])
+                .expect("save");
+            let mut classes = default_classes();
+            classes.truncate(2);
+            s.apply("k1", slide, &[Change::Classes(classes)])
+                .expect("save");
+        }
+        let s = Store::open(&db).expect("reopen");
+        let k1 = s.annotations("k1").expect("load");
+        assert_eq!(k1.iter().map(|x| &x.id).collect::<Vec<_>>(), [&b.id, &c.id]);
+        assert_eq!(
+            k1[0].name, "renamed",
+            "an edit keeps its place in the order"
+        );
+        assert_eq!(s.annotations("k2").expect("load"), vec![a]);
+        assert_eq!(s.classes().expect("classes").len(), 2);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sentinel.db");
+        std::fs::write(
+            &db,
+            b"this is not SQLite, just some text long enough to have a header....",
+        )
+        .expect("write");
+        let e = Store::open(&db).err().expect("refused");
+        assert!(e.to_string().contains("sentinel.db"), "{e}");
+        assert!(e.to_string().contains("not a database"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sentinel.db");
+        Connection::open(&db)
+            .and_then(|c| c.pragma_update(None, "user_version", 99))
+            .expect("prepare");
+        assert!(matches!(
+            Store::open(&db),
+            Err(StoreError::Newer { found: 99, .. })
+        ));
+    }
+}
