@@ -4,6 +4,7 @@
 pub mod document;
 pub mod geojson;
 pub mod shape;
+pub mod tool;
 
 pub use document::{Annotation, Change, Class, Document, Edit, default_classes};
 pub use shape::{Measures, Point, Shape};
