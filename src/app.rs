@@ -12,6 +12,7 @@ use crate::recent::RecentFiles;
 use crate::slide::read_overview;
 use crate::slide::{RgbaImage, SlideSource};
 use crate::ui::analysis_panel::AnalysisUi;
+use crate::ui::annotations::AnnotationUi;
 use crate::ui::{self, Command};
 use crate::viewer::{Budgets, SlideView};
 
@@ -100,6 +101,8 @@ pub struct SentinelApp {
     bench: Option<crate::bench::viewer::ViewerBench>,
     analysis: AnalysisUi,
     show_analysis: bool,
+    annotations: AnnotationUi,
+    show_annotations: bool,
 }
 
 impl SentinelApp {
@@ -122,8 +125,11 @@ impl SentinelApp {
             crate::analysis::bundled_model_dir(),
             launch.data_dir.join("analyses"),
         );
+        let annotations = AnnotationUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
         let mut app = Self {
             analysis,
+            annotations,
+            show_annotations: launch.screenshot.is_none() && launch.bench.is_none(),
             // Scripted screenshots and benchmarks measure the bare viewer.
             show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
             bench: launch
@@ -171,6 +177,18 @@ impl SentinelApp {
     }
 
     /// The analysis state (tests drive it).
+    pub fn set_annotation_panel(&mut self, show: bool) {
+        self.show_annotations = show;
+    }
+
+    pub fn annotations(&self) -> &AnnotationUi {
+        &self.annotations
+    }
+
+    pub fn annotations_mut(&mut self) -> &mut AnnotationUi {
+        &mut self.annotations
+    }
+
     pub fn analysis(&self) -> &AnalysisUi {
         &self.analysis
     }
@@ -269,6 +287,9 @@ impl SentinelApp {
                 self.associated.clear();
                 self.pending_associated = opened.associated;
                 self.analysis.reset();
+                if let Some(v) = &self.current {
+                    self.annotations.on_slide_opened(v);
+                }
                 if let Some(v) = &self.current
                     && self.launch.screenshot.is_none()
                     && self.launch.bench.is_none()
@@ -299,6 +320,7 @@ impl SentinelApp {
             Command::ToggleHelp => self.show_help = !self.show_help,
             Command::DismissError => self.error = None,
             Command::ToggleAnalysisPanel => self.show_analysis = !self.show_analysis,
+            Command::ToggleAnnotationPanel => self.show_annotations = !self.show_annotations,
             Command::CancelAnalysis => self.analysis.cancel(),
             Command::Analyze => {
                 if let Some(v) = &self.current {
@@ -330,6 +352,15 @@ impl SentinelApp {
                             .base_magnification()
                             .map_or(fit, |base| 10.0 / base / v.view.pixels_per_point);
                         v.animate_to(peak, fit.max(ten_x));
+                    }
+                    Command::FrameRegion(b) => {
+                        let (w, h) = ((b[2] - b[0]).max(1.0), (b[3] - b[1]).max(1.0));
+                        let zoom = (v.view.size[0] / (w * 1.5)).min(v.view.size[1] / (h * 1.5));
+                        let limits = v.zoom_limits();
+                        v.animate_to(
+                            [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0],
+                            limits.clamp(zoom),
+                        );
                     }
                     _ => {}
                 }
@@ -412,6 +443,9 @@ impl eframe::App for SentinelApp {
         if let Some(p) = dropped.into_iter().next() {
             self.open(p);
         }
+        if self.current.is_some() {
+            self.annotations.keyboard(ctx);
+        }
         for cmd in ui::keyboard(ctx) {
             self.apply(ctx, cmd);
         }
@@ -434,6 +468,19 @@ impl eframe::App for SentinelApp {
             ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
         });
         self.analysis.poll();
+        self.annotations.poll();
+        if self.show_annotations {
+            let has_slide = self.current.is_some();
+            egui::Panel::left("annotations")
+                .default_size(280.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("annotations-panel")
+                        .show(ui, |ui| {
+                            self.annotations.panel(ui, has_slide, &mut commands)
+                        })
+                });
+        }
         if self.show_analysis {
             let has_slide = self.current.is_some();
             egui::Panel::right("analysis")
@@ -512,10 +559,13 @@ impl SentinelApp {
             v.jump_to(centre, zoom_px / v.view.pixels_per_point);
         }
         self.canvas = Some(rect);
+        v.primary_pans = self.annotations.primary_pans();
         let response = v.canvas(ui, rect);
+        self.annotations.canvas_input(ui, &response, rect, v);
         self.cursor = response.hover_pos().and_then(|p| v.slide_position(rect, p));
         self.analysis.overlay(ui, rect, v);
         let painter = ui.painter_at(rect);
+        self.annotations.paint(&painter, rect, v);
         ui::scale_bar(&painter, rect, v);
         if let (Some(pos), Some(slide_pos)) = (response.hover_pos(), self.cursor)
             && let Some(text) = self.analysis.hover_text(slide_pos)

@@ -308,3 +308,131 @@ mod tests {
         ));
     }
 }
+
+/// What the store thread reports.
+#[derive(Debug)]
+pub enum StoreEvent {
+    /// The annotations and classes of a slide, after [`StoreThread::load`].
+    Loaded {
+        key: String,
+        annotations: Vec<Annotation>,
+        classes: Vec<Class>,
+    },
+    /// Every change sent up to and including number `seq` is on disk.
+    Saved {
+        seq: u64,
+    },
+    Failed(String),
+}
+
+enum Request {
+    Load(String),
+    Apply {
+        key: String,
+        path: PathBuf,
+        changes: Vec<Change>,
+        seq: u64,
+    },
+}
+
+/// The store on its own thread, so the UI never waits for the disk: loads and saves are queued in
+/// order and answered through events.
+pub struct StoreThread {
+    tx: std::sync::mpsc::Sender<Request>,
+    rx: std::sync::mpsc::Receiver<StoreEvent>,
+    sent: u64,
+    saved: u64,
+}
+
+impl StoreThread {
+    /// Opens the store of `data_dir` on a new thread; `wake` is called after each event.
+    pub fn start(data_dir: PathBuf, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Self {
+        let (tx, requests) = std::sync::mpsc::channel::<Request>();
+        let (events, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || {
+                let send = |e: StoreEvent| {
+                    let _ = events.send(e);
+                    wake();
+                };
+                let mut store = match Store::in_data_dir(&data_dir) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        send(StoreEvent::Failed(format!(
+                            "annotations cannot be saved: {e}"
+                        )));
+                        return;
+                    }
+                };
+                for req in requests {
+                    match req {
+                        Request::Load(key) => {
+                            match store
+                                .annotations(&key)
+                                .and_then(|a| Ok((a, store.classes()?)))
+                            {
+                                Ok((annotations, classes)) => send(StoreEvent::Loaded {
+                                    key,
+                                    annotations,
+                                    classes,
+                                }),
+                                Err(e) => send(StoreEvent::Failed(e.to_string())),
+                            }
+                        }
+                        Request::Apply {
+                            key,
+                            path,
+                            changes,
+                            seq,
+                        } => match store.apply(&key, &path, &changes) {
+                            Ok(()) => send(StoreEvent::Saved { seq }),
+                            Err(e) => send(StoreEvent::Failed(format!("saving annotations: {e}"))),
+                        },
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the store thread: {e}");
+        }
+        Self {
+            tx,
+            rx,
+            sent: 0,
+            saved: 0,
+        }
+    }
+
+    pub fn load(&self, key: &str) {
+        let _ = self.tx.send(Request::Load(key.to_owned()));
+    }
+
+    pub fn apply(&mut self, key: &str, path: &Path, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.sent += 1;
+        let _ = self.tx.send(Request::Apply {
+            key: key.to_owned(),
+            path: path.to_path_buf(),
+            changes,
+            seq: self.sent,
+        });
+    }
+
+    /// Events since the last call.
+    pub fn poll(&mut self) -> Vec<StoreEvent> {
+        let events: Vec<StoreEvent> = self.rx.try_iter().collect();
+        for e in &events {
+            if let StoreEvent::Saved { seq } = e {
+                self.saved = self.saved.max(*seq);
+            }
+        }
+        events
+    }
+
+    /// Whether every edit sent so far is on disk.
+    pub fn all_saved(&self) -> bool {
+        self.saved == self.sent
+    }
+}

@@ -185,9 +185,7 @@ impl Drawing {
                 None
             }
             (Tool::Brush, Input::Drag(p)) => {
-                let Some(last) = self.points.last().copied() else {
-                    return None;
-                };
+                let last = self.points.last().copied()?;
                 // Dabs every half radius along the way, so a fast stroke has no gaps.
                 let step = (brush_radius / 2.0).max(1e-9);
                 let n = (dist(last, p) / step).floor() as usize;

@@ -9,6 +9,7 @@ use crate::view::{MAGNIFICATION_PRESETS, format_length_um, nice_length_um};
 use crate::viewer::SlideView;
 
 pub mod analysis_panel;
+pub mod annotations;
 
 /// What the user asked for this frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,9 @@ pub enum Command {
     ToggleAnalysisPanel,
     /// Level-0 peak and bounding box [x0, y0, x1, y1] of a hot-spot.
     GoToHotspot([f64; 2], [f64; 4]),
+    /// Frame a level-0 box [x0, y0, x1, y1] (an annotation).
+    FrameRegion([f64; 4]),
+    ToggleAnnotationPanel,
 }
 
 /// Keyboard shortcuts, also listed in the help overlay.
@@ -46,6 +50,15 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+O", "open a slide"),
     ("P", "properties panel"),
     ("H or F1", "this help"),
+    (
+        "V R E G F B . M",
+        "select, rectangle, ellipse, polygon, freehand, brush, points, ruler",
+    ),
+    ("Enter / double-click", "finish a polygon or point set"),
+    ("Esc", "drop the shape being drawn, or the selection"),
+    ("Delete / Backspace", "delete the selected annotation"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+    ("Ctrl+D", "duplicate the selected annotation"),
 ];
 
 /// Reads the keyboard (when no text field has focus).
@@ -162,6 +175,9 @@ pub fn top_bar(
                 out.push(Command::ToggleAnalysisPanel);
             }
         });
+        if ui.button("Annotations").clicked() {
+            out.push(Command::ToggleAnnotationPanel);
+        }
         ui.separator();
         if let Some(v) = view {
             if let Some(base) = v.base_magnification() {

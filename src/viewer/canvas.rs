@@ -86,7 +86,7 @@ impl SlideView {
     }
 
     fn handle_pointer(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect) {
-        if response.dragged_by(egui::PointerButton::Primary)
+        if (self.primary_pans && response.dragged_by(egui::PointerButton::Primary))
             || response.dragged_by(egui::PointerButton::Middle)
         {
             let d: Vec2 = response.drag_delta();

@@ -84,6 +84,9 @@ pub struct SlideView {
     pub stats: FrameStats,
     pub last_error: Option<String>,
     failed: std::collections::HashSet<TileId>,
+    /// Whether a primary-button drag pans (off while a drawing tool owns the pointer; the middle
+    /// button always pans).
+    pub primary_pans: bool,
 }
 
 impl SlideView {
@@ -114,6 +117,7 @@ impl SlideView {
             stats: FrameStats::default(),
             last_error: None,
             failed: Default::default(),
+            primary_pans: true,
         }
     }
 

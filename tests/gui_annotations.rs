@@ -1,0 +1,223 @@
+//! Annotation tools in the GUI (egui_kittest, real slide): draw by clicks and drags, undo, redo,
+//! select, delete, and the edits reach the store on disk.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI32;
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers, Pos2, pos2};
+use egui_kittest::Harness;
+use sentinel::annotate::{Shape, tool::Tool};
+use sentinel::app::{Launch, SentinelApp};
+use sentinel::store::Store;
+use sentinel::viewer::Budgets;
+
+fn harness(slide: &std::path::Path, data_dir: &std::path::Path) -> Harness<'static, SentinelApp> {
+    let launch = Launch {
+        slide: Some(slide.to_path_buf()),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir: data_dir.to_path_buf(),
+        bench: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(900.0, 700.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
+    h.step();
+    h
+}
+
+fn run_until(
+    h: &mut Harness<'static, SentinelApp>,
+    what: &str,
+    done: impl Fn(&SentinelApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        h.step();
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn click(h: &mut Harness<'static, SentinelApp>, at: Pos2) {
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+    // Far enough apart in time that two clicks are never a double-click.
+    h.step();
+}
+
+fn key(h: &mut Harness<'static, SentinelApp>, modifiers: Modifiers, k: Key) {
+    h.key_press_modifiers(modifiers, k);
+    h.step();
+    h.step();
+}
+
+/// Level-0 position of a screen point on the canvas.
+fn slide_at(h: &Harness<'static, SentinelApp>, p: Pos2) -> [f64; 2] {
+    let canvas = h.state().layout().0.expect("canvas");
+    let v = h.state().slide_view().expect("view");
+    v.slide_position(canvas, p).expect("on the canvas")
+}
+
+#[test]
+fn polygon_by_clicks_then_undo_redo_select_delete_and_saved() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    assert!(h.state().annotations().document().items().is_empty());
+
+    key(&mut h, Modifiers::NONE, Key::G);
+    assert_eq!(h.state().annotations().tool(), Tool::Polygon);
+    let canvas = h.state().layout().0.expect("canvas");
+    let c = canvas.center();
+    let corners = [
+        c + egui::vec2(-120.0, -80.0),
+        c + egui::vec2(100.0, -60.0),
+        c + egui::vec2(0.0, 110.0),
+    ];
+    let expected: Vec<[f64; 2]> = corners.iter().map(|p| slide_at(&h, *p)).collect();
+    let centre_before = h.state().slide_view().expect("view").view.centre;
+    for p in corners {
+        click(&mut h, p);
+    }
+    assert!(
+        h.state().annotations().document().items().is_empty(),
+        "open until finished"
+    );
+    key(&mut h, Modifiers::NONE, Key::Enter);
+    let items = h.state().annotations().document().items().to_vec();
+    assert_eq!(items.len(), 1, "one polygon");
+    let Shape::Area { polygons } = &items[0].shape else {
+        panic!("a polygon, got {:?}", items[0].shape)
+    };
+    let zoom = h.state().slide_view().expect("view").view.zoom;
+    assert_eq!(polygons[0][0].len(), 3);
+    for (got, want) in polygons[0][0].iter().zip(&expected) {
+        let err = (got[0] - want[0]).hypot(got[1] - want[1]) * zoom;
+        assert!(
+            err < 1.0,
+            "vertex {got:?} is {err} pt from the click at {want:?}"
+        );
+    }
+    assert_eq!(items[0].class.as_deref(), Some("Tumor"));
+    assert_eq!(
+        h.state().slide_view().expect("view").view.centre,
+        centre_before,
+        "drawing does not pan"
+    );
+
+    key(&mut h, Modifiers::COMMAND, Key::Z);
+    assert!(
+        h.state().annotations().document().items().is_empty(),
+        "undone"
+    );
+    key(&mut h, Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    assert_eq!(
+        h.state().annotations().document().items(),
+        items.as_slice(),
+        "redone"
+    );
+
+    // Select it by clicking inside, then delete it with the Delete key.
+    key(&mut h, Modifiers::NONE, Key::Escape);
+    key(&mut h, Modifiers::NONE, Key::V);
+    h.state_mut().annotations_mut().select(None);
+    let inside = pos2(
+        (corners[0].x + corners[1].x + corners[2].x) / 3.0,
+        (corners[0].y + corners[1].y + corners[2].y) / 3.0,
+    );
+    click(&mut h, inside);
+    assert_eq!(
+        h.state().annotations().selected().map(|a| a.id.clone()),
+        Some(items[0].id.clone()),
+        "a click inside selects"
+    );
+    key(&mut h, Modifiers::NONE, Key::Delete);
+    assert!(
+        h.state().annotations().document().items().is_empty(),
+        "deleted"
+    );
+    key(&mut h, Modifiers::COMMAND, Key::Z);
+    assert_eq!(
+        h.state().annotations().document().items().len(),
+        1,
+        "delete undone"
+    );
+
+    run_until(&mut h, "the saves", |a| a.annotations().all_saved());
+    let key = sentinel::ui::annotations::slide_key(h.state().slide_view().expect("view"));
+    let stored = Store::in_data_dir(dir.path())
+        .expect("store")
+        .annotations(&key)
+        .expect("load");
+    assert_eq!(stored, items, "what is on screen is on disk");
+}
+
+#[test]
+fn rectangle_by_drag_draws_without_panning() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    key(&mut h, Modifiers::NONE, Key::R);
+    let c = h.state().layout().0.expect("canvas").center();
+    let (a, b) = (c + egui::vec2(-100.0, -50.0), c + egui::vec2(80.0, 60.0));
+    let (sa, sb) = (slide_at(&h, a), slide_at(&h, b));
+    let centre_before = h.state().slide_view().expect("view").view.centre;
+    h.hover_at(a);
+    h.step();
+    h.drag_at(a);
+    h.step();
+    for i in 1..=5 {
+        h.hover_at(a + (b - a) * (i as f32 / 5.0));
+        h.step();
+    }
+    h.drop_at(b);
+    h.step();
+    h.step();
+    let items = h.state().annotations().document().items().to_vec();
+    assert_eq!(items.len(), 1);
+    let zoom = h.state().slide_view().expect("view").view.zoom;
+    let Shape::Rectangle { min, max } = items[0].shape else {
+        panic!("a rectangle, got {:?}", items[0].shape)
+    };
+    for (got, want) in [(min, sa), (max, sb)] {
+        let err = (got[0] - want[0]).hypot(got[1] - want[1]) * zoom;
+        assert!(err < 1.0, "corner {got:?} vs {want:?}");
+    }
+    assert_eq!(
+        h.state().slide_view().expect("view").view.centre,
+        centre_before
+    );
+}
