@@ -144,6 +144,21 @@ fn polygon_by_clicks_then_undo_redo_select_delete_and_saved() {
         "redone"
     );
 
+    // A look at it (written for people; nothing is compared).
+    h.state_mut().set_annotation_panel(true);
+    h.state_mut()
+        .annotations_mut()
+        .select(Some(items[0].id.clone()));
+    h.step();
+    h.step();
+    if let Ok(img) = h.render() {
+        let _ =
+            img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("annotations-cmu.png"));
+    }
+    h.state_mut().set_annotation_panel(false);
+    h.step();
+    h.step();
+
     // Select it by clicking inside, then delete it with the Delete key.
     key(&mut h, Modifiers::NONE, Key::Escape);
     key(&mut h, Modifiers::NONE, Key::V);

@@ -992,13 +992,20 @@ pub fn measure_text(shape: &Shape, mpp: Option<[f64; 2]>) -> String {
         }
     };
     match shape {
-        Shape::Line { .. } => crate::view::format_length_um(m.length_um),
+        Shape::Line { .. } => format_length(m.length_um),
         Shape::Points { points } => format!("{} point(s)", points.len()),
-        _ => format!(
-            "{} · {}",
-            area(m.area_um2),
-            crate::view::format_length_um(m.perimeter_um)
-        ),
+        _ => format!("{} · {}", area(m.area_um2), format_length(m.perimeter_um)),
+    }
+}
+
+/// A measured length: three significant figures, µm below a millimetre.
+pub fn format_length(um: f64) -> String {
+    if um >= 1000.0 {
+        format!("{:.3} mm", um / 1000.0)
+    } else if um >= 10.0 {
+        format!("{um:.1} µm")
+    } else {
+        format!("{um:.2} µm")
     }
 }
 
@@ -1049,5 +1056,24 @@ fn draw_outline(
                 painter.galley(at, galley, Color32::WHITE);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_read_as_a_pathologist_writes_them() {
+        let mpp = Some([0.25, 0.25]);
+        let r = Shape::rectangle([0.0, 0.0], [400.0, 200.0]);
+        assert_eq!(measure_text(&r, mpp), "5000 µm² · 300.0 µm");
+        let big = Shape::rectangle([0.0, 0.0], [4000.0, 4000.0]);
+        assert_eq!(measure_text(&big, mpp), "1.000 mm² · 4.000 mm");
+        let ruler = Shape::Line {
+            points: vec![[0.0, 0.0], [30.0, 40.0]],
+        };
+        assert_eq!(measure_text(&ruler, mpp), "12.5 µm");
+        assert_eq!(measure_text(&ruler, None), "50 px");
     }
 }
