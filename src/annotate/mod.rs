@@ -5,6 +5,7 @@ pub mod document;
 pub mod geojson;
 pub mod shape;
 pub mod tool;
+pub mod xml;
 
 pub use document::{Annotation, Change, Class, Document, Edit, default_classes};
 pub use shape::{Measures, Point, Shape};

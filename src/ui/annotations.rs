@@ -705,11 +705,24 @@ impl AnnotationUi {
             {
                 self.redo();
             }
-            if ui.button("Import GeoJSON…").clicked() {
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .button("Import…")
+                .on_hover_text("QuPath GeoJSON, ASAP XML or ImageScope XML")
+                .clicked()
+            {
                 self.import_dialog();
             }
-            if ui.button("Export GeoJSON…").clicked() {
-                self.export_dialog();
+            if ui
+                .button("Export GeoJSON…")
+                .on_hover_text("for QuPath")
+                .clicked()
+            {
+                self.export_dialog(false);
+            }
+            if ui.button("Export ASAP XML…").clicked() {
+                self.export_dialog(true);
             }
         });
         ui.separator();
@@ -912,7 +925,10 @@ impl AnnotationUi {
             .name("import-annotations".into())
             .spawn(move || {
                 let picked = rfd::FileDialog::new()
-                    .add_filter("GeoJSON", &["geojson", "json"])
+                    .add_filter(
+                        "Annotations (QuPath GeoJSON, ASAP or ImageScope XML)",
+                        &["geojson", "json", "xml"],
+                    )
                     .pick_file();
                 let result = picked.map(|p| import_file(&p));
                 let _ = tx.send(result);
@@ -935,23 +951,31 @@ impl AnnotationUi {
         self.file_job = Some(FileJob::Import(rx));
     }
 
-    fn export_dialog(&mut self) {
-        let text = geojson::export(self.doc.items(), self.doc.classes());
-        let name = self
+    fn export_dialog(&mut self, asap: bool) {
+        let (text, ext) = if asap {
+            (
+                crate::annotate::xml::export_asap(self.doc.items(), self.doc.classes()),
+                "xml",
+            )
+        } else {
+            (
+                geojson::export(self.doc.items(), self.doc.classes()),
+                "geojson",
+            )
+        };
+        let stem = self
             .slide
             .as_ref()
-            .and_then(|s| {
-                s.1.file_stem()
-                    .map(|n| format!("{}.geojson", n.to_string_lossy()))
-            })
-            .unwrap_or_else(|| "annotations.geojson".into());
+            .and_then(|s| s.1.file_stem().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "annotations".into());
+        let name = format!("{stem}.{ext}");
         let (tx, rx) = channel();
         let wake = Arc::clone(&self.wake);
         let spawned = std::thread::Builder::new()
             .name("export-annotations".into())
             .spawn(move || {
                 let picked = rfd::FileDialog::new()
-                    .add_filter("GeoJSON", &["geojson"])
+                    .add_filter(if asap { "ASAP XML" } else { "GeoJSON" }, &[ext])
                     .set_file_name(name)
                     .save_file();
                 let result = picked.map(|p| {
@@ -969,9 +993,17 @@ impl AnnotationUi {
     }
 }
 
-fn import_file(path: &std::path::Path) -> Result<Imported, String> {
+/// Reads QuPath GeoJSON, or ASAP / ImageScope XML (by extension).
+pub fn import_file(path: &std::path::Path) -> Result<Imported, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    geojson::import(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let is_xml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
+    if is_xml {
+        crate::annotate::xml::import(&text).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        geojson::import(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
 }
 
 /// "1.23 mm² · 4.5 mm" style measures (pixels where the slide has no mpp).
