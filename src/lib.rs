@@ -11,6 +11,7 @@ pub mod demo;
 pub mod fsutil;
 pub mod info;
 pub mod recent;
+pub mod region;
 pub mod slide;
 pub mod store;
 pub mod synth;

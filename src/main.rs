@@ -334,6 +334,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
                 mpp,
                 tile_size,
                 jpeg_quality: quality,
+                description: None,
             };
             let report = write_slide(&spec, &out, progress_printer("synth"))?;
             eprintln!();

@@ -41,6 +41,8 @@ pub struct SynthSpec {
     pub mpp: f64,
     pub tile_size: u32,
     pub jpeg_quality: u8,
+    /// ImageDescription of a generic TIFF (default: says it is synthetic, with the seed).
+    pub description: Option<String>,
 }
 
 impl SynthSpec {
@@ -53,6 +55,7 @@ impl SynthSpec {
             mpp: 0.25,
             tile_size: 256,
             jpeg_quality: 85,
+            description: None,
         }
     }
 
@@ -457,7 +460,10 @@ impl Writer<'_> {
                     "{w0}x{h0} -> {}x{} ({tile}x{tile}) JPEG/YCC Q={}",
                     lv.width, lv.height, spec.jpeg_quality
                 )),
-                SynthFormat::Tiff => format!("Sentinel synthetic H&E slide, seed {}", spec.seed),
+                SynthFormat::Tiff => spec
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| format!("Sentinel synthetic H&E slide, seed {}", spec.seed)),
             };
             d.set(tag::NEW_SUBFILE_TYPE, Value::Long(vec![u32::from(i > 0)]))
                 .set(tag::IMAGE_WIDTH, Value::Long(vec![lv.width as u32]))
