@@ -161,6 +161,33 @@ enum Cmd {
         #[arg(long, value_enum, value_delimiter = ',')]
         export: Vec<sentinel::analysis::pipeline::ExportFormat>,
     },
+    /// Export the regions of annotations (QuPath GeoJSON, ASAP or ImageScope XML) as images: PNG
+    /// when small, pyramidal TIFF when large; optionally with masks and burned-in outlines.
+    Export {
+        slide: PathBuf,
+        #[arg(long)]
+        annotations: PathBuf,
+        /// Only annotations of this class.
+        #[arg(long)]
+        class: Option<String>,
+        /// Pyramid level to export at (default 0).
+        #[arg(long, conflicts_with = "mpp")]
+        level: Option<usize>,
+        /// Resolution in µm per pixel: the coarsest level at least this fine.
+        #[arg(long)]
+        mpp: Option<f64>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write each shape's binary mask (`*-mask.png`).
+        #[arg(long)]
+        mask: bool,
+        /// Burn in every annotation's outline (and the heatmap given with --heatmap).
+        #[arg(long)]
+        overlay: bool,
+        /// With --overlay: a stored analysis of this slide (`*.heatmap.json`).
+        #[arg(long, requires = "overlay")]
+        heatmap: Option<PathBuf>,
+    },
     /// Benchmarks; they print figures.
     Bench {
         #[command(subcommand)]
@@ -388,6 +415,27 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             json,
             &export,
         ),
+        Cmd::Export {
+            slide,
+            annotations,
+            class,
+            level,
+            mpp,
+            out,
+            mask,
+            overlay,
+            heatmap,
+        } => export_regions(&ExportArgs {
+            slide,
+            annotations,
+            class,
+            level,
+            mpp,
+            out,
+            mask,
+            overlay,
+            heatmap,
+        }),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
@@ -576,6 +624,134 @@ fn analyze(
     }
     if failed > 0 {
         anyhow::bail!("{failed} slide(s) could not be analysed");
+    }
+    Ok(())
+}
+
+struct ExportArgs {
+    slide: PathBuf,
+    annotations: PathBuf,
+    class: Option<String>,
+    level: Option<usize>,
+    mpp: Option<f64>,
+    out: PathBuf,
+    mask: bool,
+    overlay: bool,
+    heatmap: Option<PathBuf>,
+}
+
+fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
+    use sentinel::region::{Overlay, RegionRequest, export_region};
+
+    let s = slide::open(&args.slide)?;
+    let imported =
+        sentinel::annotate::import_file(&args.annotations).map_err(anyhow::Error::msg)?;
+    let level = match (args.level, args.mpp) {
+        (Some(l), _) => l,
+        (None, Some(m)) if m.is_finite() && m > 0.0 => {
+            sentinel::region::level_for_mpp(s.as_ref(), m)
+        }
+        (None, Some(m)) => anyhow::bail!("--mpp {m} must be a positive number"),
+        (None, None) => 0,
+    };
+    let heatmap = match &args.heatmap {
+        None => None,
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
+            let r: sentinel::analysis::result::AnalysisResult = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: not a stored analysis", p.display()))?;
+            let hash = s.properties().get("openslide.quickhash-1");
+            if hash != Some(&r.provenance.slide_hash) {
+                anyhow::bail!("{}: this heatmap belongs to another slide", p.display());
+            }
+            Some(r.heatmap)
+        }
+    };
+    let color = |name: &Option<String>| {
+        name.as_ref()
+            .and_then(|n| imported.classes.iter().find(|c| &c.name == n))
+            .map_or([255, 255, 0], |c| c.color)
+    };
+    let outlines: Vec<(sentinel::annotate::Shape, [u8; 3])> = imported
+        .annotations
+        .iter()
+        .map(|a| (a.shape.clone(), color(&a.class)))
+        .collect();
+    let overlay = args.overlay.then(|| Overlay {
+        outlines: &outlines,
+        heatmap: heatmap
+            .as_ref()
+            .map(|h| (h, sentinel::colormap::Colormap::Viridis, 0.2, 0.45)),
+    });
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let stem = args
+        .slide
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let safe = |t: &str| -> String {
+        t.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let chosen: Vec<_> = imported
+        .annotations
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| args.class.is_none() || a.class == args.class)
+        .collect();
+    let areas: Vec<_> = chosen.iter().filter(|(_, a)| a.shape.is_area()).collect();
+    if areas.len() < chosen.len() {
+        eprintln!(
+            "skipping {} point or line annotation(s): they enclose no region",
+            chosen.len() - areas.len()
+        );
+    }
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    for (i, a) in areas {
+        let mut name = format!("{stem}-{i:03}");
+        if let Some(c) = &a.class {
+            name.push('-');
+            name.push_str(&safe(c));
+        }
+        if !a.name.is_empty() {
+            name.push('-');
+            name.push_str(&safe(&a.name));
+        }
+        let req = RegionRequest {
+            bbox: a.shape.bbox(),
+            level,
+            out: args.out.join(name),
+            mask: args.mask.then_some(&a.shape),
+            overlay,
+            png_max_pixels: sentinel::region::PNG_MAX_PIXELS,
+        };
+        let label = req.out.display().to_string();
+        let mut show = progress_printer("export");
+        let done = export_region(s.as_ref(), &req, &cancel, |f| show(f))
+            .with_context(|| format!("exporting {label}"))?;
+        if std::io::stderr().is_terminal() {
+            eprintln!();
+        }
+        println!(
+            "{}: {}x{} px at level {}{}{}",
+            done.image.display(),
+            done.width,
+            done.height,
+            done.level,
+            done.mpp
+                .map(|m| format!(" ({m:.3} µm/px)"))
+                .unwrap_or_default(),
+            done.mask
+                .map(|m| format!(", mask {}", m.display()))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

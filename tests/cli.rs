@@ -273,3 +273,75 @@ fn screenshot_of_a_bad_slide_fails_with_the_reason() {
     );
     assert!(!tmp("never.png").exists());
 }
+
+#[test]
+fn export_writes_each_tumour_region_with_its_mask_and_refuses_a_broken_file() {
+    use sentinel::slide::{OpenSlideSource, SlideSource};
+    let f = common::svs();
+    let dir = tmp("export");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let geojson = dir.join("marks.geojson");
+    std::fs::write(
+        &geojson,
+        r#"{"type": "FeatureCollection", "features": [
+  {"type": "Feature", "id": "a", "geometry": {"type": "Polygon", "coordinates": [[[1000, 1000], [1800, 1000], [1400, 1700], [1000, 1000]]]},
+   "properties": {"objectType": "annotation", "name": "front", "classification": {"name": "Tumor", "color": [200, 0, 0]}}},
+  {"type": "Feature", "id": "b", "geometry": {"type": "Polygon", "coordinates": [[[2000, 2000], [2400, 2000], [2400, 2400], [2000, 2000]]]},
+   "properties": {"objectType": "annotation", "classification": {"name": "Stroma", "color": [0, 200, 0]}}},
+  {"type": "Feature", "id": "c", "geometry": {"type": "Point", "coordinates": [500, 500]},
+   "properties": {"objectType": "annotation", "classification": {"name": "Tumor", "color": [200, 0, 0]}}}
+]}"#,
+    )
+    .expect("write");
+    let out_dir = dir.join("regions");
+    let st = sentinel()
+        .args(["export", f.path.to_str().expect("utf8"), "--annotations"])
+        .arg(&geojson)
+        .args(["--class", "Tumor", "--mpp", "1.0", "--mask", "--out"])
+        .arg(&out_dir)
+        .output()
+        .expect("run export");
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{stderr}");
+    assert!(stderr.contains("skipping 1 point or line"), "{stderr}");
+    let stem = f
+        .path
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .into_owned();
+    let image = out_dir.join(format!("{stem}-000-Tumor-front.png"));
+    let mask = out_dir.join(format!("{stem}-000-Tumor-front-mask.png"));
+    assert_eq!(
+        std::fs::read_dir(&out_dir).expect("ls").count(),
+        2,
+        "only the Tumor polygon: image and mask"
+    );
+    // --mpp 1.0 on a 0.25 µm/px slide with 4x levels picks level 1.
+    let slide = OpenSlideSource::open(&f.path).expect("open");
+    let want = slide.read_region(1, 1000, 1000, 200, 175).expect("read");
+    let got = image::open(&image).expect("png").to_rgba8();
+    assert_eq!((got.width(), got.height()), (200, 175));
+    assert_eq!(got.into_raw(), want.pixels);
+    let m = image::open(&mask).expect("mask").to_luma8();
+    assert_eq!(m.get_pixel(100, 20).0, [255], "inside the triangle");
+    assert_eq!(m.get_pixel(5, 170).0, [0], "outside it");
+
+    let broken = dir.join("broken.geojson");
+    std::fs::write(
+        &broken,
+        "{\"type\": \"FeatureCollection\",\n\"features\": [\n{\"type\": }]}",
+    )
+    .expect("write");
+    let st = sentinel()
+        .args(["export", f.path.to_str().expect("utf8"), "--annotations"])
+        .arg(&broken)
+        .arg("--out")
+        .arg(dir.join("none"))
+        .output()
+        .expect("run export");
+    let stderr = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success());
+    assert!(stderr.contains("broken.geojson: line 3"), "{stderr}");
+    assert!(!dir.join("none").exists(), "nothing written");
+}

@@ -930,7 +930,7 @@ impl AnnotationUi {
                         &["geojson", "json", "xml"],
                     )
                     .pick_file();
-                let result = picked.map(|p| import_file(&p));
+                let result = picked.map(|p| crate::annotate::import_file(&p));
                 let _ = tx.send(result);
                 wake();
             });
@@ -945,7 +945,7 @@ impl AnnotationUi {
         let (tx, rx) = channel();
         let wake = Arc::clone(&self.wake);
         std::thread::spawn(move || {
-            let _ = tx.send(Some(import_file(&path)));
+            let _ = tx.send(Some(crate::annotate::import_file(&path)));
             wake();
         });
         self.file_job = Some(FileJob::Import(rx));
@@ -990,19 +990,6 @@ impl AnnotationUi {
             Ok(_) => self.file_job = Some(FileJob::Export(rx)),
             Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
         }
-    }
-}
-
-/// Reads QuPath GeoJSON, or ASAP / ImageScope XML (by extension).
-pub fn import_file(path: &std::path::Path) -> Result<Imported, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let is_xml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
-    if is_xml {
-        crate::annotate::xml::import(&text).map_err(|e| format!("{}: {e}", path.display()))
-    } else {
-        geojson::import(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
