@@ -733,8 +733,7 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
             png_max_pixels: sentinel::region::PNG_MAX_PIXELS,
         };
         let label = req.out.display().to_string();
-        let mut show = progress_printer("export");
-        let done = export_region(s.as_ref(), &req, &cancel, |f| show(f))
+        let done = export_region(s.as_ref(), &req, &cancel, progress_printer("export"))
             .with_context(|| format!("exporting {label}"))?;
         if std::io::stderr().is_terminal() {
             eprintln!();
