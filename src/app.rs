@@ -470,14 +470,16 @@ impl eframe::App for SentinelApp {
         self.analysis.poll();
         self.annotations.poll();
         if self.show_annotations {
-            let has_slide = self.current.is_some();
+            self.annotations
+                .set_export_heatmap(self.analysis.shown_heatmap());
+            let slide = self.current.as_ref().map(|v| Arc::clone(&v.slide));
             egui::Panel::left("annotations")
                 .default_size(280.0)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical()
                         .id_salt("annotations-panel")
                         .show(ui, |ui| {
-                            self.annotations.panel(ui, has_slide, &mut commands)
+                            self.annotations.panel(ui, slide.as_ref(), &mut commands)
                         })
                 });
         }

@@ -236,3 +236,50 @@ fn rectangle_by_drag_draws_without_panning() {
         centre_before
     );
 }
+
+#[test]
+fn region_export_from_the_panel_runs_off_the_ui_thread() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    let shape = Shape::Ellipse {
+        centre: [1100.0, 1500.0],
+        radii: [300.0, 200.0],
+    };
+    let a = sentinel::annotate::Annotation::new(shape.clone(), Some("Tumor".into()));
+    let id = a.id.clone();
+    h.state_mut()
+        .annotations_mut()
+        .edit(sentinel::annotate::Edit::Add(vec![a]));
+    let src = std::sync::Arc::clone(&h.state().slide_view().expect("view").slide);
+    let out = dir.path().join("regions");
+    std::fs::create_dir_all(&out).expect("dir");
+    h.state_mut().annotations_mut().export.mask = true;
+    h.state_mut()
+        .annotations_mut()
+        .export_regions(src, &[id], out.clone());
+    assert!(
+        h.state().annotations().export_progress().is_some(),
+        "running"
+    );
+    run_until(&mut h, "the export", |a| {
+        a.annotations().export_progress().is_none()
+    });
+    assert_eq!(h.state().annotations().error(), None);
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files[0].starts_with("CMU-1-Small-Region-Tumor-") && files[0].ends_with("-mask.png"));
+    let img = image::open(out.join(&files[1])).expect("png");
+    assert_eq!((img.width(), img.height()), (600, 400));
+}

@@ -87,6 +87,18 @@ impl AnalysisUi {
         self.heatmap.as_deref()
     }
 
+    /// The heatmap as shown (shared, with its colour map, threshold and opacity), for exports that
+    /// burn it in.
+    pub fn shown_heatmap(&self) -> Option<(Arc<Heatmap>, Colormap, f32, f32)> {
+        let h = self.heatmap.clone().filter(|_| self.style.visible)?;
+        Some((
+            h,
+            self.style.colormap,
+            self.style.threshold,
+            self.style.opacity,
+        ))
+    }
+
     /// Shows `heatmap` (a finished or partial analysis, or one a test made).
     pub fn set_heatmap(&mut self, heatmap: Heatmap) {
         self.set_heatmap_arc(Arc::new(heatmap));

@@ -6,14 +6,18 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 
 use egui::{Color32, Pos2, RichText, Stroke as Pen, pos2};
 
 use super::Command;
+use crate::analysis::heatmap::Heatmap;
 use crate::annotate::geojson::{self, Imported};
 use crate::annotate::tool::{Drawing, Input, Stroke, Tool};
 use crate::annotate::{Annotation, Class, Document, Edit, Point, Shape};
+use crate::colormap::Colormap;
+use crate::region::{Overlay, RegionRequest, export_region};
 use crate::store::{StoreEvent, StoreThread};
 use crate::viewer::SlideView;
 
@@ -33,6 +37,12 @@ struct Moving {
 enum FileJob {
     Import(Receiver<Option<Result<Imported, String>>>),
     Export(Receiver<Option<Result<PathBuf, String>>>),
+    /// A folder for region export is being chosen for these annotations.
+    Folder(
+        Receiver<Option<PathBuf>>,
+        Arc<dyn crate::slide::SlideSource>,
+        Vec<String>,
+    ),
 }
 
 pub struct AnnotationUi {
@@ -62,6 +72,39 @@ pub struct AnnotationUi {
     triangles: HashMap<String, (Shape, Vec<[Point; 3]>)>,
     /// Class list before and during a colour-picker drag.
     pending_classes: Option<(Vec<Class>, Vec<Class>)>,
+    /// Region export settings and the running export.
+    pub export: ExportSettings,
+    export_job: Option<ExportJob>,
+    heatmap: Option<(Arc<Heatmap>, Colormap, f32, f32)>,
+}
+
+/// How regions are exported from the panel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExportSettings {
+    pub level: usize,
+    pub mask: bool,
+    pub outlines: bool,
+    pub heatmap: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            level: 0,
+            mask: true,
+            outlines: false,
+            heatmap: false,
+        }
+    }
+}
+
+/// Region exports running on their own thread.
+struct ExportJob {
+    rx: Receiver<Result<Vec<PathBuf>, String>>,
+    /// Permille of the whole job.
+    progress: Arc<AtomicU32>,
+    cancel: Arc<AtomicBool>,
+    count: usize,
 }
 
 /// The identity under which a slide's annotations are stored: OpenSlide's quickhash (so a moved
@@ -99,6 +142,9 @@ impl AnnotationUi {
             file_job: None,
             triangles: HashMap::new(),
             pending_classes: None,
+            export: ExportSettings::default(),
+            export_job: None,
+            heatmap: None,
         }
     }
 
@@ -179,6 +225,27 @@ impl AnnotationUi {
                 StoreEvent::Failed(m) => self.error = Some(m),
             }
         }
+        if let Some(job) = &self.export_job {
+            match job.rx.try_recv() {
+                Ok(Ok(paths)) => {
+                    self.status = Some(match paths.first() {
+                        Some(p) => format!(
+                            "Exported {} file(s) to {}",
+                            paths.len(),
+                            p.parent().unwrap_or(p).display()
+                        ),
+                        None => "Nothing to export".into(),
+                    });
+                    self.export_job = None;
+                }
+                Ok(Err(m)) => {
+                    self.error = Some(m);
+                    self.export_job = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(_) => self.export_job = None,
+            }
+        }
         match self.file_job.take() {
             Some(FileJob::Import(rx)) => match rx.try_recv() {
                 Ok(Some(Ok(imported))) => self.add_imported(imported),
@@ -195,6 +262,14 @@ impl AnnotationUi {
                 Ok(None) => {}
                 Err(std::sync::mpsc::TryRecvError::Empty) => {
                     self.file_job = Some(FileJob::Export(rx))
+                }
+                Err(_) => {}
+            },
+            Some(FileJob::Folder(rx, slide, ids)) => match rx.try_recv() {
+                Ok(Some(dir)) => self.export_regions(slide, &ids, dir),
+                Ok(None) => {}
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    self.file_job = Some(FileJob::Folder(rx, slide, ids))
                 }
                 Err(_) => {}
             },
@@ -657,12 +732,17 @@ impl AnnotationUi {
     }
 
     /// The side panel: tools, classes, the list, the selection's details, import/export.
-    pub fn panel(&mut self, ui: &mut egui::Ui, has_slide: bool, commands: &mut Vec<Command>) {
+    pub fn panel(
+        &mut self,
+        ui: &mut egui::Ui,
+        slide: Option<&Arc<dyn crate::slide::SlideSource>>,
+        commands: &mut Vec<Command>,
+    ) {
         ui.heading("Annotations");
-        if !has_slide {
+        let Some(slide) = slide else {
             ui.label("Open a slide to annotate it.");
             return;
-        }
+        };
         ui.horizontal_wrapped(|ui| {
             for t in Tool::ALL {
                 let label = format!("{} ({})", t.label(), t.key());
@@ -731,6 +811,8 @@ impl AnnotationUi {
         self.list_ui(ui, commands);
         ui.separator();
         self.selection_ui(ui);
+        ui.separator();
+        self.export_ui(ui, slide);
         if let Some(m) = self.error.clone() {
             ui.colored_label(Color32::from_rgb(230, 90, 80), m);
             if ui.small_button("Dismiss").clicked() {
@@ -916,6 +998,225 @@ impl AnnotationUi {
                 after: Box::new(after),
             });
         }
+    }
+
+    /// The heatmap an export may burn in (what the analysis panel shows).
+    pub fn set_export_heatmap(&mut self, heatmap: Option<(Arc<Heatmap>, Colormap, f32, f32)>) {
+        self.heatmap = heatmap;
+    }
+
+    /// Whether a region export is running, and how far it is (0..1).
+    pub fn export_progress(&self) -> Option<f32> {
+        self.export_job
+            .as_ref()
+            .map(|j| j.progress.load(Ordering::Relaxed) as f32 / 1000.0)
+    }
+
+    pub fn cancel_export(&mut self) {
+        if let Some(j) = &self.export_job {
+            j.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Exports the regions of `ids` from `slide` into `dir` on a thread, with the panel's settings.
+    pub fn export_regions(
+        &mut self,
+        slide: Arc<dyn crate::slide::SlideSource>,
+        ids: &[String],
+        dir: PathBuf,
+    ) {
+        let items: Vec<Annotation> = ids
+            .iter()
+            .filter_map(|id| self.doc.get(id))
+            .filter(|a| a.shape.is_area())
+            .cloned()
+            .collect();
+        let outlines: Vec<(Shape, [u8; 3])> = if self.export.outlines {
+            self.doc
+                .items()
+                .iter()
+                .filter(|a| self.visible(a))
+                .map(|a| {
+                    let c = self.color_of(a);
+                    (a.shape.clone(), [c.r(), c.g(), c.b()])
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let heatmap = self.heatmap.clone().filter(|_| self.export.heatmap);
+        let settings = self.export;
+        let stem = slide
+            .path()
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let progress = Arc::new(AtomicU32::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = channel();
+        let (p, c, wake) = (
+            Arc::clone(&progress),
+            Arc::clone(&cancel),
+            Arc::clone(&self.wake),
+        );
+        let count = items.len();
+        let spawned = std::thread::Builder::new()
+            .name("export-regions".into())
+            .spawn(move || {
+                let overlay = (settings.outlines || heatmap.is_some()).then(|| Overlay {
+                    outlines: &outlines,
+                    heatmap: heatmap
+                        .as_ref()
+                        .map(|(h, cm, t, o)| (h.as_ref(), *cm, *t, *o)),
+                });
+                let mut written = Vec::new();
+                let n = items.len().max(1) as f64;
+                for (k, a) in items.iter().enumerate() {
+                    let safe: String = format!(
+                        "{stem}-{}-{}",
+                        a.class.as_deref().unwrap_or("unclassified"),
+                        &a.id[..8]
+                    )
+                    .chars()
+                    .map(|ch| {
+                        if ch.is_alphanumeric() || ch == '-' || ch == '_' {
+                            ch
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                    let req = RegionRequest {
+                        bbox: a.shape.bbox(),
+                        level: settings.level,
+                        out: dir.join(safe),
+                        mask: settings.mask.then_some(&a.shape),
+                        overlay,
+                        png_max_pixels: crate::region::PNG_MAX_PIXELS,
+                    };
+                    let result = export_region(slide.as_ref(), &req, &c, |f| {
+                        p.store(((k as f64 + f) / n * 1000.0) as u32, Ordering::Relaxed);
+                        wake();
+                    });
+                    match result {
+                        Ok(out) => {
+                            written.push(out.image);
+                            written.extend(out.mask);
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(format!("exporting {}: {e}", req.out.display())));
+                            wake();
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(Ok(written));
+                wake();
+            });
+        match spawned {
+            Ok(_) => {
+                self.export_job = Some(ExportJob {
+                    rx,
+                    progress,
+                    cancel,
+                    count,
+                })
+            }
+            Err(e) => self.error = Some(format!("cannot start the export: {e}")),
+        }
+    }
+
+    /// Asks for a folder (on a thread), then exports the regions of `ids` there.
+    fn export_dialog_for(&mut self, slide: Arc<dyn crate::slide::SlideSource>, ids: Vec<String>) {
+        let (tx, rx) = channel();
+        let wake = Arc::clone(&self.wake);
+        let spawned = std::thread::Builder::new()
+            .name("export-folder".into())
+            .spawn(move || {
+                let _ = tx.send(rfd::FileDialog::new().pick_folder());
+                wake();
+            });
+        match spawned {
+            Ok(_) => self.file_job = Some(FileJob::Folder(rx, slide, ids)),
+            Err(e) => self.error = Some(format!("cannot open a folder dialog: {e}")),
+        }
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui, slide: &Arc<dyn crate::slide::SlideSource>) {
+        ui.label(RichText::new("Region export").strong());
+        let mpp = slide.mpp().map(|m| m.0);
+        let label = |i: usize| -> String {
+            let ds = slide.levels()[i].downsample;
+            match mpp {
+                Some(m) => format!("level {i} ({:.2} µm/px)", m * ds),
+                None => format!("level {i} (1/{ds:.0})"),
+            }
+        };
+        self.export.level = self
+            .export
+            .level
+            .min(slide.levels().len().saturating_sub(1));
+        egui::ComboBox::from_id_salt("export-level")
+            .selected_text(label(self.export.level))
+            .show_ui(ui, |ui| {
+                for i in 0..slide.levels().len() {
+                    ui.selectable_value(&mut self.export.level, i, label(i));
+                }
+            });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.export.mask, "mask");
+            ui.checkbox(&mut self.export.outlines, "outlines");
+            ui.add_enabled(
+                self.heatmap.is_some(),
+                egui::Checkbox::new(&mut self.export.heatmap, "heatmap"),
+            );
+        });
+        if let Some(f) = self.export_progress() {
+            let count = self.export_job.as_ref().map_or(0, |j| j.count);
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::ProgressBar::new(f)
+                        .show_percentage()
+                        .desired_width(160.0),
+                );
+                if ui.button("Cancel export").clicked() {
+                    self.cancel_export();
+                }
+            });
+            ui.label(RichText::new(format!("{count} region(s)")).weak());
+            return;
+        }
+        ui.horizontal(|ui| {
+            let selected = self
+                .selected()
+                .filter(|a| a.shape.is_area())
+                .map(|a| a.id.clone());
+            if ui
+                .add_enabled(selected.is_some(), egui::Button::new("Export selected…"))
+                .clicked()
+                && let Some(id) = selected
+            {
+                self.export_dialog_for(Arc::clone(slide), vec![id]);
+            }
+            let class = self.filter.clone();
+            let ids: Vec<String> = self
+                .doc
+                .items()
+                .iter()
+                .filter(|a| a.shape.is_area() && (class.is_none() || a.class == class))
+                .map(|a| a.id.clone())
+                .collect();
+            let text = match &class {
+                Some(c) => format!("Export all {c} ({})…", ids.len()),
+                None => format!("Export all ({})…", ids.len()),
+            };
+            if ui
+                .add_enabled(!ids.is_empty(), egui::Button::new(text))
+                .clicked()
+            {
+                self.export_dialog_for(Arc::clone(slide), ids);
+            }
+        });
     }
 
     fn import_dialog(&mut self) {
