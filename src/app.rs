@@ -103,6 +103,18 @@ pub struct SentinelApp {
     show_analysis: bool,
     annotations: AnnotationUi,
     show_annotations: bool,
+    snapshot: Snapshot,
+    /// A short message shown over the canvas (what was saved) and until when.
+    notice: Option<(String, Instant)>,
+}
+
+/// Saving a picture of the view: choose a file, capture the next frame, crop it to the canvas,
+/// write it off the UI thread.
+enum Snapshot {
+    Idle,
+    Choosing(Receiver<Option<PathBuf>>),
+    Capturing(PathBuf, Receiver<Arc<egui::ColorImage>>),
+    Saving(PathBuf, Receiver<Result<(), String>>),
 }
 
 impl SentinelApp {
@@ -130,6 +142,8 @@ impl SentinelApp {
             analysis,
             annotations,
             show_annotations: launch.screenshot.is_none() && launch.bench.is_none(),
+            snapshot: Snapshot::Idle,
+            notice: None,
             // Scripted screenshots and benchmarks measure the bare viewer.
             show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
             bench: launch
@@ -179,6 +193,97 @@ impl SentinelApp {
     /// The analysis state (tests drive it).
     pub fn set_annotation_panel(&mut self, show: bool) {
         self.show_annotations = show;
+    }
+
+    /// Saves the next frame's slide canvas (slide, overlays, scale bar) to `path` as PNG.
+    pub fn snapshot_to(&mut self, ctx: &egui::Context, path: PathBuf) {
+        let (tx, rx) = channel();
+        let repaint = Arc::clone(&self.repaint);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+            egui::ScreenshotCallback::new(move |img| {
+                let _ = tx.send(img);
+                repaint();
+            }),
+        ));
+        ctx.request_repaint();
+        self.snapshot = Snapshot::Capturing(path, rx);
+    }
+
+    /// The message shown after a snapshot or similar, if still showing.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice
+            .as_ref()
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(m, _)| m.as_str())
+    }
+
+    fn drive_snapshot(&mut self, ctx: &egui::Context) {
+        let state = std::mem::replace(&mut self.snapshot, Snapshot::Idle);
+        self.snapshot = match state {
+            Snapshot::Idle => Snapshot::Idle,
+            Snapshot::Choosing(rx) => match rx.try_recv() {
+                Ok(Some(path)) => {
+                    self.snapshot_to(ctx, path);
+                    return;
+                }
+                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => Snapshot::Idle,
+                Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Choosing(rx),
+            },
+            Snapshot::Capturing(path, rx) => match rx.try_recv() {
+                Ok(img) => {
+                    let crop = self.canvas.map(|r| {
+                        let ppp = ctx.pixels_per_point();
+                        [r.min.x * ppp, r.min.y * ppp, r.max.x * ppp, r.max.y * ppp]
+                    });
+                    let (tx, done) = channel();
+                    let repaint = Arc::clone(&self.repaint);
+                    let target = path.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("save-snapshot".into())
+                        .spawn(move || {
+                            let cropped = match crop {
+                                Some(c) => crop_image(&img, c),
+                                None => (*img).clone(),
+                            };
+                            let _ = tx.send(save_png(&target, &cropped));
+                            repaint();
+                        });
+                    match spawned {
+                        Ok(_) => Snapshot::Saving(path, done),
+                        Err(e) => {
+                            self.error = Some(format!("cannot save the snapshot: {e}"));
+                            Snapshot::Idle
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Capturing(path, rx),
+                Err(_) => {
+                    self.error = Some("the window could not be captured".into());
+                    Snapshot::Idle
+                }
+            },
+            Snapshot::Saving(path, rx) => match rx.try_recv() {
+                Ok(Ok(())) => {
+                    self.notice = Some((
+                        format!("Saved {}", path.display()),
+                        Instant::now() + std::time::Duration::from_secs(4),
+                    ));
+                    ctx.request_repaint_after(std::time::Duration::from_secs(4));
+                    Snapshot::Idle
+                }
+                Ok(Err(e)) => {
+                    self.error = Some(e);
+                    Snapshot::Idle
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Saving(path, rx),
+                Err(_) => Snapshot::Idle,
+            },
+        };
+    }
+
+    /// Whether a snapshot is being chosen, captured or saved.
+    pub fn snapshot_pending(&self) -> bool {
+        !matches!(self.snapshot, Snapshot::Idle)
     }
 
     pub fn annotations(&self) -> &AnnotationUi {
@@ -321,6 +426,30 @@ impl SentinelApp {
             Command::DismissError => self.error = None,
             Command::ToggleAnalysisPanel => self.show_analysis = !self.show_analysis,
             Command::ToggleAnnotationPanel => self.show_annotations = !self.show_annotations,
+            Command::SnapshotDialog => {
+                let (tx, rx) = channel();
+                let repaint = Arc::clone(&self.repaint);
+                let name = self
+                    .current
+                    .as_ref()
+                    .and_then(|v| v.slide.path().file_stem().map(|s| s.to_owned()))
+                    .map(|s| format!("{}-view.png", s.to_string_lossy()))
+                    .unwrap_or_else(|| "view.png".into());
+                let spawned = std::thread::Builder::new()
+                    .name("snapshot-dialog".into())
+                    .spawn(move || {
+                        let picked = rfd::FileDialog::new()
+                            .add_filter("PNG", &["png"])
+                            .set_file_name(name)
+                            .save_file();
+                        let _ = tx.send(picked);
+                        repaint();
+                    });
+                match spawned {
+                    Ok(_) => self.snapshot = Snapshot::Choosing(rx),
+                    Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+                }
+            }
             Command::CancelAnalysis => self.analysis.cancel(),
             Command::Analyze => {
                 if let Some(v) = &self.current {
@@ -521,6 +650,7 @@ impl eframe::App for SentinelApp {
             self.apply(&ctx, cmd);
         }
         self.drive_screenshot(&ctx);
+        self.drive_snapshot(&ctx);
         self.drive_bench(&ctx);
     }
 }
@@ -569,6 +699,25 @@ impl SentinelApp {
         let painter = ui.painter_at(rect);
         self.annotations.paint(&painter, rect, v);
         ui::scale_bar(&painter, rect, v);
+        if let Some((text, until)) = &self.notice
+            && Instant::now() < *until
+        {
+            let galley = painter.layout_no_wrap(
+                text.clone(),
+                egui::FontId::proportional(14.0),
+                Color32::WHITE,
+            );
+            let at = egui::pos2(
+                rect.max.x - galley.size().x - 16.0,
+                rect.max.y - galley.size().y - 16.0,
+            );
+            painter.rect_filled(
+                egui::Rect::from_min_size(at, galley.size()).expand(6.0),
+                4.0,
+                Color32::from_black_alpha(200),
+            );
+            painter.galley(at, galley, Color32::WHITE);
+        }
         if let (Some(pos), Some(slide_pos)) = (response.hover_pos(), self.cursor)
             && let Some(text) = self.analysis.hover_text(slide_pos)
         {
@@ -753,6 +902,28 @@ impl SentinelApp {
 }
 
 /// Writes an egui screenshot as PNG, atomically.
+/// The part of `img` inside the physical-pixel box [x0, y0, x1, y1].
+fn crop_image(img: &egui::ColorImage, b: [f32; 4]) -> egui::ColorImage {
+    let [w, h] = img.size;
+    let x0 = (b[0].round().max(0.0) as usize).min(w);
+    let y0 = (b[1].round().max(0.0) as usize).min(h);
+    let x1 = (b[2].round().max(0.0) as usize).clamp(x0, w);
+    let y1 = (b[3].round().max(0.0) as usize).clamp(y0, h);
+    let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0..y1 {
+        pixels.extend_from_slice(&img.pixels[y * w + x0..y * w + x1]);
+    }
+    // Where the window showed its clear colour the capture may be transparent: a picture of the
+    // view is opaque, on the viewer's backdrop.
+    let back = crate::viewer::BACKDROP;
+    for p in &mut pixels {
+        if p.a() < 255 {
+            *p = back.blend(*p);
+        }
+    }
+    egui::ColorImage::new([x1 - x0, y1 - y0], pixels)
+}
+
 pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
     let [w, h] = img.size;
     let rgba: Vec<u8> = img

@@ -283,3 +283,51 @@ fn region_export_from_the_panel_runs_off_the_ui_thread() {
     let img = image::open(out.join(&files[1])).expect("png");
     assert_eq!((img.width(), img.height()), (600, 400));
 }
+
+#[test]
+fn snapshot_saves_the_canvas_with_annotations_and_scale_bar() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    let a = sentinel::annotate::Annotation::new(
+        Shape::rectangle([600.0, 900.0], [1500.0, 2000.0]),
+        Some("Tumor".into()),
+    );
+    h.state_mut()
+        .annotations_mut()
+        .edit(sentinel::annotate::Edit::Add(vec![a]));
+    h.step();
+    let path = dir.path().join("view.png");
+    let ctx = h.ctx.clone();
+    h.state_mut().snapshot_to(&ctx, path.clone());
+    run_until(&mut h, "the snapshot", |a| !a.snapshot_pending());
+    assert!(h.state().notice().is_some_and(|n| n.contains("view.png")));
+    let _ = std::fs::copy(
+        &path,
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("snapshot-cmu.png"),
+    );
+    let img = image::open(&path).expect("png").to_rgb8();
+    let canvas = h.state().layout().0.expect("canvas");
+    assert_eq!(
+        (img.width(), img.height()),
+        (
+            canvas.width().round() as u32,
+            canvas.height().round() as u32
+        ),
+        "cropped to the canvas"
+    );
+    // The Tumor outline (200, 0, 0) and the scale bar's white text on its dark box are in it.
+    let red = img.pixels().filter(|p| p.0 == [200, 0, 0]).count();
+    assert!(red > 500, "{red} outline pixels");
+    let bottom_left = image::imageops::crop_imm(&img, 0, img.height() - 60, 220, 60).to_image();
+    assert!(
+        bottom_left.pixels().any(|p| p.0.iter().all(|c| *c > 230)),
+        "scale bar label"
+    );
+}

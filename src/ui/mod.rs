@@ -37,6 +37,8 @@ pub enum Command {
     /// Frame a level-0 box [x0, y0, x1, y1] (an annotation).
     FrameRegion([f64; 4]),
     ToggleAnnotationPanel,
+    /// Save what the slide canvas shows (with the scale bar) as a PNG chosen in a dialog.
+    SnapshotDialog,
 }
 
 /// Keyboard shortcuts, also listed in the help overlay.
@@ -136,6 +138,13 @@ pub fn top_bar(
                     }
                 }
             });
+            ui.separator();
+            if ui
+                .add_enabled(view.is_some(), egui::Button::new("Snapshot of the view…"))
+                .clicked()
+            {
+                out.push(Command::SnapshotDialog);
+            }
             ui.separator();
             if ui.button("Quit").clicked() {
                 out.push(Command::Quit);
