@@ -32,6 +32,7 @@ fn harness(slide: &std::path::Path) -> Harness<'static, SentinelApp> {
         .wgpu()
         .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
     h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
     h.step();
     h
 }
@@ -482,10 +483,28 @@ fn analyze_button_runs_the_bundled_model_and_shows_the_heatmap() {
     );
     assert!(result.summary.analysed_cells > 20, "tissue tiles analysed");
     assert!(result.tissue_area_mm2 > 0.1);
+    let cells = result.summary.analysed_cells;
     let image = h.render().expect("render");
     let _ = image.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis-cmu.png"));
     // The summary is on screen.
     h.get_by_label("Tiles analysed");
+
+    // Opening the slide again shows the stored result at once (files only, no inference).
+    h.state_mut().open(slide.clone());
+    let start = Instant::now();
+    loop {
+        h.step();
+        if let RunState::Done { reused: true, .. } = h.state().analysis().state {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the stored result did not show"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let map = h.state().analysis().heatmap().expect("the stored heatmap");
+    assert_eq!(map.values.iter().flatten().count(), cells);
 }
 
 /// Cancel during a run stops it: the state turns Cancelled part-way (not Done), the tiles scored so

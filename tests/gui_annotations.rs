@@ -331,3 +331,37 @@ fn snapshot_saves_the_canvas_with_annotations_and_scale_bar() {
         "scale bar label"
     );
 }
+
+#[test]
+fn panel_buttons_pick_tools_undo_and_list_with_measures() {
+    use egui_kittest::kittest::Queryable;
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    h.state_mut().set_annotation_panel(true);
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    h.get_by_label("Ellipse (E)").click();
+    h.run();
+    assert_eq!(h.state().annotations().tool(), Tool::Ellipse);
+    // CMU-1-Small-Region is 0.499 µm/px: a 200 x 100 px box is 99.8 x 49.9 µm.
+    let a = sentinel::annotate::Annotation::new(
+        Shape::rectangle([500.0, 500.0], [700.0, 600.0]),
+        Some("Stroma".into()),
+    );
+    h.state_mut()
+        .annotations_mut()
+        .edit(sentinel::annotate::Edit::Add(vec![a]));
+    h.run();
+    h.get_by_label_contains("rectangle · Stroma · 4980 µm² · 299.4 µm");
+    h.get_by_label("Undo").click();
+    h.run();
+    assert!(h.state().annotations().document().items().is_empty());
+    h.get_by_label("Redo").click();
+    h.run();
+    assert_eq!(h.state().annotations().document().items().len(), 1);
+}

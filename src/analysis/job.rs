@@ -57,7 +57,7 @@ pub struct JobSpec {
     pub run: RunOptions,
     /// Level-0 rectangle to infer first.
     pub focus: Option<Rect>,
-    /// Only look for a stored result (on opening a slide); never start inference.
+    /// Only look for a stored result (on opening a slide); never start ONNX Runtime.
     pub stored_only: bool,
 }
 
@@ -114,16 +114,8 @@ fn run(
         wake();
     };
     let started = Instant::now();
-    let mut model = match Model::load(&spec.model_dir, spec.load) {
-        Ok(m) => m,
-        Err(e) => return send(JobEvent::Failed(e.to_string())),
-    };
-    send(JobEvent::ModelReady {
-        name: format!("{} {}", model.meta.name, model.meta.version),
-        provider: model.provider.name(),
-    });
     if spec.stored_only {
-        match pipeline::stored_result(slide, &model, &spec.out_dir, spec.params) {
+        match pipeline::stored_result(slide, &spec.model_dir, &spec.out_dir, spec.params) {
             Ok(Some(result)) => send(JobEvent::Finished {
                 result: Box::new(result),
                 reused: true,
@@ -134,6 +126,14 @@ fn run(
         }
         return;
     }
+    let mut model = match Model::load(&spec.model_dir, spec.load) {
+        Ok(m) => m,
+        Err(e) => return send(JobEvent::Failed(e.to_string())),
+    };
+    send(JobEvent::ModelReady {
+        name: format!("{} {}", model.meta.name, model.meta.version),
+        provider: model.provider.name(),
+    });
     let mut last_sent = Instant::now();
     let outcome = pipeline::analyze_slide(
         slide,

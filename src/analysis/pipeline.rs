@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::heatmap::Heatmap;
-use super::model::Model;
+use super::model::{Model, ModelMeta};
 use super::order::{STRIP_TILES, strips, visible_first};
 use super::result::{AnalysisResult, FORMAT, Provenance, sidecar_path};
 use super::runner::{AnalysisError, RunOptions, analyse, tile_level0};
@@ -180,38 +180,69 @@ fn provenance(
     model: &Model,
     params: Params,
 ) -> Result<Provenance, AnalysisError> {
-    let mpp0 = slide_mpp(slide, model)?;
+    let hash = model.hash().map_err(|e| SlideError::Io {
+        path: model.onnx.clone(),
+        source: e,
+    })?;
+    provenance_for(slide, &model.meta, hash, params)
+}
+
+fn provenance_for(
+    slide: &dyn SlideSource,
+    meta: &ModelMeta,
+    model_hash: String,
+    params: Params,
+) -> Result<Provenance, AnalysisError> {
+    let mpp0 = slide
+        .mpp()
+        .map(|m| m.0)
+        .ok_or_else(|| AnalysisError::NoMpp {
+            path: slide.path().to_path_buf(),
+            model_mpp: meta.mpp,
+        })?;
     Ok(Provenance {
         slide_hash: slide
             .properties()
             .get("openslide.quickhash-1")
             .cloned()
             .unwrap_or_else(|| format!("unhashed:{}", slide.path().display())),
-        model_hash: model.hash().map_err(|e| SlideError::Io {
-            path: model.onnx.clone(),
-            source: e,
-        })?,
-        model_name: model.meta.name.clone(),
-        model_version: model.meta.version.clone(),
-        tile_level0: tile_level0(mpp0, model.meta.mpp, model.meta.input_size),
+        model_hash,
+        model_name: meta.name.clone(),
+        model_version: meta.version.clone(),
+        tile_level0: tile_level0(mpp0, meta.mpp, meta.input_size),
         min_tissue_fraction: params.min_tissue_fraction,
         threshold: params.threshold,
         top_k: params.top_k,
     })
 }
 
-/// The stored result for `slide` in `out_dir` if it matches this model and these parameters.
+/// The stored result for `slide` in `out_dir` made by the model in `model_dir` (with whichever of
+/// its ONNX files ran) and these parameters. Reads files only and never starts ONNX Runtime, so a
+/// slide's stored heatmap shows as soon as it opens.
 pub fn stored_result(
     slide: &dyn SlideSource,
-    model: &Model,
+    model_dir: &Path,
     out_dir: &Path,
     params: Params,
 ) -> Result<Option<AnalysisResult>, AnalysisError> {
-    let provenance = provenance(slide, model, params)?;
-    Ok(AnalysisResult::load_matching(
-        &sidecar_path(out_dir, slide.path()),
-        &provenance,
-    ))
+    let json = model_dir.join("model.json");
+    let meta = ModelMeta::load(&json)?;
+    let mut candidates = vec![model_dir.join("model.onnx")];
+    if let Some(v) = &meta.cpu_variant {
+        candidates.insert(0, model_dir.join(v));
+    }
+    let sidecar = sidecar_path(out_dir, slide.path());
+    for onnx in candidates.iter().filter(|f| f.is_file()) {
+        let hash = super::result::files_hash(&[onnx, &json]).map_err(|e| SlideError::Io {
+            path: onnx.clone(),
+            source: e,
+        })?;
+        let p = provenance_for(slide, &meta, hash, params)?;
+        if let Some(r) = AnalysisResult::load_matching(&sidecar, &p) {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
 }
 
 /// Heatmap export formats besides the JSON sidecar.

@@ -632,18 +632,14 @@ impl AnnotationUi {
         };
         let visible = v.view.visible();
         let mpp = self.slide.as_ref().and_then(|s| s.2);
-        let items: Vec<Annotation> = self
-            .doc
-            .items()
-            .iter()
-            .filter(|a| self.visible(a))
-            .cloned()
-            .collect();
-        for a in &items {
+        // The triangulation cache is taken out for the loop so the annotations can be borrowed
+        // rather than copied every frame.
+        let mut cache = std::mem::take(&mut self.triangles);
+        for a in self.doc.items().iter().filter(|a| self.visible(a)) {
             let selected = self.selected.as_deref() == Some(a.id.as_str());
             let shape = match (&self.moving, selected) {
-                (Some(m), true) => m.shape.clone(),
-                _ => a.shape.clone(),
+                (Some(m), true) => &m.shape,
+                _ => &a.shape,
             };
             let b = shape.bbox();
             if b[2] < visible.x0 || b[0] > visible.x1 || b[3] < visible.y0 || b[1] > visible.y1 {
@@ -651,12 +647,11 @@ impl AnnotationUi {
             }
             let color = self.color_of(a);
             if self.fill && shape.is_area() {
-                let tris = self.triangles_of(&a.id, &shape);
                 let mut mesh = egui::Mesh::default();
                 let fill = color.gamma_multiply(0.25);
-                for t in tris {
+                for t in triangles_of(&mut cache, &a.id, shape) {
                     for p in t {
-                        mesh.colored_vertex(to_screen(p), fill);
+                        mesh.colored_vertex(to_screen(*p), fill);
                     }
                     let n = mesh.vertices.len() as u32;
                     mesh.add_triangle(n - 3, n - 2, n - 1);
@@ -665,7 +660,7 @@ impl AnnotationUi {
             }
             draw_outline(
                 painter,
-                &shape,
+                shape,
                 &to_screen,
                 color,
                 if selected { 3.0 } else { 2.0 },
@@ -685,6 +680,9 @@ impl AnnotationUi {
                 }
             }
         }
+        // Forget deleted annotations' triangles.
+        cache.retain(|id, _| self.doc.get(id).is_some());
+        self.triangles = cache;
         let cursor = painter
             .ctx()
             .pointer_hover_pos()
@@ -708,27 +706,6 @@ impl AnnotationUi {
         {
             painter.circle_stroke(to_screen(c), self.brush_pt, Pen::new(1.0, Color32::WHITE));
         }
-    }
-
-    fn triangles_of(&mut self, id: &str, shape: &Shape) -> Vec<[Point; 3]> {
-        if let Some((s, t)) = self.triangles.get(id)
-            && s == shape
-        {
-            return t.clone();
-        }
-        use geo::TriangulateEarcut;
-        let tris: Vec<[Point; 3]> = shape
-            .to_multipolygon()
-            .map(|m| {
-                m.0.iter()
-                    .flat_map(|p| p.earcut_triangles())
-                    .map(|t| [t.v1(), t.v2(), t.v3()].map(|c| [c.x, c.y]))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.triangles
-            .insert(id.to_owned(), (shape.clone(), tris.clone()));
-        tris
     }
 
     /// The side panel: tools, classes, the list, the selection's details, import/export.
@@ -757,12 +734,11 @@ impl AnnotationUi {
             );
         }
         ui.horizontal(|ui| {
-            ui.label("New as");
             let current = self
                 .active_class
                 .clone()
                 .unwrap_or_else(|| "Unclassified".into());
-            egui::ComboBox::from_id_salt("active-class")
+            egui::ComboBox::from_label("for new shapes")
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.active_class, None, "Unclassified");
@@ -905,7 +881,7 @@ impl AnnotationUi {
         ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{} annotation(s)", self.doc.items().len())).strong());
             let current = self.filter.clone().unwrap_or_else(|| "All classes".into());
-            egui::ComboBox::from_id_salt("filter-class")
+            egui::ComboBox::from_label("listed")
                 .selected_text(current)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.filter, None, "All classes");
@@ -966,7 +942,7 @@ impl AnnotationUi {
             .strong(),
         );
         let mut after = a.clone();
-        egui::ComboBox::from_id_salt("selected-class")
+        egui::ComboBox::from_label("class")
             .selected_text(after.class.clone().unwrap_or_else(|| "Unclassified".into()))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut after.class, None, "Unclassified");
@@ -1156,7 +1132,7 @@ impl AnnotationUi {
             .export
             .level
             .min(slide.levels().len().saturating_sub(1));
-        egui::ComboBox::from_id_salt("export-level")
+        egui::ComboBox::from_label("export at")
             .selected_text(label(self.export.level))
             .show_ui(ui, |ui| {
                 for i in 0..slide.levels().len() {
@@ -1327,6 +1303,29 @@ pub fn format_length(um: f64) -> String {
     } else {
         format!("{um:.2} µm")
     }
+}
+
+/// The fill triangles of `shape` (annotation `id`), from `cache` while the shape is unchanged.
+fn triangles_of<'a>(
+    cache: &'a mut HashMap<String, (Shape, Vec<[Point; 3]>)>,
+    id: &str,
+    shape: &Shape,
+) -> &'a [[Point; 3]] {
+    use geo::TriangulateEarcut;
+    let stale = cache.get(id).is_none_or(|(s, _)| s != shape);
+    if stale {
+        let tris: Vec<[Point; 3]> = shape
+            .to_multipolygon()
+            .map(|m| {
+                m.0.iter()
+                    .flat_map(|p| p.earcut_triangles())
+                    .map(|t| [t.v1(), t.v2(), t.v3()].map(|c| [c.x, c.y]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        cache.insert(id.to_owned(), (shape.clone(), tris));
+    }
+    cache.get(id).map_or(&[], |(_, t)| t.as_slice())
 }
 
 fn draw_outline(
