@@ -364,4 +364,110 @@ fn panel_buttons_pick_tools_undo_and_list_with_measures() {
     h.get_by_label("Redo").click();
     h.run();
     assert_eq!(h.state().annotations().document().items().len(), 1);
+
+    // Stroma is used: only the four unused classes offer "remove".
+    let removable = h.get_all_by_label("remove").count();
+    assert_eq!(removable, 4);
+    h.get_all_by_label("remove")
+        .next()
+        .expect("a remove button")
+        .click();
+    h.run();
+    let names: Vec<String> = h
+        .state()
+        .annotations()
+        .document()
+        .classes()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["Stroma", "Necrosis", "Lymphocytes", "Other"]);
+}
+
+#[test]
+fn select_tool_moves_a_shape_and_drags_a_vertex_with_undo() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    let c = h.state().layout().0.expect("canvas").center();
+    let (p0, p1) = (c - egui::vec2(100.0, 60.0), c + egui::vec2(100.0, 60.0));
+    let original = Shape::rectangle(slide_at(&h, p0), slide_at(&h, p1));
+    let a = sentinel::annotate::Annotation::new(original.clone(), Some("Tumor".into()));
+    let id = a.id.clone();
+    h.state_mut()
+        .annotations_mut()
+        .edit(sentinel::annotate::Edit::Add(vec![a]));
+    h.state_mut().annotations_mut().select(Some(id.clone()));
+    key(&mut h, Modifiers::NONE, Key::V);
+    let zoom = h.state().slide_view().expect("view").view.zoom;
+    let centre_before = h.state().slide_view().expect("view").view.centre;
+    let drag = |h: &mut Harness<'static, SentinelApp>, from: Pos2, to: Pos2| {
+        h.hover_at(from);
+        h.step();
+        h.drag_at(from);
+        h.step();
+        for i in 1..=4 {
+            h.hover_at(from + (to - from) * (i as f32 / 4.0));
+            h.step();
+        }
+        h.drop_at(to);
+        h.step();
+        h.step();
+    };
+    let shape_now = |h: &Harness<'static, SentinelApp>| {
+        h.state()
+            .annotations()
+            .document()
+            .get(&id)
+            .expect("still there")
+            .shape
+            .clone()
+    };
+    // Drag from inside: the whole shape moves by the drag, the view does not pan.
+    drag(&mut h, c, c + egui::vec2(40.0, 30.0));
+    let mut moved = original.clone();
+    moved.translate([40.0 / zoom, 30.0 / zoom]);
+    let close = |a: &Shape, b: &Shape| {
+        a.vertices()
+            .iter()
+            .zip(b.vertices())
+            .all(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1]) * zoom < 0.5)
+    };
+    assert!(
+        close(&shape_now(&h), &moved),
+        "{:?} vs {moved:?}",
+        shape_now(&h)
+    );
+    assert_eq!(
+        h.state().slide_view().expect("view").view.centre,
+        centre_before
+    );
+    // Drag the bottom-right handle: only that corner moves.
+    let corner = p1 + egui::vec2(40.0, 30.0);
+    drag(&mut h, corner, corner + egui::vec2(25.0, 15.0));
+    let Shape::Rectangle { min, max } = shape_now(&h) else {
+        panic!("still a rectangle")
+    };
+    let Shape::Rectangle { min: m0, max: m1 } = moved else {
+        unreachable!()
+    };
+    assert!(
+        (min[0] - m0[0]).hypot(min[1] - m0[1]) * zoom < 0.5,
+        "top-left stays"
+    );
+    assert!(
+        ((max[0] - m1[0]) * zoom - 25.0).abs() < 0.5
+            && ((max[1] - m1[1]) * zoom - 15.0).abs() < 0.5
+    );
+    // Each drag was one edit.
+    key(&mut h, Modifiers::COMMAND, Key::Z);
+    assert!(close(&shape_now(&h), &moved));
+    key(&mut h, Modifiers::COMMAND, Key::Z);
+    assert!(close(&shape_now(&h), &original));
 }

@@ -812,6 +812,7 @@ impl AnnotationUi {
         ui.label(RichText::new("Classes").strong());
         let mut classes = self.classes_now().to_vec();
         let before = self.doc.classes().to_vec();
+        let mut remove = None;
         for c in &mut classes {
             ui.horizontal(|ui| {
                 ui.color_edit_button_srgb(&mut c.color);
@@ -832,7 +833,19 @@ impl AnnotationUi {
                         self.hidden.insert(c.name.clone());
                     }
                 }
+                // Only an unused class can go: annotations never lose theirs.
+                if count == 0
+                    && ui
+                        .small_button("remove")
+                        .on_hover_text("remove this unused class")
+                        .clicked()
+                {
+                    remove = Some(c.name.clone());
+                }
             });
+        }
+        if let Some(name) = remove {
+            classes.retain(|c| c.name != name);
         }
         ui.horizontal(|ui| {
             ui.add(
