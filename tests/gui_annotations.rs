@@ -471,3 +471,78 @@ fn select_tool_moves_a_shape_and_drags_a_vertex_with_undo() {
     key(&mut h, Modifiers::COMMAND, Key::Z);
     assert!(close(&shape_now(&h), &original));
 }
+
+#[test]
+fn brush_paints_an_area_and_shift_erases_from_it() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    key(&mut h, Modifiers::NONE, Key::B);
+    h.state_mut().annotations_mut().brush_pt = 20.0;
+    let c = h.state().layout().0.expect("canvas").center();
+    let stroke = |h: &mut Harness<'static, SentinelApp>, from: Pos2, to: Pos2, shift: bool| {
+        let m = if shift {
+            Modifiers::SHIFT
+        } else {
+            Modifiers::NONE
+        };
+        h.event(egui::Event::ModifiersChanged(m));
+        h.hover_at(from);
+        h.step();
+        h.event(egui::Event::PointerButton {
+            pos: from,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: m,
+        });
+        h.step();
+        for i in 1..=8 {
+            h.hover_at(from + (to - from) * (i as f32 / 8.0));
+            h.step();
+        }
+        h.event(egui::Event::PointerButton {
+            pos: to,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: m,
+        });
+        h.step();
+        h.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+        h.step();
+    };
+    stroke(
+        &mut h,
+        c - egui::vec2(120.0, 0.0),
+        c + egui::vec2(120.0, 0.0),
+        false,
+    );
+    let zoom = h.state().slide_view().expect("view").view.zoom;
+    let items = h.state().annotations().document().items().to_vec();
+    assert_eq!(items.len(), 1, "one painted area");
+    // A band 240 pt long and 40 pt wide with round ends: about 240 * 40 + pi * 20² pt².
+    let area_pt = items[0].shape.area_px() * zoom * zoom;
+    assert!((10_000.0..11_000.0).contains(&area_pt), "{area_pt} pt²");
+    // Erase across the middle: the band splits in two.
+    stroke(
+        &mut h,
+        c - egui::vec2(0.0, 60.0),
+        c + egui::vec2(0.0, 60.0),
+        true,
+    );
+    let after = h.state().annotations().document().items().to_vec();
+    assert_eq!(after.len(), 1);
+    let Shape::Area { polygons } = &after[0].shape else {
+        panic!("an area")
+    };
+    assert_eq!(polygons.len(), 2, "cut in two");
+    assert!(
+        !after[0].shape.hit(slide_at(&h, c), 0.0),
+        "the middle is erased"
+    );
+}
