@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod info;
 pub mod recent;
 pub mod region;
+pub mod review;
 pub mod slide;
 pub mod store;
 pub mod synth;

@@ -1,0 +1,4 @@
+//! Second-reader review: agreement statistics between readers (and between a reader and the
+//! model's slide-level score).
+
+pub mod agreement;
