@@ -2,3 +2,4 @@
 //! model's slide-level score).
 
 pub mod agreement;
+pub mod session;

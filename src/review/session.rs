@@ -1,0 +1,368 @@
+//! A review session and its reads: the case list, the question set, readers and their reading arms
+//! (unassisted or AI-assisted), each reader's seeded case order, the assessment per case, locking
+//! on submit with amendments as new versions, and blinding (what one reader may see of another).
+//! Pure: the store persists these, the GUI drives them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::annotate::Annotation;
+
+/// Metastasis category of a sentinel lymph node (AJCC / pN): ordered, so agreement can be weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Category {
+    None,
+    /// Isolated tumour cells: ≤ 0.2 mm.
+    Itc,
+    /// Micrometastasis: > 0.2 mm and ≤ 2 mm.
+    Micro,
+    /// Macrometastasis: > 2 mm.
+    Macro,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::None,
+        Category::Itc,
+        Category::Micro,
+        Category::Macro,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::None => "None",
+            Category::Itc => "Isolated tumour cells",
+            Category::Micro => "Micrometastasis",
+            Category::Macro => "Macrometastasis",
+        }
+    }
+
+    /// The category the largest deposit's size implies (for checking an answer's consistency).
+    pub fn for_size_mm(mm: f64) -> Category {
+        if mm > 2.0 {
+            Category::Macro
+        } else if mm > 0.2 {
+            Category::Micro
+        } else if mm > 0.0 {
+            Category::Itc
+        } else {
+            Category::None
+        }
+    }
+}
+
+/// How a reader reads: without the heatmap, or with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Arm {
+    Unassisted,
+    Assisted,
+}
+
+impl Arm {
+    pub fn label(self) -> &'static str {
+        match self {
+            Arm::Unassisted => "unassisted",
+            Arm::Assisted => "AI-assisted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reader {
+    pub id: String,
+    pub name: String,
+    pub initials: String,
+    /// The arms this reader reads the case list in.
+    pub arms: Vec<Arm>,
+}
+
+/// A slide in the case list: by path and by identity, so a moved file is found again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRef {
+    pub id: String,
+    pub path: PathBuf,
+    /// The slide's identity (as the annotation store keys it).
+    pub slide_key: String,
+    /// Reference standard where known (for the report's truth column).
+    #[serde(default)]
+    pub truth: Option<Category>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub name: String,
+    pub cases: Vec<CaseRef>,
+    pub readers: Vec<Reader>,
+    /// Seed of every reader's case order (recorded, so the order can be reproduced).
+    pub seed: u64,
+}
+
+/// One reader's answer for one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub category: Category,
+    /// Largest deposit in mm (measured with the ruler); none when there is none.
+    pub largest_mm: Option<f64>,
+    /// 1 (unsure) to 5 (certain).
+    pub confidence: u8,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// What was on screen for how long while reading: a level-0 rectangle at a magnification.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ViewSample {
+    /// Seconds since the case was opened.
+    pub t: f64,
+    /// Seconds this view lasted.
+    pub seconds: f64,
+    pub rect: [f64; 4],
+    pub magnification: f64,
+}
+
+/// One version of one reader's read of one case in one arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Read {
+    pub case_id: String,
+    pub reader_id: String,
+    pub arm: Arm,
+    /// 1 for the first submission; an amendment is a new version, earlier ones are kept.
+    pub version: u32,
+    pub assessment: Option<Assessment>,
+    #[serde(default)]
+    pub annotations: Vec<Annotation>,
+    pub seconds_on_case: f64,
+    #[serde(default)]
+    pub view_track: Vec<ViewSample>,
+    /// Submitted reads are locked.
+    pub submitted: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReadError {
+    #[error("this read is submitted and locked; amend it to change it")]
+    Locked,
+    #[error("only a submitted read can be amended")]
+    NotSubmitted,
+    #[error("an assessment is needed before submitting")]
+    Incomplete,
+    #[error("confidence must be 1 to 5, not {0}")]
+    Confidence(u8),
+}
+
+impl Read {
+    pub fn new(case_id: &str, reader_id: &str, arm: Arm) -> Self {
+        Self {
+            case_id: case_id.to_owned(),
+            reader_id: reader_id.to_owned(),
+            arm,
+            version: 1,
+            assessment: None,
+            annotations: Vec::new(),
+            seconds_on_case: 0.0,
+            view_track: Vec::new(),
+            submitted: false,
+        }
+    }
+
+    /// Records the answer (an open read only).
+    pub fn answer(&mut self, a: Assessment) -> Result<(), ReadError> {
+        if self.submitted {
+            return Err(ReadError::Locked);
+        }
+        if !(1..=5).contains(&a.confidence) {
+            return Err(ReadError::Confidence(a.confidence));
+        }
+        self.assessment = Some(a);
+        Ok(())
+    }
+
+    /// Locks the read.
+    pub fn submit(&mut self) -> Result<(), ReadError> {
+        if self.submitted {
+            return Err(ReadError::Locked);
+        }
+        if self.assessment.is_none() {
+            return Err(ReadError::Incomplete);
+        }
+        self.submitted = true;
+        Ok(())
+    }
+
+    /// An open copy of this submitted read as the next version (this one stays as history).
+    pub fn amend(&self) -> Result<Read, ReadError> {
+        if !self.submitted {
+            return Err(ReadError::NotSubmitted);
+        }
+        Ok(Read {
+            version: self.version + 1,
+            submitted: false,
+            ..self.clone()
+        })
+    }
+}
+
+/// The case order of `reader` in `session`: a Fisher-Yates shuffle seeded from the session's seed
+/// and the reader's id, so every reader gets their own order and it can be reproduced.
+pub fn reading_order(session: &Session, reader_id: &str) -> Vec<usize> {
+    // FNV-1a of the reader id, mixed with the session seed.
+    let h = reader_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = fastrand::Rng::with_seed(session.seed ^ h);
+    let mut order: Vec<usize> = (0..session.cases.len()).collect();
+    rng.shuffle(&mut order);
+    order
+}
+
+/// The latest version of each (case, reader, arm) among `reads`.
+pub fn latest(reads: &[Read]) -> Vec<&Read> {
+    let mut out: Vec<&Read> = Vec::new();
+    for r in reads {
+        match out
+            .iter_mut()
+            .find(|o| o.case_id == r.case_id && o.reader_id == r.reader_id && o.arm == r.arm)
+        {
+            Some(o) if o.version < r.version => *o = r,
+            Some(_) => {}
+            None => out.push(r),
+        }
+    }
+    out
+}
+
+/// What `reader` may see of the reads of `case`: their own, and another reader's only once both
+/// have submitted this case (blinded by default).
+pub fn visible_to<'a>(reads: &'a [Read], reader_id: &str, case_id: &str) -> Vec<&'a Read> {
+    let of_case: Vec<&Read> = latest(reads)
+        .into_iter()
+        .filter(|r| r.case_id == case_id)
+        .collect();
+    let own_submitted = of_case
+        .iter()
+        .any(|r| r.reader_id == reader_id && r.submitted);
+    of_case
+        .into_iter()
+        .filter(|r| r.reader_id == reader_id || (own_submitted && r.submitted))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(cases: usize) -> Session {
+        Session {
+            id: "s".into(),
+            name: "SLN".into(),
+            cases: (0..cases)
+                .map(|i| CaseRef {
+                    id: format!("c{i}"),
+                    path: PathBuf::from(format!("/slides/{i}.svs")),
+                    slide_key: format!("k{i}"),
+                    truth: None,
+                })
+                .collect(),
+            readers: Vec::new(),
+            seed: 42,
+        }
+    }
+
+    fn answer(c: Category) -> Assessment {
+        Assessment {
+            category: c,
+            largest_mm: None,
+            confidence: 4,
+            notes: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_reader_has_a_reproducible_order_of_all_cases() {
+        let s = session(20);
+        let a = reading_order(&s, "reader-a");
+        let b = reading_order(&s, "reader-b");
+        assert_eq!(a, reading_order(&s, "reader-a"), "reproducible");
+        assert_ne!(a, b, "per reader");
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..20).collect::<Vec<_>>(), "a permutation");
+    }
+
+    #[test]
+    fn submitted_reads_lock_and_amendments_are_new_versions() {
+        let mut r = Read::new("c0", "a", Arm::Unassisted);
+        assert_eq!(r.submit(), Err(ReadError::Incomplete));
+        assert_eq!(
+            r.answer(Assessment {
+                confidence: 9,
+                ..answer(Category::Micro)
+            }),
+            Err(ReadError::Confidence(9))
+        );
+        r.answer(answer(Category::Micro)).expect("open");
+        r.submit().expect("complete");
+        assert_eq!(r.answer(answer(Category::Macro)), Err(ReadError::Locked));
+        let mut v2 = r.amend().expect("submitted");
+        assert_eq!(v2.version, 2);
+        v2.answer(answer(Category::Macro))
+            .expect("the amendment is open");
+        let all = vec![r.clone(), v2.clone()];
+        assert_eq!(latest(&all), vec![&v2]);
+        assert_eq!(
+            all[0].assessment.as_ref().map(|a| a.category),
+            Some(Category::Micro),
+            "history kept"
+        );
+    }
+
+    #[test]
+    fn a_reader_sees_nothing_of_another_until_both_submitted() {
+        let mut a = Read::new("c0", "a", Arm::Unassisted);
+        a.answer(answer(Category::Macro)).expect("open");
+        a.submit().expect("complete");
+        let mut b = Read::new("c0", "b", Arm::Unassisted);
+        let reads = vec![a.clone(), b.clone()];
+        let seen: Vec<&str> = visible_to(&reads, "b", "c0")
+            .iter()
+            .map(|r| r.reader_id.as_str())
+            .collect();
+        assert_eq!(seen, ["b"], "B sees nothing of A before submitting");
+        b.answer(answer(Category::Micro)).expect("open");
+        let reads = vec![a.clone(), b.clone()];
+        assert_eq!(
+            visible_to(&reads, "b", "c0").len(),
+            1,
+            "answered is not submitted"
+        );
+        assert_eq!(
+            visible_to(&reads, "a", "c0").len(),
+            1,
+            "A does not see B's open read"
+        );
+        b.submit().expect("complete");
+        let reads = vec![a, b];
+        assert_eq!(
+            visible_to(&reads, "b", "c0").len(),
+            2,
+            "both submitted: unblinded"
+        );
+        assert_eq!(visible_to(&reads, "a", "c0").len(), 2);
+        assert!(visible_to(&reads, "a", "c1").is_empty());
+    }
+
+    #[test]
+    fn size_implies_category() {
+        assert_eq!(Category::for_size_mm(0.1), Category::Itc);
+        assert_eq!(Category::for_size_mm(0.2), Category::Itc);
+        assert_eq!(Category::for_size_mm(1.5), Category::Micro);
+        assert_eq!(Category::for_size_mm(2.5), Category::Macro);
+        assert_eq!(Category::for_size_mm(0.0), Category::None);
+    }
+}
