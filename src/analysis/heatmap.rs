@@ -106,12 +106,19 @@ impl Heatmap {
             analysed_area_mm2: analysed.len() as f64 * cell_mm2,
             threshold,
             area_above_mm2: above as f64 * cell_mm2,
-            hotspots: self.hotspots(threshold, cell_mm2),
+            hotspots: self.hotspots_where(threshold, mpp, |_, _| true),
         }
     }
 
-    /// 8-connected components of cells at or above `threshold`, highest first.
-    fn hotspots(&self, threshold: f32, cell_mm2: f64) -> Vec<Hotspot> {
+    /// 8-connected components of the cells at or above `threshold` for which `keep(col, row)`
+    /// holds, highest first (`mpp`: level 0, for areas).
+    pub fn hotspots_where(
+        &self,
+        threshold: f32,
+        mpp: f64,
+        keep: impl Fn(u32, u32) -> bool,
+    ) -> Vec<Hotspot> {
+        let cell_mm2 = (self.cell_level0 * mpp / 1000.0).powi(2);
         let (w, h) = (self.cols as i64, self.rows as i64);
         let hot = |c: i64, r: i64| {
             c >= 0
@@ -119,6 +126,7 @@ impl Heatmap {
                 && c < w
                 && r < h
                 && self.values[(r * w + c) as usize].is_some_and(|p| p >= threshold)
+                && keep(c as u32, r as u32)
         };
         let mut seen = vec![false; self.values.len()];
         let mut out = Vec::new();

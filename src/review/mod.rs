@@ -2,4 +2,5 @@
 //! model's slide-level score).
 
 pub mod agreement;
+pub mod coverage;
 pub mod session;
