@@ -2,5 +2,6 @@
 //! model's slide-level score).
 
 pub mod agreement;
+pub mod bundle;
 pub mod coverage;
 pub mod session;

@@ -1,0 +1,303 @@
+//! Hand-over between workstations: a session (or one reader's reads) as one JSON file with a
+//! SHA-256 over its content. Import checks the format, the checksum and every attachment's name
+//! before anything is written: a truncated, edited or corrupted bundle is refused with the reason,
+//! and an attachment can only ever land inside the session's folder in the data directory.
+//!
+//! The checksum detects damage and casual edits, not a forger who recomputes it: bundles travel
+//! between colleagues' workstations, not across a trust boundary.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::session::{Read, Session};
+
+pub const FORMAT: &str = "sentinel-review-bundle";
+pub const VERSION: u32 = 1;
+
+/// A file carried with the bundle (e.g. a case thumbnail), stored under the session's folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Relative path with `/` separators.
+    pub name: String,
+    /// Hex bytes.
+    pub hex: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub session: Session,
+    pub reads: Vec<Read>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Envelope {
+    format: String,
+    version: u32,
+    sha256: String,
+    payload: Payload,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BundleError {
+    #[error(
+        "not a readable bundle (truncated or not JSON) at line {line}, column {column}: {message}"
+    )]
+    Unreadable {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("not a Sentinel review bundle (format \"{0}\")")]
+    Format(String),
+    #[error("bundle version {0} is newer than this Sentinel reads ({VERSION})")]
+    Newer(u32),
+    #[error("the bundle was altered or damaged: its checksum does not match its content")]
+    Checksum,
+    #[error("attachment \"{0}\" would be written outside the session's folder")]
+    PathEscape(String),
+    #[error("attachment \"{0}\" is not valid hex")]
+    Attachment(String),
+    #[error("read of case {case} refers to no case of the session")]
+    UnknownCase { case: String },
+}
+
+fn digest(payload: &Payload) -> String {
+    let bytes = serde_json::to_vec(payload).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bundle text of `session` with `reads` (all, or one reader's) and `attachments`.
+pub fn write(session: &Session, reads: &[Read], attachments: Vec<Attachment>) -> String {
+    let payload = Payload {
+        session: session.clone(),
+        reads: reads.to_vec(),
+        attachments,
+    };
+    let env = Envelope {
+        format: FORMAT.into(),
+        version: VERSION,
+        sha256: digest(&payload),
+        payload,
+    };
+    serde_json::to_string_pretty(&env).unwrap_or_default()
+}
+
+/// Checks an attachment name: relative, only plain components, no `..`, no backslashes.
+pub fn safe_relative(name: &str) -> Result<PathBuf, BundleError> {
+    let escape = || BundleError::PathEscape(name.to_owned());
+    if name.is_empty() || name.contains('\\') || name.contains(':') || name.contains('\0') {
+        return Err(escape());
+    }
+    let p = Path::new(name);
+    if !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(escape());
+    }
+    Ok(p.to_path_buf())
+}
+
+/// Parses and checks a bundle; nothing is written.
+pub fn read(text: &str) -> Result<Payload, BundleError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| BundleError::Unreadable {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    let format = value
+        .get("format")
+        .and_then(|f| f.as_str())
+        .unwrap_or_default();
+    if format != FORMAT {
+        return Err(BundleError::Format(format.to_owned()));
+    }
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(VERSION) {
+        return Err(BundleError::Newer(
+            u32::try_from(version).unwrap_or(u32::MAX),
+        ));
+    }
+    let env: Envelope = serde_json::from_value(value).map_err(|e| BundleError::Unreadable {
+        line: 0,
+        column: 0,
+        message: e.to_string(),
+    })?;
+    if digest(&env.payload) != env.sha256 {
+        return Err(BundleError::Checksum);
+    }
+    for a in &env.payload.attachments {
+        safe_relative(&a.name)?;
+        if a.hex.len() % 2 != 0 || !a.hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BundleError::Attachment(a.name.clone()));
+        }
+    }
+    for r in &env.payload.reads {
+        if !env.payload.session.cases.iter().any(|c| c.id == r.case_id) {
+            return Err(BundleError::UnknownCase {
+                case: r.case_id.clone(),
+            });
+        }
+    }
+    Ok(env.payload)
+}
+
+/// Writes the attachments under `dir` (the session's folder in the data directory), each
+/// atomically; names were checked by [`read`] and are checked again here.
+pub fn write_attachments(dir: &Path, attachments: &[Attachment]) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for a in attachments {
+        let rel = safe_relative(&a.name).map_err(std::io::Error::other)?;
+        let bytes: Vec<u8> = (0..a.hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&a.hex[i..i + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(std::io::Error::other)?;
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        crate::fsutil::write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks `text` and merges it into `store`; attachments go under
+/// `data_dir/review/<session id>/`. Nothing is written unless the whole bundle checks out.
+pub fn import(
+    store: &mut crate::store::Store,
+    data_dir: &Path,
+    text: &str,
+) -> Result<crate::store::MergeReport, ImportError> {
+    let payload = read(text)?;
+    // The session id becomes a folder name: it must be one plain component too.
+    let folder = safe_relative(&payload.session.id)?;
+    if folder.components().count() != 1 {
+        return Err(BundleError::PathEscape(payload.session.id.clone()).into());
+    }
+    let report = store.merge_review(&payload.session, &payload.reads)?;
+    let dir = data_dir.join("review").join(folder);
+    write_attachments(&dir, &payload.attachments).map_err(|source| ImportError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(report)
+}
+
+/// An attachment of `bytes` under `name`.
+pub fn attachment(name: &str, bytes: &[u8]) -> Attachment {
+    Attachment {
+        name: name.to_owned(),
+        hex: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::session::{Arm, Assessment, CaseRef, Category, Reader};
+
+    fn sample() -> (Session, Vec<Read>) {
+        let session = Session {
+            id: "sess-1".into(),
+            name: "SLN pilot".into(),
+            cases: vec![CaseRef {
+                id: "c0".into(),
+                path: PathBuf::from("/slides/a.svs"),
+                slide_key: "quickhash1:abc".into(),
+                truth: Some(Category::Micro),
+            }],
+            readers: vec![Reader {
+                id: "r-a".into(),
+                name: "A. Reader".into(),
+                initials: "AR".into(),
+                arms: vec![Arm::Unassisted],
+            }],
+            seed: 7,
+        };
+        let mut read = Read::new("c0", "r-a", Arm::Unassisted);
+        read.answer(Assessment {
+            category: Category::Micro,
+            largest_mm: Some(1.2),
+            confidence: 4,
+            notes: "deposit in the subcapsular sinus".into(),
+        })
+        .expect("open");
+        read.submit().expect("complete");
+        (session, vec![read])
+    }
+
+    #[test]
+    fn round_trip() {
+        let (s, r) = sample();
+        let text = write(&s, &r, vec![attachment("thumbs/c0.png", b"\x89PNG")]);
+        let back = read(&text).expect("valid");
+        assert_eq!(back.session, s);
+        assert_eq!(back.reads, r);
+        assert_eq!(back.attachments[0].hex, "89504e47");
+    }
+
+    #[test]
+    fn tampered_and_truncated_bundles_are_refused_with_the_reason() {
+        let (s, r) = sample();
+        let text = write(&s, &r, Vec::new());
+        let edited = text
+            .replace("Micrometastasis", "Macrometastasis")
+            .replace("\"Micro\"", "\"Macro\"");
+        assert_ne!(edited, text);
+        assert_eq!(read(&edited), Err(BundleError::Checksum));
+        let cut = &text[..text.len() * 2 / 3];
+        assert!(
+            matches!(read(cut), Err(BundleError::Unreadable { .. })),
+            "{:?}",
+            read(cut)
+        );
+        assert_eq!(
+            read("{\"format\": \"something else\"}"),
+            Err(BundleError::Format("something else".into()))
+        );
+    }
+
+    #[test]
+    fn attachment_names_cannot_escape() {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "C:\\\\x",
+            "a\\\\..\\\\b",
+            "",
+            "./a/../..",
+        ] {
+            assert!(safe_relative(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(safe_relative("thumbs/c0.png").is_ok());
+        // A well-formed bundle whose attachment escapes is refused as a whole.
+        let (s, r) = sample();
+        let text = write(&s, &r, vec![attachment("../../outside.txt", b"x")]);
+        assert_eq!(
+            read(&text),
+            Err(BundleError::PathEscape("../../outside.txt".into()))
+        );
+    }
+}

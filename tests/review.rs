@@ -1,0 +1,181 @@
+//! Review sessions between two workstations (two data directories): blinded reads, bundle
+//! hand-over both ways, merging without duplicates or losses, and refusal of damaged bundles.
+
+use std::path::PathBuf;
+
+use sentinel::review::bundle::{self, BundleError, ImportError};
+use sentinel::review::session::{
+    Arm, Assessment, CaseRef, Category, Read, Reader, Session, latest, visible_to,
+};
+use sentinel::store::Store;
+
+fn session() -> Session {
+    Session {
+        id: "sln-2026".into(),
+        name: "Sentinel nodes, pilot".into(),
+        cases: (0..3)
+            .map(|i| CaseRef {
+                id: format!("case-{i}"),
+                path: PathBuf::from(format!("/slides/node-{i}.svs")),
+                slide_key: format!("quickhash1:{i:064}"),
+                truth: None,
+            })
+            .collect(),
+        readers: vec![
+            Reader {
+                id: "a".into(),
+                name: "Dr A".into(),
+                initials: "A".into(),
+                arms: vec![Arm::Unassisted],
+            },
+            Reader {
+                id: "b".into(),
+                name: "Dr B".into(),
+                initials: "B".into(),
+                arms: vec![Arm::Unassisted],
+            },
+        ],
+        seed: 2026,
+    }
+}
+
+fn submitted(case: &str, reader: &str, category: Category) -> Read {
+    let mut r = Read::new(case, reader, Arm::Unassisted);
+    r.answer(Assessment {
+        category,
+        largest_mm: None,
+        confidence: 3,
+        notes: String::new(),
+    })
+    .expect("open");
+    r.submit().expect("complete");
+    r
+}
+
+#[test]
+fn two_workstations_exchange_reads_without_duplicates_or_losses() {
+    let (ws_a, ws_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut store_a = Store::in_data_dir(ws_a.path()).expect("store A");
+    let mut store_b = Store::in_data_dir(ws_b.path()).expect("store B");
+    let s = session();
+    store_a.save_review_session(&s).expect("save");
+
+    // A reads and submits all three cases on workstation A.
+    for (i, c) in [Category::None, Category::Micro, Category::Macro]
+        .into_iter()
+        .enumerate()
+    {
+        store_a
+            .save_read(&s.id, &submitted(&format!("case-{i}"), "a", c))
+            .expect("save");
+    }
+    let a_reads = store_a.reads(&s.id).expect("reads");
+    let to_b = bundle::write(
+        &s,
+        &a_reads,
+        vec![bundle::attachment("notes/a.txt", b"read on ws A")],
+    );
+
+    // B imports, and is blinded from A until B submits.
+    let report = bundle::import(&mut store_b, ws_b.path(), &to_b).expect("import");
+    assert_eq!(
+        (report.reads_added, report.cases_added, report.readers_added),
+        (3, 3, 2)
+    );
+    assert!(ws_b.path().join("review/sln-2026/notes/a.txt").is_file());
+    let on_b = store_b.reads(&s.id).expect("reads");
+    assert!(
+        visible_to(&on_b, "b", "case-1").is_empty(),
+        "B sees nothing of A yet"
+    );
+    store_b
+        .save_read(&s.id, &submitted("case-1", "b", Category::Itc))
+        .expect("save");
+    let on_b = store_b.reads(&s.id).expect("reads");
+    assert_eq!(visible_to(&on_b, "b", "case-1").len(), 2, "both submitted");
+
+    // The same bundle again changes nothing.
+    let again = bundle::import(&mut store_b, ws_b.path(), &to_b).expect("import");
+    assert_eq!((again.reads_added, again.reads_present), (0, 3));
+    assert_eq!(store_b.reads(&s.id).expect("reads").len(), 4);
+
+    // B's reads go back to A; A ends with everything, once.
+    let b_only: Vec<Read> = store_b
+        .reads(&s.id)
+        .expect("reads")
+        .into_iter()
+        .filter(|r| r.reader_id == "b")
+        .collect();
+    let to_a = bundle::write(&s, &b_only, Vec::new());
+    let back = bundle::import(&mut store_a, ws_a.path(), &to_a).expect("import");
+    assert_eq!(back.reads_added, 1);
+    let on_a = store_a.reads(&s.id).expect("reads");
+    assert_eq!(on_a.len(), 4);
+    assert_eq!(
+        store_a.reads(&s.id).expect("reads"),
+        store_b.reads(&s.id).expect("reads"),
+        "both workstations hold the same reads"
+    );
+
+    // A conflicting copy of a version (amended on both sides) is kept as a new version.
+    let mut v2_a = on_a[0].amend().expect("submitted");
+    v2_a.assessment.as_mut().expect("answered").notes = "amended on A".into();
+    v2_a.submit().expect("complete");
+    let mut v2_b = on_a[0].amend().expect("submitted");
+    v2_b.assessment.as_mut().expect("answered").notes = "amended on B".into();
+    v2_b.submit().expect("complete");
+    store_a.save_read(&s.id, &v2_a).expect("save");
+    let r = bundle::import(
+        &mut store_a,
+        ws_a.path(),
+        &bundle::write(&s, &[v2_b], Vec::new()),
+    )
+    .expect("import");
+    assert_eq!(r.reads_renumbered, 1);
+    let versions: Vec<u32> = store_a
+        .reads(&s.id)
+        .expect("reads")
+        .iter()
+        .filter(|x| x.case_id == on_a[0].case_id && x.reader_id == on_a[0].reader_id)
+        .map(|x| x.version)
+        .collect();
+    assert_eq!(versions, [1, 2, 3], "nothing lost");
+    assert_eq!(latest(&store_a.reads(&s.id).expect("reads")).len(), 4);
+}
+
+#[test]
+fn damaged_or_escaping_bundles_change_nothing() {
+    let ws = tempfile::tempdir().expect("dir");
+    let mut store = Store::in_data_dir(ws.path()).expect("store");
+    let s = session();
+    let text = bundle::write(&s, &[submitted("case-0", "a", Category::Macro)], Vec::new());
+
+    let tampered = text.replace("\"Macro\"", "\"None\"");
+    assert!(matches!(
+        bundle::import(&mut store, ws.path(), &tampered),
+        Err(ImportError::Bundle(BundleError::Checksum))
+    ));
+    let truncated = &text[..text.len() - 40];
+    assert!(matches!(
+        bundle::import(&mut store, ws.path(), truncated),
+        Err(ImportError::Bundle(BundleError::Unreadable { .. }))
+    ));
+    let escaping = bundle::write(&s, &[], vec![bundle::attachment("../../../evil.sh", b"rm")]);
+    assert!(matches!(
+        bundle::import(&mut store, ws.path(), &escaping),
+        Err(ImportError::Bundle(BundleError::PathEscape(_)))
+    ));
+    let mut odd = s.clone();
+    odd.id = "../x".into();
+    let escaping_id = bundle::write(&odd, &[], vec![bundle::attachment("a.txt", b"x")]);
+    assert!(bundle::import(&mut store, ws.path(), &escaping_id).is_err());
+    assert!(
+        store.review_sessions().expect("sessions").is_empty(),
+        "nothing merged"
+    );
+    let outside = ws.path().parent().expect("parent").join("evil.sh");
+    assert!(!outside.exists());
+}
