@@ -107,7 +107,12 @@ pub fn cohen_kappa(table: &[Vec<f64>], weights: Weights) -> Option<Estimate> {
         }
     }
     let var = (a - (kappa - pe * (1.0 - kappa)).powi(2)) / ((1.0 - pe).powi(2) * n);
-    Some(Estimate::normal(kappa, var.max(0.0).sqrt()))
+    let e = Estimate::normal(kappa, var.max(0.0).sqrt());
+    // Kappa lives in [-1, 1]; so does its interval.
+    Some(Estimate {
+        ci: (e.ci.0.max(-1.0), e.ci.1.min(1.0)),
+        ..e
+    })
 }
 
 /// Fleiss' kappa of `counts[case][category]` = how many readers put the case in the category (every

@@ -4,4 +4,5 @@
 pub mod agreement;
 pub mod bundle;
 pub mod coverage;
+pub mod report;
 pub mod session;

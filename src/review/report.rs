@@ -1,0 +1,518 @@
+//! The review report: per-case answers and agreement, agreement statistics per reading arm
+//! (percent agreement, Cohen's kappa for two readers, Fleiss' kappa for more, with 95% CIs), Dice
+//! between readers' tumour annotations, the AI's slide score against each reader, the
+//! discrepancy list; written as CSV (wide, and the long format iMRMC reads) and as one
+//! self-contained HTML page. Pure apart from the caller-supplied thumbnails.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use super::agreement::{
+    Estimate, Overlap, Weights, cohen_kappa, confusion, fleiss_kappa, overlap, percent_agreement,
+    roc_auc,
+};
+use super::session::{Arm, Category, Read, Session, latest};
+
+/// Class name whose annotations count as a reader's tumour outline for Dice / IoU.
+pub const TUMOUR_CLASS: &str = "Tumor";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmAgreement {
+    pub arm: Arm,
+    pub readers: Vec<String>,
+    /// Cases every one of these readers has submitted.
+    pub cases: usize,
+    pub percent: Option<f64>,
+    /// Two readers: unweighted and linearly weighted Cohen's kappa.
+    pub cohen: Option<Estimate>,
+    pub cohen_linear: Option<Estimate>,
+    /// Three or more readers.
+    pub fleiss: Option<Estimate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub case_id: String,
+    pub slide: String,
+    /// (reader, arm) -> category of the latest submitted read.
+    pub answers: BTreeMap<(String, String), Category>,
+    pub agree: bool,
+    /// Between the first two readers with tumour annotations on this case (same arm).
+    pub dice: Option<Overlap>,
+    pub ai_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub session: Session,
+    pub rows: Vec<CaseRow>,
+    pub agreement: Vec<ArmAgreement>,
+    /// (reader, arm, AUC of the AI's slide score for the reader's "metastasis" calls).
+    pub ai_vs_reader: Vec<(String, Arm, Option<Estimate>)>,
+}
+
+/// Micro- and macrometastases are metastatic disease; ITCs (pN0(i+)) are not.
+pub fn metastatic(c: Category) -> bool {
+    c >= Category::Micro
+}
+
+fn arm_name(a: Arm) -> String {
+    a.label().to_owned()
+}
+
+/// Builds the report from every version of every read (the latest submitted one counts) and the
+/// AI's slide-level score per case id, where there is one.
+pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Report {
+    let current: Vec<&Read> = latest(reads).into_iter().filter(|r| r.submitted).collect();
+    let category = |case: &str, reader: &str, arm: Arm| {
+        current
+            .iter()
+            .find(|r| r.case_id == case && r.reader_id == reader && r.arm == arm)
+            .and_then(|r| r.assessment.as_ref())
+            .map(|a| a.category)
+    };
+    let mut rows = Vec::new();
+    for c in &session.cases {
+        let mut answers = BTreeMap::new();
+        for r in &session.readers {
+            for &arm in &r.arms {
+                if let Some(cat) = category(&c.id, &r.id, arm) {
+                    answers.insert((r.id.clone(), arm_name(arm)), cat);
+                }
+            }
+        }
+        let agree = {
+            let mut per_arm: HashMap<&String, Vec<Category>> = HashMap::new();
+            for ((_, arm), cat) in &answers {
+                per_arm.entry(arm).or_default().push(*cat);
+            }
+            per_arm.values().all(|v| v.windows(2).all(|w| w[0] == w[1]))
+        };
+        let tumour = |r: &&&Read| {
+            r.annotations
+                .iter()
+                .filter(|a| a.class.as_deref() == Some(TUMOUR_CLASS))
+                .map(|a| a.shape.clone())
+                .collect::<Vec<_>>()
+        };
+        let with_outlines: Vec<&&Read> = current
+            .iter()
+            .filter(|r| r.case_id == c.id && !tumour(r).is_empty())
+            .collect();
+        let dice = with_outlines.iter().enumerate().find_map(|(i, a)| {
+            with_outlines[i + 1..]
+                .iter()
+                .find(|b| b.arm == a.arm && b.reader_id != a.reader_id)
+                .and_then(|b| overlap(&tumour(a), &tumour(b)))
+        });
+        rows.push(CaseRow {
+            case_id: c.id.clone(),
+            slide: c.path.display().to_string(),
+            answers,
+            agree,
+            dice,
+            ai_score: ai.get(&c.id).copied(),
+        });
+    }
+
+    let mut agreement = Vec::new();
+    for arm in [Arm::Unassisted, Arm::Assisted] {
+        let readers: Vec<String> = session
+            .readers
+            .iter()
+            .filter(|r| r.arms.contains(&arm))
+            .map(|r| r.id.clone())
+            .collect();
+        if readers.len() < 2 {
+            continue;
+        }
+        // Cases every reader of the arm has submitted.
+        let complete: Vec<Vec<Category>> = session
+            .cases
+            .iter()
+            .filter_map(|c| {
+                readers
+                    .iter()
+                    .map(|r| category(&c.id, r, arm))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect();
+        let k = Category::ALL.len();
+        let (percent, cohen, cohen_linear, fleiss) = if readers.len() == 2 {
+            let a: Vec<usize> = complete.iter().map(|v| v[0].index()).collect();
+            let b: Vec<usize> = complete.iter().map(|v| v[1].index()).collect();
+            let t = confusion(&a, &b, k);
+            (
+                percent_agreement(&t),
+                cohen_kappa(&t, Weights::Unweighted),
+                cohen_kappa(&t, Weights::Linear),
+                None,
+            )
+        } else {
+            let counts: Vec<Vec<f64>> = complete
+                .iter()
+                .map(|v| {
+                    let mut row = vec![0.0; k];
+                    for c in v {
+                        row[c.index()] += 1.0;
+                    }
+                    row
+                })
+                .collect();
+            let all_same = complete
+                .iter()
+                .filter(|v| v.windows(2).all(|w| w[0] == w[1]))
+                .count();
+            let percent = (!complete.is_empty()).then(|| all_same as f64 / complete.len() as f64);
+            (
+                percent,
+                None,
+                None,
+                fleiss_kappa(&counts, 2000, session.seed),
+            )
+        };
+        agreement.push(ArmAgreement {
+            arm,
+            readers,
+            cases: complete.len(),
+            percent,
+            cohen,
+            cohen_linear,
+            fleiss,
+        });
+    }
+
+    let mut ai_vs_reader = Vec::new();
+    for r in &session.readers {
+        for &arm in &r.arms {
+            let pairs: Vec<(f64, bool)> = session
+                .cases
+                .iter()
+                .filter_map(|c| Some((*ai.get(&c.id)?, metastatic(category(&c.id, &r.id, arm)?))))
+                .collect();
+            ai_vs_reader.push((r.id.clone(), arm, roc_auc(&pairs)));
+        }
+    }
+    Report {
+        session: session.clone(),
+        rows,
+        agreement,
+        ai_vs_reader,
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Every version of every read, one per line.
+pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
+    let mut out = String::from(
+        "session,case,slide,reader,arm,version,submitted,category,largest_mm,confidence,seconds_on_case,views,annotations,notes\n",
+    );
+    for r in reads {
+        let slide = session
+            .cases
+            .iter()
+            .find(|c| c.id == r.case_id)
+            .map(|c| c.path.display().to_string())
+            .unwrap_or_default();
+        let a = r.assessment.as_ref();
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{}",
+            csv_field(&session.id),
+            csv_field(&r.case_id),
+            csv_field(&slide),
+            csv_field(&r.reader_id),
+            r.arm.label(),
+            r.version,
+            r.submitted,
+            a.map(|a| a.category.label()).unwrap_or_default(),
+            a.and_then(|a| a.largest_mm)
+                .map(|m| format!("{m}"))
+                .unwrap_or_default(),
+            a.map(|a| a.confidence.to_string()).unwrap_or_default(),
+            r.seconds_on_case,
+            r.view_track.len(),
+            r.annotations.len(),
+            csv_field(a.map(|a| a.notes.as_str()).unwrap_or_default()),
+        );
+    }
+    out
+}
+
+/// The long format iMRMC reads: a study description (N0, N1, NR, NM), then after `BEGIN DATA:`
+/// one `reader,case,modality,score` row per submitted read (score: the category's rank 0-3) and a
+/// `-1,case,0,truth` row per case whose reference standard is known (truth 1 = micro- or
+/// macrometastasis).
+pub fn imrmc_csv(session: &Session, reads: &[Read]) -> String {
+    let current: Vec<&Read> = latest(reads).into_iter().filter(|r| r.submitted).collect();
+    let known: Vec<(&str, bool)> = session
+        .cases
+        .iter()
+        .filter_map(|c| Some((c.id.as_str(), metastatic(c.truth?))))
+        .collect();
+    let n1 = known.iter().filter(|k| k.1).count();
+    let mut modalities: Vec<&str> = current.iter().map(|r| r.arm.label()).collect();
+    modalities.sort_unstable();
+    modalities.dedup();
+    let mut readers: Vec<&str> = current.iter().map(|r| r.reader_id.as_str()).collect();
+    readers.sort_unstable();
+    readers.dedup();
+    let mut out = format!(
+        "Sentinel review session {} ({})\nN0={}\nN1={}\nNR={}\nNM={}\nBEGIN DATA:\n",
+        session.id,
+        session.name,
+        known.len() - n1,
+        n1,
+        readers.len(),
+        modalities.len()
+    );
+    for (case, truth) in &known {
+        let _ = writeln!(out, "-1,{case},0,{}", u8::from(*truth));
+    }
+    for r in current {
+        if let Some(a) = &r.assessment {
+            let _ = writeln!(
+                out,
+                "{},{},{},{}",
+                r.reader_id,
+                r.case_id,
+                r.arm.label(),
+                a.category.index()
+            );
+        }
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn est(e: &Option<Estimate>) -> String {
+    match e {
+        Some(e) if e.ci.0.is_finite() => {
+            format!("{:.3} (95% CI {:.3} to {:.3})", e.value, e.ci.0, e.ci.1)
+        }
+        Some(e) => format!("{:.3}", e.value),
+        None => "n/a".into(),
+    }
+}
+
+/// One self-contained HTML page; `thumbnails` maps case ids to PNG bytes (embedded as data URIs).
+pub fn html(report: &Report, thumbnails: &HashMap<String, Vec<u8>>) -> String {
+    let s = &report.session;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Review: {name}</title><style>\
+         body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border:1px solid #bbb;padding:4px 8px;text-align:left}}th{{background:#eee}}\
+         .disagree{{background:#fde2e0}}img{{max-width:240px;max-height:180px}}</style></head><body>\
+         <h1>Review session: {name}</h1><p>{cases} case(s), {readers} reader(s); session {id}, order seed {seed}.</p>",
+        name = esc(&s.name),
+        cases = s.cases.len(),
+        readers = s.readers.len(),
+        id = esc(&s.id),
+        seed = s.seed
+    );
+    h.push_str("<h2>Agreement</h2><table><tr><th>arm</th><th>readers</th><th>cases</th><th>percent agreement</th><th>Cohen's kappa</th><th>linearly weighted kappa</th><th>Fleiss' kappa</th></tr>");
+    for a in &report.agreement {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.arm.label(),
+            esc(&a.readers.join(", ")),
+            a.cases,
+            a.percent
+                .map_or("n/a".into(), |p| format!("{:.1}%", 100.0 * p)),
+            est(&a.cohen),
+            est(&a.cohen_linear),
+            est(&a.fleiss)
+        );
+    }
+    h.push_str("</table><h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
+    for (r, arm, auc) in &report.ai_vs_reader {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(r),
+            arm.label(),
+            est(auc)
+        );
+    }
+    h.push_str("</table><h2>Cases</h2><table><tr><th>case</th><th>slide</th><th>answers</th><th>Dice / IoU</th><th>AI score</th><th>thumbnail</th></tr>");
+    for row in &report.rows {
+        let answers: Vec<String> = row
+            .answers
+            .iter()
+            .map(|((r, arm), c)| format!("{} ({arm}): {}", esc(r), c.label()))
+            .collect();
+        let thumb = thumbnails.get(&row.case_id).map_or_else(
+            || "slide not available".to_owned(),
+            |png| {
+                use base64::Engine as _;
+                format!(
+                    "<img alt=\"{}\" src=\"data:image/png;base64,{}\">",
+                    esc(&row.case_id),
+                    base64::engine::general_purpose::STANDARD.encode(png)
+                )
+            },
+        );
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if row.agree { "" } else { "disagree" },
+            esc(&row.case_id),
+            esc(&row.slide),
+            answers.join("<br>"),
+            row.dice
+                .map_or("n/a".into(), |d| format!("{:.3} / {:.3}", d.dice, d.iou)),
+            row.ai_score.map_or("n/a".into(), |a| format!("{a:.3}")),
+            thumb
+        );
+    }
+    h.push_str("</table><h2>Discrepancies</h2><ul>");
+    for row in report.rows.iter().filter(|r| !r.agree) {
+        let _ = write!(h, "<li>{}</li>", esc(&row.case_id));
+    }
+    h.push_str("</ul></body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotate::{Annotation, Shape};
+    use crate::review::session::{Assessment, CaseRef, Reader};
+    use std::path::PathBuf;
+
+    fn session(readers: &[&str]) -> Session {
+        Session {
+            id: "s".into(),
+            name: "pilot".into(),
+            cases: (0..4)
+                .map(|i| CaseRef {
+                    id: format!("c{i}"),
+                    path: PathBuf::from(format!("/s/{i}.svs")),
+                    slide_key: format!("k{i}"),
+                    truth: Some(if i % 2 == 0 {
+                        Category::None
+                    } else {
+                        Category::Macro
+                    }),
+                })
+                .collect(),
+            readers: readers
+                .iter()
+                .map(|r| Reader {
+                    id: (*r).into(),
+                    name: (*r).into(),
+                    initials: (*r).into(),
+                    arms: vec![Arm::Unassisted],
+                })
+                .collect(),
+            seed: 1,
+        }
+    }
+
+    fn read(case: usize, reader: &str, c: Category) -> Read {
+        let mut r = Read::new(&format!("c{case}"), reader, Arm::Unassisted);
+        r.answer(Assessment {
+            category: c,
+            largest_mm: None,
+            confidence: 3,
+            notes: "a, \"quoted\" note".into(),
+        })
+        .expect("open");
+        r.submit().expect("complete");
+        r
+    }
+
+    #[test]
+    fn two_readers_kappa_dice_ai_and_discrepancies() {
+        use Category::*;
+        let s = session(&["a", "b"]);
+        let mut reads = vec![
+            read(0, "a", None),
+            read(1, "a", Macro),
+            read(2, "a", None),
+            read(3, "a", Micro),
+            read(0, "b", None),
+            read(1, "b", Macro),
+            read(2, "b", Itc),
+            read(3, "b", Micro),
+        ];
+        let outline = |x: f64| {
+            vec![Annotation::new(
+                Shape::rectangle([x, 0.0], [x + 10.0, 10.0]),
+                Some(TUMOUR_CLASS.into()),
+            )]
+        };
+        reads[1].annotations = outline(0.0);
+        reads[5].annotations = outline(5.0);
+        let ai: HashMap<String, f64> = [("c0", 0.1), ("c1", 0.9), ("c2", 0.2), ("c3", 0.8)]
+            .map(|(k, v)| (k.to_owned(), v))
+            .into();
+        let r = build(&s, &reads, &ai);
+        let arm = &r.agreement[0];
+        assert_eq!(arm.cases, 4);
+        assert_eq!(arm.percent, Some(0.75));
+        // Pairs (None,None), (Macro,Macro), (None,Itc), (Micro,Micro): po = 0.75; marginals
+        // A = (1/2, 0, 1/4, 1/4), B = (1/4, 1/4, 1/4, 1/4), so pe = 0.25 and kappa = 2/3.
+        let k = arm.cohen.expect("defined");
+        assert!((k.value - 2.0 / 3.0).abs() < 1e-12, "{k:?}");
+        assert!(k.ci.1 <= 1.0, "the interval stays within kappa's range");
+        assert!(arm.fleiss.is_none());
+        assert!(!r.rows[2].agree && r.rows[0].agree);
+        let d = r.rows[1].dice.expect("both outlined case 1");
+        assert!((d.dice - 0.5).abs() < 1e-12);
+        // The AI separates a's metastasis calls (c1, c3) from the rest perfectly.
+        assert_eq!(r.ai_vs_reader[0].2.map(|e| e.value), Some(1.0));
+        let page = html(&r, &HashMap::new());
+        assert!(page.contains("<li>c2</li>") && !page.contains("<li>c0</li>"));
+        let csv = reads_csv(&s, &reads);
+        assert_eq!(csv.lines().count(), 9);
+        assert!(csv.contains("\"a, \"\"quoted\"\" note\""), "CSV quoting");
+        let long = imrmc_csv(&s, &reads);
+        assert!(
+            long.contains("N0=2\nN1=2\nNR=2\nNM=1\nBEGIN DATA:\n-1,c0,0,0\n-1,c1,0,1\n"),
+            "{long}"
+        );
+        assert!(long.contains("\nb,c2,unassisted,1\n"), "{long}");
+    }
+
+    #[test]
+    fn three_readers_use_fleiss_kappa() {
+        use Category::*;
+        let s = session(&["a", "b", "c"]);
+        let mut reads = Vec::new();
+        for (case, cats) in [
+            [None, None, None],
+            [Macro, Macro, Micro],
+            [None, Itc, None],
+            [Micro, Micro, Micro],
+        ]
+        .iter()
+        .enumerate()
+        {
+            for (reader, c) in ["a", "b", "c"].iter().zip(cats) {
+                reads.push(read(case, reader, *c));
+            }
+        }
+        let r = build(&s, &reads, &HashMap::new());
+        let arm = &r.agreement[0];
+        assert!(arm.cohen.is_none());
+        assert_eq!(arm.percent, Some(0.5));
+        assert!(arm.fleiss.is_some());
+    }
+}
