@@ -345,3 +345,124 @@ fn export_writes_each_tumour_region_with_its_mask_and_refuses_a_broken_file() {
     assert!(stderr.contains("broken.geojson: line 3"), "{stderr}");
     assert!(!dir.join("none").exists(), "nothing written");
 }
+
+#[test]
+fn review_session_from_the_command_line_new_export_import_report() {
+    use sentinel::review::session::{Arm, Assessment, Category, Read};
+    use sentinel::store::Store;
+    let f = common::svs();
+    let root = tmp("review");
+    let _ = std::fs::remove_dir_all(&root);
+    let (ws_a, ws_b, slides) = (root.join("ws-a"), root.join("ws-b"), root.join("slides"));
+    std::fs::create_dir_all(&slides).expect("dir");
+    // Two slides: the fixture and a copy under another name (same identity is fine for a test).
+    let (s1, s2) = (slides.join("node-1.svs"), slides.join("node-2.svs"));
+    std::fs::copy(&f.path, &s1).expect("copy");
+    std::fs::copy(&f.path, &s2).expect("copy");
+    let run = |ws: &Path, args: &[&str]| {
+        let out = sentinel()
+            .env("SENTINEL_DATA_DIR", ws)
+            .args(args)
+            .output()
+            .expect("run sentinel");
+        let (o, e) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "{args:?}: {e}");
+        o
+    };
+    let created = run(
+        &ws_a,
+        &[
+            "review",
+            "new",
+            "--name",
+            "pilot",
+            "--reader",
+            "a:Dr Alpha",
+            "--reader",
+            "b:Dr Beta",
+            "--seed",
+            "5",
+            s1.to_str().expect("utf8"),
+            s2.to_str().expect("utf8"),
+        ],
+    );
+    let id = created
+        .split_whitespace()
+        .nth(1)
+        .expect("session id")
+        .to_owned();
+    // Both readers answer both cases (through the store, as the GUI does).
+    {
+        let mut store = Store::in_data_dir(&ws_a).expect("store");
+        for (reader, cats) in [
+            ("a", [Category::None, Category::Macro]),
+            ("b", [Category::Itc, Category::Macro]),
+        ] {
+            for (i, c) in cats.iter().enumerate() {
+                let mut r = Read::new(&format!("case-{:03}", i + 1), reader, Arm::Unassisted);
+                r.answer(Assessment {
+                    category: *c,
+                    largest_mm: None,
+                    confidence: 4,
+                    notes: String::new(),
+                })
+                .expect("open");
+                r.submit().expect("complete");
+                store.save_read(&id, &r).expect("save");
+            }
+        }
+    }
+    assert!(run(&ws_a, &["review", "list"]).contains("4 submitted read(s)"));
+    let bundle = root.join("pilot.sentinel-review");
+    run(
+        &ws_a,
+        &[
+            "review",
+            "export",
+            &id,
+            "--out",
+            bundle.to_str().expect("utf8"),
+            "--reader",
+            "a",
+        ],
+    );
+    let imported = run(&ws_b, &["review", "import", bundle.to_str().expect("utf8")]);
+    assert!(imported.contains("2 read(s) added"), "{imported}");
+
+    // One slide moved: the report finds it by name in --search, checked by identity.
+    let moved = root.join("archive");
+    std::fs::create_dir_all(&moved).expect("dir");
+    std::fs::rename(&s2, moved.join("node-2.svs")).expect("move");
+    let out_dir = root.join("report");
+    run(
+        &ws_a,
+        &[
+            "review",
+            "report",
+            &id,
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--search",
+            moved.to_str().expect("utf8"),
+        ],
+    );
+    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("html");
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        2,
+        "both thumbnails"
+    );
+    assert!(
+        html.contains("<li>case-001</li>"),
+        "the discrepancy is listed"
+    );
+    assert!(html.contains("50.0%"), "percent agreement");
+    let long = std::fs::read_to_string(out_dir.join("imrmc.csv")).expect("csv");
+    assert!(long.contains("NR=2\nNM=1\nBEGIN DATA:\n"), "{long}");
+    assert!(long.contains("\nb,case-001,unassisted,1\n"), "{long}");
+    let wide = std::fs::read_to_string(out_dir.join("reads.csv")).expect("csv");
+    assert_eq!(wide.lines().count(), 5);
+}

@@ -4,5 +4,6 @@
 pub mod agreement;
 pub mod bundle;
 pub mod coverage;
+pub mod materials;
 pub mod report;
 pub mod session;

@@ -110,11 +110,7 @@ struct ExportJob {
 /// The identity under which a slide's annotations are stored: OpenSlide's quickhash (so a moved
 /// or copied file keeps them), else the path.
 pub fn slide_key(v: &SlideView) -> String {
-    v.slide
-        .properties()
-        .get("openslide.quickhash-1")
-        .map(|h| format!("quickhash1:{h}"))
-        .unwrap_or_else(|| format!("path:{}", v.slide.path().display()))
+    crate::review::materials::slide_key(v.slide.as_ref())
 }
 
 impl AnnotationUi {

@@ -1,0 +1,102 @@
+//! What a review session needs from disk: finding a case's slide again (by path, else by file name
+//! in the folders given, always checked against the slide's identity), its stored AI score, and a
+//! thumbnail with the readers' annotations for the report.
+
+use std::path::{Path, PathBuf};
+
+use super::session::{CaseRef, Read};
+use crate::annotate::Shape;
+use crate::slide::SlideSource;
+
+/// The slide's identity as sessions and the annotation store record it.
+pub fn slide_key(slide: &dyn SlideSource) -> String {
+    slide
+        .properties()
+        .get("openslide.quickhash-1")
+        .map(|h| format!("quickhash1:{h}"))
+        .unwrap_or_else(|| format!("path:{}", slide.path().display()))
+}
+
+fn matches(path: &Path, key: &str) -> bool {
+    crate::slide::open(path).is_ok_and(|s| slide_key(s.as_ref()) == key)
+}
+
+/// Where the case's slide is now: its recorded path if that is still the same slide, else a file
+/// of the same name in one of `search` that is.
+pub fn locate(case: &CaseRef, search: &[PathBuf]) -> Option<PathBuf> {
+    if case.path.is_file() && matches(&case.path, &case.slide_key) {
+        return Some(case.path.clone());
+    }
+    let name = case.path.file_name()?;
+    search
+        .iter()
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file() && matches(p, &case.slide_key))
+}
+
+/// The maximum tile score of the stored analysis of the slide at `path` in `analyses_dir`, if the
+/// stored result is of this slide.
+pub fn ai_score(slide: &dyn SlideSource, analyses_dir: &Path) -> Option<f64> {
+    let sidecar = crate::analysis::result::sidecar_path(analyses_dir, slide.path());
+    let bytes = std::fs::read(sidecar).ok()?;
+    let r: crate::analysis::result::AnalysisResult = serde_json::from_slice(&bytes).ok()?;
+    let hash = slide.properties().get("openslide.quickhash-1")?;
+    (r.complete && &r.provenance.slide_hash == hash).then_some(f64::from(r.summary.max))
+}
+
+/// Distinct outline colours for readers, in order.
+pub const READER_COLOURS: [[u8; 3]; 6] = [
+    [230, 25, 75],
+    [0, 130, 200],
+    [60, 180, 75],
+    [245, 130, 48],
+    [145, 30, 180],
+    [70, 240, 240],
+];
+
+/// A PNG of the slide's overview (at most `max_side` px) with each read's annotations outlined in
+/// its reader's colour (`reader_index` maps a reader id to a colour slot).
+pub fn thumbnail(
+    slide: &dyn SlideSource,
+    reads: &[&Read],
+    reader_index: impl Fn(&str) -> usize,
+    max_side: u32,
+) -> Option<Vec<u8>> {
+    let ov = crate::slide::read_overview(slide, max_side).ok()?;
+    let (w, h) = (ov.width, ov.height);
+    let mut rgb: Vec<u8> = ov
+        .pixels
+        .chunks_exact(4)
+        .flat_map(|p| {
+            if p[3] == 0 {
+                [255, 255, 255]
+            } else {
+                [p[0], p[1], p[2]]
+            }
+        })
+        .collect();
+    let ds = slide.dimensions().0 as f64 / f64::from(w.max(1));
+    let outlines: Vec<(Shape, [u8; 3])> = reads
+        .iter()
+        .flat_map(|r| {
+            let c = READER_COLOURS[reader_index(&r.reader_id) % READER_COLOURS.len()];
+            r.annotations.iter().map(move |a| (a.shape.clone(), c))
+        })
+        .collect();
+    crate::region::burn(
+        &mut rgb,
+        w,
+        h,
+        [0.0, 0.0],
+        ds,
+        &crate::region::Overlay {
+            outlines: &outlines,
+            heatmap: None,
+        },
+    );
+    let img = image::RgbImage::from_raw(w, h, rgb)?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .ok()?;
+    Some(png)
+}
