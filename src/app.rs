@@ -13,6 +13,7 @@ use crate::slide::read_overview;
 use crate::slide::{RgbaImage, SlideSource};
 use crate::ui::analysis_panel::AnalysisUi;
 use crate::ui::annotations::AnnotationUi;
+use crate::ui::review::{CaseContext, ReviewUi};
 use crate::ui::{self, Command};
 use crate::viewer::{Budgets, SlideView};
 
@@ -104,6 +105,8 @@ pub struct SentinelApp {
     annotations: AnnotationUi,
     show_annotations: bool,
     snapshot: Snapshot,
+    review: ReviewUi,
+    show_review: bool,
     /// A short message shown over the canvas (what was saved) and until when.
     notice: Option<(String, Instant)>,
 }
@@ -138,11 +141,14 @@ impl SentinelApp {
             launch.data_dir.join("analyses"),
         );
         let annotations = AnnotationUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
+        let review = ReviewUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
         let mut app = Self {
             analysis,
             annotations,
             show_annotations: launch.screenshot.is_none() && launch.bench.is_none(),
             snapshot: Snapshot::Idle,
+            review,
+            show_review: false,
             notice: None,
             // Scripted screenshots and benchmarks measure the bare viewer.
             show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
@@ -286,6 +292,18 @@ impl SentinelApp {
         !matches!(self.snapshot, Snapshot::Idle)
     }
 
+    pub fn set_review_panel(&mut self, show: bool) {
+        self.show_review = show;
+    }
+
+    pub fn review(&self) -> &ReviewUi {
+        &self.review
+    }
+
+    pub fn review_mut(&mut self) -> &mut ReviewUi {
+        &mut self.review
+    }
+
     pub fn annotations(&self) -> &AnnotationUi {
         &self.annotations
     }
@@ -426,6 +444,28 @@ impl SentinelApp {
             Command::DismissError => self.error = None,
             Command::ToggleAnalysisPanel => self.show_analysis = !self.show_analysis,
             Command::ToggleAnnotationPanel => self.show_annotations = !self.show_annotations,
+            Command::ToggleReviewPanel => {
+                self.show_review = !self.show_review;
+                if self.show_review {
+                    self.review.reload();
+                }
+            }
+            Command::OpenForReview {
+                path,
+                scope,
+                heatmap,
+            } => {
+                self.annotations.set_scope(Some(scope));
+                self.analysis.style.visible = heatmap;
+                self.show_analysis = heatmap;
+                self.open(path);
+            }
+            Command::LeaveReview => {
+                self.annotations.set_scope(None);
+                if let Some(v) = &self.current {
+                    self.annotations.on_slide_opened(v);
+                }
+            }
             Command::SnapshotDialog => {
                 let (tx, rx) = channel();
                 let repaint = Arc::clone(&self.repaint);
@@ -598,6 +638,30 @@ impl eframe::App for SentinelApp {
         });
         self.analysis.poll();
         self.annotations.poll();
+        self.review.poll();
+        // The unassisted arm never shows the heatmap (it is still computed, for the audit).
+        if self.review.reading_arm() == Some(crate::review::session::Arm::Unassisted) {
+            self.analysis.style.visible = false;
+            self.show_analysis = false;
+        }
+        if self.show_review {
+            let mpp = self
+                .current
+                .as_ref()
+                .and_then(|v| v.slide.mpp().map(|m| m.0));
+            let ctx = CaseContext {
+                annotations: self.annotations.document().items(),
+                heatmap: self.analysis.heatmap(),
+                mpp,
+            };
+            egui::Panel::right("review")
+                .default_size(300.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical()
+                        .id_salt("review-panel")
+                        .show(ui, |ui| self.review.panel(ui, &ctx, &mut commands))
+                });
+        }
         if self.show_annotations {
             self.annotations
                 .set_export_heatmap(self.analysis.shown_heatmap());
@@ -691,6 +755,12 @@ impl SentinelApp {
             v.jump_to(centre, zoom_px / v.view.pixels_per_point);
         }
         self.canvas = Some(rect);
+        if self.review.reading_arm().is_some() {
+            let r = v.view.visible();
+            let mag = v.magnification().unwrap_or(v.view.zoom_px());
+            let dt = f64::from(ui.input(|i| i.stable_dt)).min(0.5);
+            self.review.record([r.x0, r.y0, r.x1, r.y1], mag, dt);
+        }
         v.primary_pans = self.annotations.primary_pans();
         let response = v.canvas(ui, rect);
         self.annotations.canvas_input(ui, &response, rect, v);

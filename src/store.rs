@@ -29,6 +29,13 @@ pub enum StoreError {
     },
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 pub struct Store {
     path: PathBuf,
     db: Connection,
@@ -55,8 +62,19 @@ impl Store {
         let db = Connection::open(path).map_err(err)?;
         db.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        // WAL + FULL: every commit is synced to the log before it returns.
-        db.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        // WAL + FULL: every commit is synced to the log before it returns. Switching to WAL takes
+        // an exclusive lock that the busy handler does not wait for, so another connection opening
+        // at the same moment (the GUI has one per panel) is waited out here.
+        let started = std::time::Instant::now();
+        loop {
+            match db.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && started.elapsed().as_secs() < 10 => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         db.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         let version: i64 = db
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -67,8 +85,10 @@ impl Store {
                 found: version,
             });
         }
+        // IMMEDIATE: take the write lock up front, so the busy handler waits for other writers
+        // (a deferred transaction that must upgrade fails at once instead).
         db.execute_batch(
-            "BEGIN;
+            "BEGIN IMMEDIATE;
              CREATE TABLE IF NOT EXISTS slides (
                  key TEXT PRIMARY KEY,
                  path TEXT NOT NULL
@@ -180,7 +200,10 @@ impl Store {
             path: path.clone(),
             message: e.to_string(),
         };
-        let tx = self.db.transaction().map_err(err)?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         tx.execute(
             "INSERT INTO slides (key, path) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET path = excluded.path",
@@ -327,10 +350,13 @@ impl Store {
     /// Saves one read version. A submitted version on disk is never overwritten.
     pub fn save_read(&mut self, session_id: &str, read: &Read) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let tx = self.db.transaction().map_err(|e| StoreError::Db {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::Db {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         put_read(&tx, &path, session_id, read, false)?;
         tx.commit().map_err(|e| StoreError::Db {
             path,
@@ -352,7 +378,10 @@ impl Store {
         };
         let mut report = MergeReport::default();
         let existing = self.review_session(&session.id)?;
-        let tx = self.db.transaction().map_err(err)?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let merged = match existing {
             None => {
                 report.cases_added = session.cases.len();
@@ -568,6 +597,32 @@ mod tests {
     }
 
     #[test]
+    fn connections_opening_and_writing_at_once_all_succeed() {
+        // The GUI opens one connection per panel at start-up; before schema set-up waited for
+        // the write lock, the second one failed with "database is locked".
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sentinel.db");
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let mut s = Store::open(&db)?;
+                    for k in 0..20 {
+                        let a = rect(f64::from(i * 100 + k));
+                        s.apply("k", Path::new("/x.svs"), &[Change::Upsert(a)])?;
+                    }
+                    Ok::<(), StoreError>(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread").expect("open and write");
+        }
+        let s = Store::open(&db).expect("open");
+        assert_eq!(s.annotations("k").expect("load").len(), 120);
+    }
+
+    #[test]
     fn a_newer_schema_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("sentinel.db");
@@ -594,11 +649,24 @@ pub enum StoreEvent {
     Saved {
         seq: u64,
     },
+    /// After [`StoreThread::load_review`]: the sessions, and every read of `session` if one was
+    /// named.
+    Review {
+        sessions: Vec<Session>,
+        session: Option<String>,
+        reads: Vec<Read>,
+    },
     Failed(String),
 }
 
 enum Request {
     Load(String),
+    Review(Option<String>),
+    SaveRead {
+        session: String,
+        read: Box<Read>,
+        seq: u64,
+    },
     Apply {
         key: String,
         path: PathBuf,
@@ -652,6 +720,29 @@ impl StoreThread {
                                 Err(e) => send(StoreEvent::Failed(e.to_string())),
                             }
                         }
+                        Request::Review(session) => {
+                            let loaded = store.review_sessions().and_then(|sessions| {
+                                let reads = match &session {
+                                    Some(id) => store.reads(id)?,
+                                    None => Vec::new(),
+                                };
+                                Ok((sessions, reads))
+                            });
+                            match loaded {
+                                Ok((sessions, reads)) => send(StoreEvent::Review {
+                                    sessions,
+                                    session,
+                                    reads,
+                                }),
+                                Err(e) => send(StoreEvent::Failed(e.to_string())),
+                            }
+                        }
+                        Request::SaveRead { session, read, seq } => {
+                            match store.save_read(&session, &read) {
+                                Ok(()) => send(StoreEvent::Saved { seq }),
+                                Err(e) => send(StoreEvent::Failed(format!("saving the read: {e}"))),
+                            }
+                        }
                         Request::Apply {
                             key,
                             path,
@@ -688,6 +779,21 @@ impl StoreThread {
             key: key.to_owned(),
             path: path.to_path_buf(),
             changes,
+            seq: self.sent,
+        });
+    }
+
+    /// Loads the review sessions (and the reads of `session`).
+    pub fn load_review(&self, session: Option<&str>) {
+        let _ = self.tx.send(Request::Review(session.map(str::to_owned)));
+    }
+
+    /// Saves one read version (acknowledged like an edit, see [`Self::all_saved`]).
+    pub fn save_read(&mut self, session: &str, read: Read) {
+        self.sent += 1;
+        let _ = self.tx.send(Request::SaveRead {
+            session: session.to_owned(),
+            read: Box::new(read),
             seq: self.sent,
         });
     }

@@ -253,6 +253,37 @@ pub fn visible_to<'a>(reads: &'a [Read], reader_id: &str, case_id: &str) -> Vec<
         .collect()
 }
 
+/// Adds `dt` seconds of looking at `rect` at `magnification` (at `t` seconds into the case) to
+/// `track`: the last sample grows while the view stays put (within a pixel, 1% of magnification);
+/// a new view starts a new sample.
+pub fn record_view(
+    track: &mut Vec<ViewSample>,
+    t: f64,
+    dt: f64,
+    rect: [f64; 4],
+    magnification: f64,
+) {
+    if let Some(last) = track.last_mut() {
+        let tol = ((rect[2] - rect[0]) / 1000.0).max(1.0);
+        let same_place = last
+            .rect
+            .iter()
+            .zip(rect)
+            .all(|(a, b)| (a - b).abs() <= tol);
+        let same_mag = (last.magnification - magnification).abs() <= 0.01 * magnification;
+        if same_place && same_mag {
+            last.seconds += dt;
+            return;
+        }
+    }
+    track.push(ViewSample {
+        t,
+        seconds: dt,
+        rect,
+        magnification,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +386,19 @@ mod tests {
         );
         assert_eq!(visible_to(&reads, "a", "c0").len(), 2);
         assert!(visible_to(&reads, "a", "c1").is_empty());
+    }
+
+    #[test]
+    fn view_track_merges_a_still_view_and_splits_on_moves() {
+        let mut track = Vec::new();
+        let r = [0.0, 0.0, 1000.0, 800.0];
+        record_view(&mut track, 0.0, 0.5, r, 10.0);
+        record_view(&mut track, 0.5, 0.5, [0.4, 0.0, 1000.4, 800.0], 10.0);
+        record_view(&mut track, 1.0, 0.25, [500.0, 0.0, 1500.0, 800.0], 10.0);
+        record_view(&mut track, 1.25, 0.25, [500.0, 0.0, 1500.0, 800.0], 20.0);
+        assert_eq!(track.len(), 3);
+        assert!((track[0].seconds - 1.0).abs() < 1e-12);
+        assert_eq!(track[2].magnification, 20.0);
     }
 
     #[test]

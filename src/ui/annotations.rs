@@ -72,6 +72,8 @@ pub struct AnnotationUi {
     triangles: HashMap<String, (Shape, Vec<[Point; 3]>)>,
     /// Class list before and during a colour-picker drag.
     pending_classes: Option<(Vec<Class>, Vec<Class>)>,
+    /// Where the annotations of the open slide are kept, when not under the slide's identity.
+    scope: Option<String>,
     /// Region export settings and the running export.
     pub export: ExportSettings,
     export_job: Option<ExportJob>,
@@ -138,15 +140,22 @@ impl AnnotationUi {
             file_job: None,
             triangles: HashMap::new(),
             pending_classes: None,
+            scope: None,
             export: ExportSettings::default(),
             export_job: None,
             heatmap: None,
         }
     }
 
+    /// Keeps the next opened slide's annotations under `scope` instead of the slide's own
+    /// identity (a review read's annotations, which no other reader sees); `None` goes back.
+    pub fn set_scope(&mut self, scope: Option<String>) {
+        self.scope = scope;
+    }
+
     /// A slide was opened: its annotations load from the store.
     pub fn on_slide_opened(&mut self, v: &SlideView) {
-        let key = slide_key(v);
+        let key = self.scope.clone().unwrap_or_else(|| slide_key(v));
         let mpp = v.slide.mpp().map(|(x, y)| [x, y]);
         self.store.load(&key);
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
@@ -217,7 +226,7 @@ impl AnnotationUi {
                         self.loaded = true;
                     }
                 }
-                StoreEvent::Saved { .. } => {}
+                StoreEvent::Saved { .. } | StoreEvent::Review { .. } => {}
                 StoreEvent::Failed(m) => self.error = Some(m),
             }
         }

@@ -10,6 +10,7 @@ use crate::viewer::SlideView;
 
 pub mod analysis_panel;
 pub mod annotations;
+pub mod review;
 
 /// What the user asked for this frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,16 @@ pub enum Command {
     ToggleAnnotationPanel,
     /// Save what the slide canvas shows (with the scale bar) as a PNG chosen in a dialog.
     SnapshotDialog,
+    ToggleReviewPanel,
+    /// Open a case of a review session: its annotations kept under `scope`, the heatmap shown or
+    /// hidden by the reading arm.
+    OpenForReview {
+        path: PathBuf,
+        scope: String,
+        heatmap: bool,
+    },
+    /// Reading is over: annotations belong to slides again.
+    LeaveReview,
 }
 
 /// Keyboard shortcuts, also listed in the help overlay.
@@ -186,6 +197,9 @@ pub fn top_bar(
         });
         if ui.button("Annotations").clicked() {
             out.push(Command::ToggleAnnotationPanel);
+        }
+        if ui.button("Review").clicked() {
+            out.push(Command::ToggleReviewPanel);
         }
         ui.separator();
         if let Some(v) = view {

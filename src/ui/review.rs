@@ -1,0 +1,495 @@
+//! The reading side of a review session: pick a session, a reader and an arm, then work through
+//! the reader's case order. Each case opens with the heatmap shown (AI-assisted) or hidden
+//! (unassisted), its annotations kept apart under the read; time on case and the view track are
+//! recorded; the form is submitted and locked; afterwards the coverage audit lists the regions the
+//! model scored high that were never looked at closely, and other readers' answers appear only
+//! once they have submitted too. All store access runs on the store thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use egui::{Color32, RichText};
+
+use super::Command;
+use crate::analysis::heatmap::{Heatmap, Hotspot};
+use crate::annotate::{Annotation, Shape};
+use crate::review::coverage::unviewed_hotspots;
+use crate::review::session::{
+    Arm, Assessment, Category, Read, Session, latest, reading_order, record_view, visible_to,
+};
+use crate::store::{StoreEvent, StoreThread};
+
+/// Scores at or above which the coverage audit looks for unviewed regions.
+pub const AUDIT_THRESHOLD: f32 = 0.5;
+
+/// A case being read.
+struct Reading {
+    session: Session,
+    reader: String,
+    arm: Arm,
+    order: Vec<usize>,
+    pos: usize,
+    read: Read,
+    opened: Instant,
+    /// Seconds spent before this sitting (a read resumed after a restart).
+    earlier: f64,
+    submitted_audit: Option<Vec<Hotspot>>,
+}
+
+/// What the open case needs from the rest of the app this frame.
+pub struct CaseContext<'a> {
+    pub annotations: &'a [Annotation],
+    pub heatmap: Option<&'a Heatmap>,
+    pub mpp: Option<f64>,
+}
+
+pub struct ReviewUi {
+    store: StoreThread,
+    sessions: Vec<Session>,
+    reads: Vec<Read>,
+    loaded: bool,
+    /// Selections before starting.
+    pub session_idx: usize,
+    pub reader_idx: usize,
+    pub arm: Arm,
+    reading: Option<Reading>,
+    category: Option<Category>,
+    largest_mm: f64,
+    confidence: u8,
+    notes: String,
+    error: Option<String>,
+    search: Vec<PathBuf>,
+}
+
+impl ReviewUi {
+    pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+        let store = StoreThread::start(data_dir, wake);
+        store.load_review(None);
+        Self {
+            store,
+            sessions: Vec::new(),
+            reads: Vec::new(),
+            loaded: false,
+            session_idx: 0,
+            reader_idx: 0,
+            arm: Arm::Unassisted,
+            reading: None,
+            category: None,
+            largest_mm: 0.0,
+            confidence: 3,
+            notes: String::new(),
+            error: None,
+            search: Vec::new(),
+        }
+    }
+
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    /// Every read version of the active session, as last loaded.
+    pub fn reads(&self) -> &[Read] {
+        &self.reads
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Whether a case is open for reading, and the arm (what the heatmap may show).
+    pub fn reading_arm(&self) -> Option<Arm> {
+        self.reading.as_ref().map(|r| r.arm)
+    }
+
+    /// The case being read: (session id, case id, reader id).
+    pub fn current_case(&self) -> Option<(&str, &str, &str)> {
+        self.reading.as_ref().map(|r| {
+            (
+                r.session.id.as_str(),
+                r.read.case_id.as_str(),
+                r.reader.as_str(),
+            )
+        })
+    }
+
+    /// The open read's view track so far.
+    pub fn view_track_len(&self) -> usize {
+        self.reading.as_ref().map_or(0, |r| r.read.view_track.len())
+    }
+
+    pub fn all_saved(&self) -> bool {
+        self.store.all_saved()
+    }
+
+    pub fn reload(&self) {
+        let id = self
+            .reading
+            .as_ref()
+            .map(|r| r.session.id.clone())
+            .or_else(|| self.sessions.get(self.session_idx).map(|s| s.id.clone()));
+        self.store.load_review(id.as_deref());
+    }
+
+    pub fn poll(&mut self) {
+        for e in self.store.poll() {
+            match e {
+                StoreEvent::Review {
+                    sessions, reads, ..
+                } => {
+                    self.sessions = sessions;
+                    self.reads = reads;
+                    self.loaded = true;
+                }
+                StoreEvent::Failed(m) => self.error = Some(m),
+                _ => {}
+            }
+        }
+    }
+
+    /// Records what is on screen (level-0 rectangle, magnification) for `dt` seconds.
+    pub fn record(&mut self, rect: [f64; 4], magnification: f64, dt: f64) {
+        if let Some(r) = self.reading.as_mut().filter(|r| !r.read.submitted) {
+            let t = r.opened.elapsed().as_secs_f64();
+            record_view(&mut r.read.view_track, t, dt, rect, magnification);
+        }
+    }
+
+    /// Starts reading the selected session as the selected reader in `self.arm`, at the first
+    /// case of the reader's order not yet submitted.
+    pub fn start(&mut self, out: &mut Vec<Command>) {
+        let Some(session) = self.sessions.get(self.session_idx).cloned() else {
+            return;
+        };
+        let Some(reader) = session.readers.get(self.reader_idx).map(|r| r.id.clone()) else {
+            return;
+        };
+        let order = reading_order(&session, &reader);
+        self.reading = Some(Reading {
+            read: Read::new("", &reader, self.arm),
+            session,
+            reader,
+            arm: self.arm,
+            order,
+            pos: 0,
+            opened: Instant::now(),
+            earlier: 0.0,
+            submitted_audit: None,
+        });
+        self.store
+            .load_review(self.reading.as_ref().map(|r| r.session.id.as_str()));
+        self.open_next_unsubmitted(0, out);
+    }
+
+    /// Opens the first case at or after `from` in the order that this reader has not submitted.
+    fn open_next_unsubmitted(&mut self, from: usize, out: &mut Vec<Command>) {
+        let Some(r) = self.reading.as_mut() else {
+            return;
+        };
+        let done = |case_id: &str| {
+            latest(&self.reads).iter().any(|x| {
+                x.case_id == case_id && x.reader_id == r.reader && x.arm == r.arm && x.submitted
+            })
+        };
+        let next = (from..r.order.len()).find(|&p| !done(&r.session.cases[r.order[p]].id));
+        let Some(pos) = next else {
+            r.pos = r.order.len();
+            return;
+        };
+        let case = r.session.cases[r.order[pos]].clone();
+        // Resume an open read of this case, or start one.
+        let existing = latest(&self.reads)
+            .into_iter()
+            .find(|x| x.case_id == case.id && x.reader_id == r.reader && x.arm == r.arm)
+            .cloned();
+        r.read = existing.unwrap_or_else(|| Read::new(&case.id, &r.reader, r.arm));
+        r.earlier = r.read.seconds_on_case;
+        r.pos = pos;
+        r.opened = Instant::now();
+        r.submitted_audit = None;
+        let a = r.read.assessment.clone();
+        self.category = a.as_ref().map(|a| a.category);
+        self.largest_mm = a.as_ref().and_then(|a| a.largest_mm).unwrap_or(0.0);
+        self.confidence = a.as_ref().map_or(3, |a| a.confidence);
+        self.notes = a.map(|a| a.notes).unwrap_or_default();
+        let path = crate::review::materials::locate(&case, &self.search).unwrap_or(case.path);
+        out.push(Command::OpenForReview {
+            path,
+            scope: format!(
+                "review:{}:{}:{}:{}",
+                r.session.id,
+                case.id,
+                r.reader,
+                r.arm.label()
+            ),
+            heatmap: r.arm == Arm::Assisted,
+        });
+    }
+
+    /// Submits the open read with `ctx`'s annotations; the coverage audit is computed at once.
+    pub fn submit(&mut self, ctx: &CaseContext<'_>) {
+        let Some(category) = self.category else {
+            self.error = Some("choose a category first".into());
+            return;
+        };
+        let Some(r) = self.reading.as_mut() else {
+            return;
+        };
+        let assessment = Assessment {
+            category,
+            largest_mm: (self.largest_mm > 0.0).then_some(self.largest_mm),
+            confidence: self.confidence,
+            notes: self.notes.clone(),
+        };
+        r.read.seconds_on_case = r.earlier + r.opened.elapsed().as_secs_f64();
+        r.read.annotations = ctx.annotations.to_vec();
+        let result = r.read.answer(assessment).and_then(|()| r.read.submit());
+        if let Err(e) = result {
+            self.error = Some(e.to_string());
+            return;
+        }
+        r.submitted_audit = ctx.heatmap.map(|h| {
+            unviewed_hotspots(
+                h,
+                &r.read.view_track,
+                AUDIT_THRESHOLD,
+                ctx.mpp.unwrap_or(0.25),
+            )
+        });
+        let (session, read) = (r.session.id.clone(), r.read.clone());
+        self.reads.push(read.clone());
+        self.store.save_read(&session, read);
+        self.store.load_review(Some(&session));
+    }
+
+    /// The panel.
+    pub fn panel(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
+        ui.heading("Review");
+        if let Some(m) = self.error.clone() {
+            ui.colored_label(Color32::from_rgb(230, 90, 80), m);
+            if ui.small_button("Dismiss").clicked() {
+                self.error = None;
+            }
+        }
+        if self.reading.is_none() {
+            self.choose_ui(ui, out);
+            return;
+        }
+        self.reading_ui(ui, ctx, out);
+    }
+
+    fn choose_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<Command>) {
+        if !self.loaded {
+            ui.label("Loading sessions…");
+            return;
+        }
+        if self.sessions.is_empty() {
+            ui.label("No review sessions yet. Create one with `sentinel review new`, or import a bundle with `sentinel review import`.");
+            return;
+        }
+        self.session_idx = self.session_idx.min(self.sessions.len() - 1);
+        let names: Vec<String> = self.sessions.iter().map(|s| s.name.clone()).collect();
+        egui::ComboBox::from_label("session")
+            .selected_text(names[self.session_idx].clone())
+            .show_ui(ui, |ui| {
+                for (i, n) in names.iter().enumerate() {
+                    ui.selectable_value(&mut self.session_idx, i, n);
+                }
+            });
+        let s = &self.sessions[self.session_idx];
+        if s.readers.is_empty() {
+            ui.label("This session has no readers.");
+            return;
+        }
+        self.reader_idx = self.reader_idx.min(s.readers.len() - 1);
+        let readers: Vec<String> = s.readers.iter().map(|r| r.name.clone()).collect();
+        let arms = s.readers[self.reader_idx].arms.clone();
+        egui::ComboBox::from_label("reader")
+            .selected_text(readers[self.reader_idx].clone())
+            .show_ui(ui, |ui| {
+                for (i, n) in readers.iter().enumerate() {
+                    ui.selectable_value(&mut self.reader_idx, i, n);
+                }
+            });
+        if !arms.contains(&self.arm) {
+            self.arm = arms.first().copied().unwrap_or(Arm::Unassisted);
+        }
+        ui.horizontal(|ui| {
+            for a in arms {
+                ui.radio_value(&mut self.arm, a, a.label());
+            }
+        });
+        ui.label(format!(
+            "{} case(s), in this reader's own order",
+            s.cases.len()
+        ));
+        if ui.button("Start reading").clicked() {
+            self.start(out);
+        }
+    }
+
+    fn reading_ui(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
+        let Some(r) = self.reading.as_ref() else {
+            return;
+        };
+        let total = r.order.len();
+        if r.pos >= total {
+            ui.label(RichText::new("All cases of this reading are submitted.").strong());
+            if ui.button("Leave the session").clicked() {
+                self.reading = None;
+                out.push(Command::LeaveReview);
+            }
+            return;
+        }
+        let case = &r.session.cases[r.order[r.pos]];
+        ui.label(
+            RichText::new(format!(
+                "Case {} of {total} ({}), {}",
+                r.pos + 1,
+                case.id,
+                r.arm.label()
+            ))
+            .strong(),
+        );
+        let seconds = r.earlier + r.opened.elapsed().as_secs_f64();
+        ui.label(format!(
+            "{seconds:.0} s on this case; {} view(s) recorded",
+            r.read.view_track.len()
+        ));
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
+        let locked = r.read.submitted;
+        let audit = r.submitted_audit.clone();
+        let (session_id, case_id, reader) =
+            (r.session.id.clone(), case.id.clone(), r.reader.clone());
+        ui.separator();
+        ui.add_enabled_ui(!locked, |ui| {
+            ui.label("Metastasis category");
+            for c in Category::ALL {
+                ui.radio_value(&mut self.category, Some(c), c.label());
+            }
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::DragValue::new(&mut self.largest_mm)
+                        .range(0.0..=100.0)
+                        .speed(0.01)
+                        .suffix(" mm"),
+                );
+                ui.label("largest deposit");
+                if ui
+                    .button("from ruler")
+                    .on_hover_text("the longest ruler on this case")
+                    .clicked()
+                    && let Some(mm) = longest_ruler_mm(ctx)
+                {
+                    self.largest_mm = mm;
+                }
+            });
+            if self.largest_mm > 0.0
+                && let Some(c) = self.category
+                && Category::for_size_mm(self.largest_mm) != c
+            {
+                ui.colored_label(
+                    Color32::from_rgb(230, 170, 60),
+                    format!(
+                        "{:.2} mm is {}",
+                        self.largest_mm,
+                        Category::for_size_mm(self.largest_mm).label()
+                    ),
+                );
+            }
+            ui.add(egui::Slider::new(&mut self.confidence, 1..=5).text("confidence"));
+            ui.add(
+                egui::TextEdit::multiline(&mut self.notes)
+                    .hint_text("notes")
+                    .desired_rows(2),
+            );
+        });
+        if !locked {
+            if ui
+                .add_enabled(self.category.is_some(), egui::Button::new("Submit"))
+                .clicked()
+            {
+                self.submit(ctx);
+            }
+            return;
+        }
+        ui.label(RichText::new("Submitted and locked.").weak());
+        match &audit {
+            None => {
+                ui.label(
+                    "Coverage audit: no heatmap for this slide (analyse it to audit coverage).",
+                );
+            }
+            Some(list) if list.is_empty() => {
+                ui.label("Coverage audit: every high-scoring region was viewed at 10x or more.");
+            }
+            Some(list) => {
+                ui.label(
+                    RichText::new(format!(
+                        "Coverage audit: {} high-scoring region(s) never viewed at 10x or more",
+                        list.len()
+                    ))
+                    .color(Color32::from_rgb(230, 170, 60)),
+                );
+                for (i, h) in list.iter().enumerate() {
+                    if ui
+                        .button(format!(
+                            "region {} (max {:.2}, {:.3} mm²)",
+                            i + 1,
+                            h.max,
+                            h.area_mm2
+                        ))
+                        .clicked()
+                    {
+                        out.push(Command::GoToHotspot(h.peak, h.bbox));
+                    }
+                }
+            }
+        }
+        // Unblinded now that this reader has submitted: others' submitted answers.
+        let others: Vec<String> = visible_to(&self.reads, &reader, &case_id)
+            .into_iter()
+            .filter(|x| x.reader_id != reader)
+            .filter_map(|x| {
+                let name = self
+                    .reading
+                    .as_ref()
+                    .and_then(|r| r.session.readers.iter().find(|p| p.id == x.reader_id))
+                    .map_or(x.reader_id.clone(), |p| p.name.clone());
+                Some(format!(
+                    "{name} ({}): {}",
+                    x.arm.label(),
+                    x.assessment.as_ref()?.category.label()
+                ))
+            })
+            .collect();
+        if !others.is_empty() {
+            ui.label(RichText::new("Other readers").strong());
+            for o in others {
+                ui.label(o);
+            }
+        }
+        let _ = session_id;
+        if ui.button("Next case").clicked() {
+            let from = self.reading.as_ref().map_or(0, |r| r.pos + 1);
+            self.open_next_unsubmitted(from, out);
+        }
+    }
+}
+
+/// The longest ruler (two-point line) among the case's annotations, in mm.
+fn longest_ruler_mm(ctx: &CaseContext<'_>) -> Option<f64> {
+    let mpp = ctx.mpp?;
+    ctx.annotations
+        .iter()
+        .filter_map(|a| match &a.shape {
+            Shape::Line { .. } => Some(a.shape.measure([mpp, mpp]).length_um / 1000.0),
+            _ => None,
+        })
+        .reduce(f64::max)
+}

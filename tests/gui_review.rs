@@ -1,0 +1,178 @@
+//! Reading a review session in the GUI (egui_kittest): start, answer, submit, next; the read is
+//! stored with its time and view track, the other reader stays hidden until this one submits, and
+//! the unassisted arm hides the heatmap.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI32;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sentinel::app::{Launch, SentinelApp};
+use sentinel::review::session::{Arm, Assessment, CaseRef, Category, Read, Reader, Session};
+use sentinel::store::Store;
+use sentinel::viewer::Budgets;
+
+fn run_until(
+    h: &mut Harness<'static, SentinelApp>,
+    what: &str,
+    done: impl Fn(&SentinelApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        h.step();
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what} (review: {:?}, annotations: {:?})",
+            h.state().review().error(),
+            h.state().annotations().error()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+#[test]
+fn start_answer_submit_next_with_blinding() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let synth = common::svs().path.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = |p: &PathBuf| {
+        let s = sentinel::slide::open(p).expect("open");
+        sentinel::review::materials::slide_key(s.as_ref())
+    };
+    let session = Session {
+        id: "gui-session".into(),
+        name: "GUI pilot".into(),
+        cases: vec![
+            CaseRef {
+                id: "case-1".into(),
+                path: cmu.clone(),
+                slide_key: key(&cmu),
+                truth: None,
+            },
+            CaseRef {
+                id: "case-2".into(),
+                path: synth.clone(),
+                slide_key: key(&synth),
+                truth: None,
+            },
+        ],
+        readers: vec![
+            Reader {
+                id: "a".into(),
+                name: "Dr Alpha".into(),
+                initials: "DA".into(),
+                arms: vec![Arm::Unassisted],
+            },
+            Reader {
+                id: "b".into(),
+                name: "Dr Beta".into(),
+                initials: "DB".into(),
+                arms: vec![Arm::Unassisted],
+            },
+        ],
+        seed: 11,
+    };
+    let first = &session.cases[sentinel::review::session::reading_order(&session, "a")[0]];
+    let (first_id, first_path) = (first.id.clone(), first.path.clone());
+    {
+        let mut store = Store::in_data_dir(dir.path()).expect("store");
+        store.save_review_session(&session).expect("save");
+        // Dr Beta has already submitted every case.
+        for c in &session.cases {
+            let mut r = Read::new(&c.id, "b", Arm::Unassisted);
+            r.answer(Assessment {
+                category: Category::Macro,
+                largest_mm: Some(3.0),
+                confidence: 5,
+                notes: String::new(),
+            })
+            .expect("open");
+            r.submit().expect("complete");
+            store.save_read(&session.id, &r).expect("save");
+        }
+    }
+    let launch = Launch {
+        slide: Some(cmu.clone()),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir: dir.path().to_path_buf(),
+        bench: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| {
+        a.review().is_loaded() && a.slide_view().is_some()
+    });
+
+    h.get_by_label("Start reading").click();
+    run_until(&mut h, "the first case", |a| {
+        a.slide_view().is_some_and(|v| v.slide.path() == first_path) && a.annotations().is_loaded()
+    });
+    assert_eq!(
+        h.state().review().current_case().map(|c| c.1.to_owned()),
+        Some(first_id.clone())
+    );
+    assert_eq!(h.state().review().reading_arm(), Some(Arm::Unassisted));
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        h.state().review().view_track_len() > 0,
+        "the view is recorded"
+    );
+    assert!(
+        h.query_by_label_contains("Dr Beta").is_none(),
+        "blinded before submitting"
+    );
+
+    h.get_by_label("Micrometastasis").click();
+    h.step();
+    h.get_by_label("Submit").click();
+    run_until(&mut h, "the save", |a| a.review().all_saved());
+    h.step();
+    h.get_by_label_contains("Dr Beta (unassisted): Macrometastasis");
+    h.get_by_label_contains("Coverage audit");
+
+    let store = Store::in_data_dir(dir.path()).expect("store");
+    let mine: Vec<Read> = store
+        .reads(&session.id)
+        .expect("reads")
+        .into_iter()
+        .filter(|r| r.reader_id == "a")
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert!(mine[0].submitted);
+    assert_eq!(mine[0].case_id, first_id);
+    assert_eq!(
+        mine[0].assessment.as_ref().map(|a| a.category),
+        Some(Category::Micro)
+    );
+    assert!(mine[0].seconds_on_case > 0.0 && !mine[0].view_track.is_empty());
+
+    h.get_by_label("Next case").click();
+    run_until(&mut h, "the second case", |a| {
+        a.slide_view().is_some_and(|v| v.slide.path() != first_path)
+    });
+    assert_ne!(
+        h.state().review().current_case().map(|c| c.1.to_owned()),
+        Some(first_id)
+    );
+    assert!(
+        h.query_by_label_contains("Dr Beta").is_none(),
+        "blinded again on the new case"
+    );
+}
