@@ -107,6 +107,8 @@ pub struct SentinelApp {
     snapshot: Snapshot,
     review: ReviewUi,
     show_review: bool,
+    /// Opening threads whose result is no longer wanted, still running.
+    superseded: Vec<Receiver<Result<Opened, String>>>,
     /// A short message shown over the canvas (what was saved) and until when.
     notice: Option<(String, Instant)>,
 }
@@ -149,6 +151,7 @@ impl SentinelApp {
             snapshot: Snapshot::Idle,
             review,
             show_review: false,
+            superseded: Vec::new(),
             notice: None,
             // Scripted screenshots and benchmarks measure the bare viewer.
             show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
@@ -379,6 +382,14 @@ impl SentinelApp {
             });
         match spawned {
             Ok(_) => {
+                // A slide still opening is superseded but keeps running: remember it so that
+                // exiting waits for it rather than unloading OpenSlide under its feet.
+                if let Some(old) = self.opening.take() {
+                    self.superseded.push(old.rx);
+                }
+                self.superseded.retain(|rx| {
+                    matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
+                });
                 self.opening = Some(Opening {
                     path,
                     rx,
@@ -972,6 +983,24 @@ impl SentinelApp {
 }
 
 /// Writes an egui screenshot as PNG, atomically.
+impl Drop for SentinelApp {
+    /// Waits (a while) for slides still being opened: their threads are inside OpenSlide, and the
+    /// process's exit handlers must not unload its libraries under them.
+    fn drop(&mut self) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        let pending = self
+            .opening
+            .take()
+            .map(|o| o.rx)
+            .into_iter()
+            .chain(self.superseded.drain(..));
+        for rx in pending {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = rx.recv_timeout(left);
+        }
+    }
+}
+
 /// The part of `img` inside the physical-pixel box [x0, y0, x1, y1].
 fn crop_image(img: &egui::ColorImage, b: [f32; 4]) -> egui::ColorImage {
     let [w, h] = img.size;

@@ -142,7 +142,13 @@ fn start_answer_submit_next_with_blinding() {
     h.get_by_label("Micrometastasis").click();
     h.step();
     h.get_by_label("Submit").click();
-    run_until(&mut h, "the save", |a| a.review().all_saved());
+    run_until(&mut h, "the save", |a| {
+        a.review()
+            .reads()
+            .iter()
+            .any(|r| r.reader_id == "a" && r.submitted)
+            && a.review().all_saved()
+    });
     h.step();
     h.get_by_label_contains("Dr Beta (unassisted): Macrometastasis");
     h.get_by_label_contains("Coverage audit");
