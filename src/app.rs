@@ -779,6 +779,24 @@ impl SentinelApp {
         self.analysis.overlay(ui, rect, v);
         let painter = ui.painter_at(rect);
         self.annotations.paint(&painter, rect, v);
+        // Coverage audit: high-scoring regions never looked at closely, outlined.
+        for b in self.review.audit_regions() {
+            let r = v.screen_rect(
+                rect.min,
+                crate::view::Rect {
+                    x0: b[0],
+                    y0: b[1],
+                    x1: b[2],
+                    y1: b[3],
+                },
+            );
+            painter.rect_stroke(
+                r.expand(3.0),
+                2.0,
+                egui::Stroke::new(2.5, Color32::from_rgb(255, 150, 0)),
+                egui::StrokeKind::Outside,
+            );
+        }
         ui::scale_bar(&painter, rect, v);
         if let Some((text, until)) = &self.notice
             && Instant::now() < *until

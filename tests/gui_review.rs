@@ -139,6 +139,12 @@ fn start_answer_submit_next_with_blinding() {
         "blinded before submitting"
     );
 
+    // A heatmap with one hot cell the reader never zooms into: the audit must report it.
+    let dims = h.state().slide_view().expect("view").slide.dimensions();
+    let mut map = sentinel::analysis::heatmap::Heatmap::new(dims, 448.0);
+    map.set(1, 1, 0.95);
+    map.set(2, 3, 0.1);
+    h.state_mut().analysis_mut().set_heatmap(map);
     h.get_by_label("Micrometastasis").click();
     h.step();
     h.get_by_label("Submit").click();
@@ -151,7 +157,12 @@ fn start_answer_submit_next_with_blinding() {
     });
     h.step();
     h.get_by_label_contains("Dr Beta (unassisted): Macrometastasis");
-    h.get_by_label_contains("Coverage audit");
+    h.get_by_label_contains("Coverage audit: 1 high-scoring region(s) never viewed at 10x");
+    assert_eq!(
+        h.state().review().audit_regions(),
+        vec![[448.0, 448.0, 896.0, 896.0]],
+        "outlined on the slide"
+    );
 
     let store = Store::in_data_dir(dir.path()).expect("store");
     let mine: Vec<Read> = store
@@ -168,6 +179,32 @@ fn start_answer_submit_next_with_blinding() {
         Some(Category::Micro)
     );
     assert!(mine[0].seconds_on_case > 0.0 && !mine[0].view_track.is_empty());
+
+    // Amend: a new version opens; the submitted one stays.
+    h.get_by_label("Amend").click();
+    h.step();
+    h.get_by_label("Macrometastasis").click();
+    h.step();
+    h.get_by_label("Submit").click();
+    run_until(&mut h, "the amendment", |a| {
+        a.review()
+            .reads()
+            .iter()
+            .any(|r| r.reader_id == "a" && r.version == 2 && r.submitted)
+            && a.review().all_saved()
+    });
+    let versions: Vec<(u32, Option<Category>)> = Store::in_data_dir(dir.path())
+        .expect("store")
+        .reads(&session.id)
+        .expect("reads")
+        .iter()
+        .filter(|r| r.reader_id == "a")
+        .map(|r| (r.version, r.assessment.as_ref().map(|a| a.category)))
+        .collect();
+    assert_eq!(
+        versions,
+        [(1, Some(Category::Micro)), (2, Some(Category::Macro))]
+    );
 
     h.get_by_label("Next case").click();
     run_until(&mut h, "the second case", |a| {

@@ -266,6 +266,62 @@ impl ReviewUi {
         self.store.load_review(Some(&session));
     }
 
+    /// Reopens the submitted read as its next version (the submitted one stays, locked).
+    pub fn amend(&mut self) {
+        let Some(r) = self.reading.as_mut() else {
+            return;
+        };
+        match r.read.amend() {
+            Ok(next) => {
+                r.earlier = next.seconds_on_case;
+                r.opened = Instant::now();
+                r.read = next;
+                r.submitted_audit = None;
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// Level-0 boxes of the regions the coverage audit found (drawn over the slide).
+    pub fn audit_regions(&self) -> Vec<[f64; 4]> {
+        self.reading
+            .as_ref()
+            .and_then(|r| r.submitted_audit.as_ref())
+            .map(|list| list.iter().map(|h| h.bbox).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes this reader's reads of the session as a bundle, chosen in a dialog (on a thread).
+    fn export_dialog(&mut self) {
+        let Some(r) = self.reading.as_ref() else {
+            return;
+        };
+        let mine: Vec<Read> = self
+            .reads
+            .iter()
+            .filter(|x| x.reader_id == r.reader)
+            .cloned()
+            .collect();
+        let text = crate::review::bundle::write(&r.session, &mine, Vec::new());
+        let name = format!("{}-{}.sentinel-review", r.session.name, r.reader)
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>();
+        std::thread::spawn(move || {
+            if let Some(p) = rfd::FileDialog::new().set_file_name(name).save_file() {
+                if let Err(e) = crate::fsutil::write_atomic(&p, text.as_bytes()) {
+                    tracing::error!("{}: {e}", p.display());
+                }
+            }
+        });
+    }
+
     /// The panel.
     pub fn panel(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
         ui.heading("Review");
@@ -330,6 +386,12 @@ impl ReviewUi {
         if ui.button("Start reading").clicked() {
             self.start(out);
         }
+        ui.label(
+            RichText::new(
+                "Bundles from other workstations: `sentinel review import FILE`; reports: `sentinel review report`.",
+            )
+            .weak(),
+        );
     }
 
     fn reading_ui(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
@@ -339,6 +401,9 @@ impl ReviewUi {
         let total = r.order.len();
         if r.pos >= total {
             ui.label(RichText::new("All cases of this reading are submitted.").strong());
+            if ui.button("Export my reads…").clicked() {
+                self.export_dialog();
+            }
             if ui.button("Leave the session").clicked() {
                 self.reading = None;
                 out.push(Command::LeaveReview);
@@ -473,6 +538,13 @@ impl ReviewUi {
             for o in others {
                 ui.label(o);
             }
+        }
+        if ui
+            .button("Amend")
+            .on_hover_text("reopen as a new version; this one is kept")
+            .clicked()
+        {
+            self.amend();
         }
         let _ = session_id;
         if ui.button("Next case").clicked() {
