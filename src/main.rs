@@ -810,6 +810,7 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                 .filter(|r| r.submitted)
                 .collect();
             let mut ai = std::collections::HashMap::new();
+            let mut heatmaps = std::collections::HashMap::new();
             let mut thumbs = std::collections::HashMap::new();
             for c in &s.cases {
                 let Some(path) = materials::locate(c, &search) else {
@@ -817,9 +818,12 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                     continue;
                 };
                 let slide = slide::open(&path)?;
-                if let Some(score) = materials::ai_score(slide.as_ref(), &data_dir.join("analyses"))
+                if let Some(result) =
+                    materials::stored_analysis(slide.as_ref(), &data_dir.join("analyses"))
                 {
-                    ai.insert(c.id.clone(), score);
+                    ai.insert(c.id.clone(), f64::from(result.summary.max));
+                    let mpp = slide.mpp().map_or(0.25, |m| m.0);
+                    heatmaps.insert(c.id.clone(), (result.heatmap, mpp));
                 }
                 let of_case: Vec<&session::Read> = latest
                     .iter()
@@ -836,7 +840,14 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
             for (name, text) in [
                 ("reads.csv", report::reads_csv(&s, &reads)),
                 ("imrmc.csv", report::imrmc_csv(&s, &reads)),
-                ("report.html", report::html(&rep, &thumbs)),
+                (
+                    "report.html",
+                    report::html(
+                        &rep,
+                        &report::coverage(&reads, &heatmaps, sentinel::ui::review::AUDIT_THRESHOLD),
+                        &thumbs,
+                    ),
+                ),
             ] {
                 let p = out.join(name);
                 sentinel::fsutil::write_atomic(&p, text.as_bytes())

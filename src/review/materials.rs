@@ -34,14 +34,17 @@ pub fn locate(case: &CaseRef, search: &[PathBuf]) -> Option<PathBuf> {
         .find(|p| p.is_file() && matches(p, &case.slide_key))
 }
 
-/// The maximum tile score of the stored analysis of the slide at `path` in `analyses_dir`, if the
-/// stored result is of this slide.
-pub fn ai_score(slide: &dyn SlideSource, analyses_dir: &Path) -> Option<f64> {
+/// The stored, complete analysis of `slide` in `analyses_dir`, if it is of this very slide: its
+/// heatmap (for the coverage audit) and summary (the maximum is the slide's AI score).
+pub fn stored_analysis(
+    slide: &dyn SlideSource,
+    analyses_dir: &Path,
+) -> Option<crate::analysis::result::AnalysisResult> {
     let sidecar = crate::analysis::result::sidecar_path(analyses_dir, slide.path());
     let bytes = std::fs::read(sidecar).ok()?;
     let r: crate::analysis::result::AnalysisResult = serde_json::from_slice(&bytes).ok()?;
     let hash = slide.properties().get("openslide.quickhash-1")?;
-    (r.complete && &r.provenance.slide_hash == hash).then_some(f64::from(r.summary.max))
+    (r.complete && &r.provenance.slide_hash == hash).then_some(r)
 }
 
 /// Distinct outline colours for readers, in order.

@@ -201,6 +201,38 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
     }
 }
 
+/// One read's coverage audit: high-scoring regions never viewed at 10x or more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageRow {
+    pub reader: String,
+    pub arm: Arm,
+    pub case_id: String,
+    pub unviewed: usize,
+}
+
+/// The coverage audit of every submitted read whose case has a heatmap (`heatmaps`: case id ->
+/// heatmap and the slide's level-0 µm per pixel), in every arm alike.
+pub fn coverage(
+    reads: &[Read],
+    heatmaps: &HashMap<String, (crate::analysis::heatmap::Heatmap, f64)>,
+    threshold: f32,
+) -> Vec<CoverageRow> {
+    latest(reads)
+        .into_iter()
+        .filter(|r| r.submitted)
+        .filter_map(|r| {
+            let (map, mpp) = heatmaps.get(&r.case_id)?;
+            Some(CoverageRow {
+                reader: r.reader_id.clone(),
+                arm: r.arm,
+                case_id: r.case_id.clone(),
+                unviewed: super::coverage::unviewed_hotspots(map, &r.view_track, threshold, *mpp)
+                    .len(),
+            })
+        })
+        .collect()
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -309,7 +341,11 @@ fn est(e: &Option<Estimate>) -> String {
 }
 
 /// One self-contained HTML page; `thumbnails` maps case ids to PNG bytes (embedded as data URIs).
-pub fn html(report: &Report, thumbnails: &HashMap<String, Vec<u8>>) -> String {
+pub fn html(
+    report: &Report,
+    coverage: &[CoverageRow],
+    thumbnails: &HashMap<String, Vec<u8>>,
+) -> String {
     let s = &report.session;
     let mut h = String::new();
     let _ = write!(
@@ -348,6 +384,21 @@ pub fn html(report: &Report, thumbnails: &HashMap<String, Vec<u8>>) -> String {
             esc(r),
             arm.label(),
             est(auc)
+        );
+    }
+    h.push_str("</table><h2>Coverage audit</h2><p>High-scoring regions (model score at or above 0.5) each reader never viewed at 10x or more, per case; the heatmap was hidden in the unassisted arm.</p><table><tr><th>reader</th><th>arm</th><th>cases audited</th><th>cases with unviewed regions</th><th>unviewed regions</th></tr>");
+    let mut per: BTreeMap<(String, &str), (usize, usize, usize)> = BTreeMap::new();
+    for c in coverage {
+        let e = per.entry((c.reader.clone(), c.arm.label())).or_default();
+        e.0 += 1;
+        e.1 += usize::from(c.unviewed > 0);
+        e.2 += c.unviewed;
+    }
+    for ((reader, arm), (n, with, total)) in per {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{arm}</td><td>{n}</td><td>{with}</td><td>{total}</td></tr>",
+            esc(&reader)
         );
     }
     h.push_str("</table><h2>Cases</h2><table><tr><th>case</th><th>slide</th><th>answers</th><th>Dice / IoU</th><th>AI score</th><th>thumbnail</th></tr>");
@@ -478,7 +529,7 @@ mod tests {
         assert!((d.dice - 0.5).abs() < 1e-12);
         // The AI separates a's metastasis calls (c1, c3) from the rest perfectly.
         assert_eq!(r.ai_vs_reader[0].2.map(|e| e.value), Some(1.0));
-        let page = html(&r, &HashMap::new());
+        let page = html(&r, &[], &HashMap::new());
         assert!(page.contains("<li>c2</li>") && !page.contains("<li>c0</li>"));
         let csv = reads_csv(&s, &reads);
         assert_eq!(csv.lines().count(), 9);
@@ -489,6 +540,37 @@ mod tests {
             "{long}"
         );
         assert!(long.contains("\nb,c2,unassisted,1\n"), "{long}");
+    }
+
+    #[test]
+    fn coverage_is_audited_per_read_in_every_arm() {
+        use crate::analysis::heatmap::Heatmap;
+        use crate::review::session::ViewSample;
+        let mut map = Heatmap::new((1000, 1000), 100.0);
+        map.set(5, 5, 0.9);
+        let heatmaps: HashMap<String, (Heatmap, f64)> = [("c0".to_owned(), (map, 0.25))].into();
+        let mut looked = read(0, "a", Category::Macro);
+        looked.view_track = vec![ViewSample {
+            t: 0.0,
+            seconds: 3.0,
+            rect: [400.0, 400.0, 700.0, 700.0],
+            magnification: 20.0,
+        }];
+        let glanced = read(0, "b", Category::None);
+        let rows = coverage(&[looked, glanced], &heatmaps, 0.5);
+        let by: Vec<(&str, usize)> = rows
+            .iter()
+            .map(|r| (r.reader.as_str(), r.unviewed))
+            .collect();
+        assert_eq!(by, [("a", 0), ("b", 1)]);
+        let page = html(
+            &build(&session(&["a", "b"]), &[], &HashMap::new()),
+            &rows,
+            &HashMap::new(),
+        );
+        assert!(
+            page.contains("<tr><td>b</td><td>unassisted</td><td>1</td><td>1</td><td>1</td></tr>")
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub struct ReviewUi {
     confidence: u8,
     notes: String,
     error: Option<String>,
+    notice: Option<String>,
     search: Vec<PathBuf>,
+    export_rx: Option<std::sync::mpsc::Receiver<Option<Result<PathBuf, String>>>>,
 }
 
 impl ReviewUi {
@@ -80,7 +82,9 @@ impl ReviewUi {
             confidence: 3,
             notes: String::new(),
             error: None,
+            notice: None,
             search: Vec::new(),
+            export_rx: None,
         }
     }
 
@@ -136,6 +140,19 @@ impl ReviewUi {
     }
 
     pub fn poll(&mut self) {
+        if let Some(rx) = &self.export_rx {
+            match rx.try_recv() {
+                Ok(Some(Ok(p))) => self.notice = Some(format!("Wrote {}", p.display())),
+                Ok(Some(Err(e))) => self.error = Some(e),
+                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {}
+                Err(std::sync::mpsc::TryRecvError::Empty) => return self.poll_store(),
+            }
+            self.export_rx = None;
+        }
+        self.poll_store();
+    }
+
+    fn poll_store(&mut self) {
         for e in self.store.poll() {
             match e {
                 StoreEvent::Review {
@@ -313,18 +330,32 @@ impl ReviewUi {
                 }
             })
             .collect::<String>();
-        std::thread::spawn(move || {
-            if let Some(p) = rfd::FileDialog::new().set_file_name(name).save_file() {
-                if let Err(e) = crate::fsutil::write_atomic(&p, text.as_bytes()) {
-                    tracing::error!("{}: {e}", p.display());
-                }
-            }
-        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("export-reads".into())
+            .spawn(move || {
+                let result = rfd::FileDialog::new()
+                    .set_file_name(name)
+                    .save_file()
+                    .map(|p| {
+                        crate::fsutil::write_atomic(&p, text.as_bytes())
+                            .map(|()| p.clone())
+                            .map_err(|e| format!("{}: {e}", p.display()))
+                    });
+                let _ = tx.send(result);
+            });
+        match spawned {
+            Ok(_) => self.export_rx = Some(rx),
+            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        }
     }
 
     /// The panel.
     pub fn panel(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
         ui.heading("Review");
+        if let Some(n) = &self.notice {
+            ui.label(RichText::new(n).weak());
+        }
         if let Some(m) = self.error.clone() {
             ui.colored_label(Color32::from_rgb(230, 90, 80), m);
             if ui.small_button("Dismiss").clicked() {
