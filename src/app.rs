@@ -779,6 +779,25 @@ impl SentinelApp {
         self.analysis.overlay(ui, rect, v);
         let painter = ui.painter_at(rect);
         self.annotations.paint(&painter, rect, v);
+        // Adjudication: every reader's annotations, each in their colour.
+        let overlay = self.review.adjudication_overlay();
+        if !overlay.is_empty() {
+            let mpp = v.slide.mpp().map(|m| [m.0, m.1]);
+            let to_screen = |p: [f64; 2]| {
+                let s = v.view.screen_from_slide(p);
+                egui::pos2(rect.min.x + s[0] as f32, rect.min.y + s[1] as f32)
+            };
+            for (shape, c) in &overlay {
+                crate::ui::annotations::draw_outline(
+                    &painter,
+                    shape,
+                    &to_screen,
+                    Color32::from_rgb(c[0], c[1], c[2]),
+                    2.5,
+                    mpp,
+                );
+            }
+        }
         // Coverage audit: high-scoring regions never looked at closely, outlined.
         for b in self.review.audit_regions() {
             let r = v.screen_rect(

@@ -219,3 +219,121 @@ fn start_answer_submit_next_with_blinding() {
         "blinded again on the new case"
     );
 }
+
+#[test]
+fn adjudication_shows_both_readers_and_records_the_consensus() {
+    use sentinel::annotate::{Annotation, Shape};
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = {
+        let s = sentinel::slide::open(&cmu).expect("open");
+        sentinel::review::materials::slide_key(s.as_ref())
+    };
+    let session = Session {
+        id: "adj".into(),
+        name: "Adjudication".into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: cmu.clone(),
+            slide_key: key,
+            truth: None,
+        }],
+        readers: vec![
+            Reader {
+                id: "a".into(),
+                name: "Dr Alpha".into(),
+                initials: "DA".into(),
+                arms: vec![Arm::Unassisted],
+            },
+            Reader {
+                id: "b".into(),
+                name: "Dr Beta".into(),
+                initials: "DB".into(),
+                arms: vec![Arm::Unassisted],
+            },
+        ],
+        seed: 3,
+    };
+    {
+        let mut store = Store::in_data_dir(dir.path()).expect("store");
+        store.save_review_session(&session).expect("save");
+        for (reader, cat, x) in [("a", Category::Micro, 400.0), ("b", Category::Macro, 900.0)] {
+            let mut r = Read::new("case-1", reader, Arm::Unassisted);
+            r.annotations = vec![Annotation::new(
+                Shape::rectangle([x, 800.0], [x + 300.0, 1200.0]),
+                Some("Tumor".into()),
+            )];
+            r.answer(Assessment {
+                category: cat,
+                largest_mm: None,
+                confidence: 4,
+                notes: String::new(),
+            })
+            .expect("open");
+            r.submit().expect("complete");
+            store.save_read(&session.id, &r).expect("save");
+        }
+    }
+    let launch = Launch {
+        slide: Some(cmu.clone()),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir: dir.path().to_path_buf(),
+        bench: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the session and its reads", |a| {
+        a.review().reads().len() == 2 && a.slide_view().is_some()
+    });
+    h.get_by_label("Adjudicate case-1").click();
+    run_until(&mut h, "the case", |a| {
+        a.review().adjudication_overlay().len() == 2
+            && a.annotations().is_loaded()
+            && !a.is_opening()
+    });
+    h.get_by_label_contains("Dr Alpha (unassisted): Micrometastasis");
+    h.get_by_label_contains("Dr Beta (unassisted): Macrometastasis");
+    let overlay = h.state().review().adjudication_overlay();
+    assert_eq!(overlay.len(), 2, "both readers' outlines");
+    assert_ne!(overlay[0].1, overlay[1].1, "in distinct colours");
+    run_until(&mut h, "the tiles", |a| {
+        a.slide_view()
+            .is_some_and(|v| v.stats.complete() && v.stats.pending == 0)
+    });
+    let image = h.render().expect("render");
+    let _ = image.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("adjudication.png"));
+
+    h.get_by_label("Macrometastasis").click();
+    h.step();
+    h.get_by_label("Record consensus").click();
+    run_until(&mut h, "the consensus", |a| {
+        a.review().all_saved()
+            && a.review()
+                .reads()
+                .iter()
+                .any(|r| r.reader_id == "consensus")
+    });
+    let stored: Vec<Read> = Store::in_data_dir(dir.path())
+        .expect("store")
+        .reads(&session.id)
+        .expect("reads")
+        .into_iter()
+        .filter(|r| r.reader_id == sentinel::review::session::CONSENSUS)
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].submitted);
+    assert_eq!(
+        stored[0].assessment.as_ref().map(|a| a.category),
+        Some(Category::Macro)
+    );
+}

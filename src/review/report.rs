@@ -40,6 +40,8 @@ pub struct CaseRow {
     /// Between the first two readers with tumour annotations on this case (same arm).
     pub dice: Option<Overlap>,
     pub ai_score: Option<f64>,
+    /// The adjudicated consensus, where one was recorded.
+    pub consensus: Option<Category>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
             agree,
             dice,
             ai_score: ai.get(&c.id).copied(),
+            consensus: category(&c.id, super::session::CONSENSUS, Arm::Unassisted),
         });
     }
 
@@ -283,7 +286,10 @@ pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
 /// `-1,case,0,truth` row per case whose reference standard is known (truth 1 = micro- or
 /// macrometastasis).
 pub fn imrmc_csv(session: &Session, reads: &[Read]) -> String {
-    let current: Vec<&Read> = latest(reads).into_iter().filter(|r| r.submitted).collect();
+    let current: Vec<&Read> = latest(reads)
+        .into_iter()
+        .filter(|r| r.submitted && r.reader_id != super::session::CONSENSUS)
+        .collect();
     let known: Vec<(&str, bool)> = session
         .cases
         .iter()
@@ -425,7 +431,13 @@ pub fn html(
             if row.agree { "" } else { "disagree" },
             esc(&row.case_id),
             esc(&row.slide),
-            answers.join("<br>"),
+            {
+                let mut a = answers.join("<br>");
+                if let Some(c) = row.consensus {
+                    let _ = write!(a, "<br><b>consensus: {}</b>", c.label());
+                }
+                a
+            },
             row.dice
                 .map_or("n/a".into(), |d| format!("{:.3} / {:.3}", d.dice, d.iou)),
             row.ai_score.map_or("n/a".into(), |a| format!("{a:.3}")),

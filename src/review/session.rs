@@ -56,6 +56,10 @@ impl Category {
     }
 }
 
+/// Reader id under which an adjudicated consensus is stored (a read like any other: versioned,
+/// locked, exported in bundles; never part of the agreement statistics).
+pub const CONSENSUS: &str = "consensus";
+
 /// How a reader reads: without the heatmap, or with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Arm {

@@ -1346,7 +1346,7 @@ fn triangles_of<'a>(
     cache.get(id).map_or(&[], |(_, t)| t.as_slice())
 }
 
-fn draw_outline(
+pub(crate) fn draw_outline(
     painter: &egui::Painter,
     shape: &Shape,
     to_screen: &dyn Fn(Point) -> Pos2,

@@ -62,7 +62,13 @@ pub struct ReviewUi {
     notice: Option<String>,
     search: Vec<PathBuf>,
     export_rx: Option<std::sync::mpsc::Receiver<Option<Result<PathBuf, String>>>>,
+    /// The session and case being adjudicated.
+    adjudicating: Option<(Session, String)>,
+    consensus: Option<Category>,
+    consensus_notes: String,
 }
+
+use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
     pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
@@ -85,6 +91,9 @@ impl ReviewUi {
             notice: None,
             search: Vec::new(),
             export_rx: None,
+            adjudicating: None,
+            consensus: None,
+            consensus_notes: String::new(),
         }
     }
 
@@ -156,11 +165,19 @@ impl ReviewUi {
         for e in self.store.poll() {
             match e {
                 StoreEvent::Review {
-                    sessions, reads, ..
+                    sessions,
+                    session,
+                    reads,
                 } => {
                     self.sessions = sessions;
                     self.reads = reads;
                     self.loaded = true;
+                    // The first load lists sessions only: fetch the selected one's reads.
+                    if session.is_none()
+                        && let Some(s) = self.sessions.get(self.session_idx)
+                    {
+                        self.store.load_review(Some(&s.id));
+                    }
                 }
                 StoreEvent::Failed(m) => self.error = Some(m),
                 _ => {}
@@ -299,6 +316,177 @@ impl ReviewUi {
         }
     }
 
+    /// The submitted reads (latest versions, consensus excluded) of the case being adjudicated.
+    fn adjudicated_reads(&self) -> Vec<&Read> {
+        let Some((_, case)) = &self.adjudicating else {
+            return Vec::new();
+        };
+        latest(&self.reads)
+            .into_iter()
+            .filter(|r| &r.case_id == case && r.submitted && r.reader_id != CONSENSUS)
+            .collect()
+    }
+
+    /// Every reader's annotations of the case being adjudicated, each reader in their colour.
+    pub fn adjudication_overlay(&self) -> Vec<(Shape, [u8; 3])> {
+        let Some((session, _)) = &self.adjudicating else {
+            return Vec::new();
+        };
+        let colours = crate::review::materials::READER_COLOURS;
+        self.adjudicated_reads()
+            .into_iter()
+            .flat_map(|r| {
+                let i = session
+                    .readers
+                    .iter()
+                    .position(|p| p.id == r.reader_id)
+                    .unwrap_or(0);
+                let c = colours[i % colours.len()];
+                r.annotations.iter().map(move |a| (a.shape.clone(), c))
+            })
+            .collect()
+    }
+
+    /// Cases of the selected session where the readers' latest submitted answers differ.
+    pub fn discrepancies(&self) -> Vec<String> {
+        let Some(s) = self.sessions.get(self.session_idx) else {
+            return Vec::new();
+        };
+        crate::review::report::build(s, &self.reads, &std::collections::HashMap::new())
+            .rows
+            .into_iter()
+            .filter(|r| !r.agree)
+            .map(|r| r.case_id)
+            .collect()
+    }
+
+    /// Opens `case` of the selected session for adjudication.
+    pub fn adjudicate(&mut self, case_id: &str, out: &mut Vec<Command>) {
+        let Some(s) = self.sessions.get(self.session_idx).cloned() else {
+            return;
+        };
+        let Some(case) = s.cases.iter().find(|c| c.id == case_id).cloned() else {
+            return;
+        };
+        let done = latest(&self.reads)
+            .into_iter()
+            .find(|r| r.case_id == case.id && r.reader_id == CONSENSUS)
+            .and_then(|r| r.assessment.clone());
+        self.consensus = done.as_ref().map(|a| a.category);
+        self.consensus_notes = done.map(|a| a.notes).unwrap_or_default();
+        let path = crate::review::materials::locate(&case, &self.search).unwrap_or(case.path);
+        out.push(Command::OpenForReview {
+            path,
+            scope: format!("adjudication:{}:{}", s.id, case.id),
+            heatmap: false,
+        });
+        self.adjudicating = Some((s, case.id));
+    }
+
+    /// Stores the consensus for the case being adjudicated (a new version if there was one).
+    pub fn record_consensus(&mut self) {
+        let (Some((session, case)), Some(category)) = (&self.adjudicating, self.consensus) else {
+            return;
+        };
+        let previous = latest(&self.reads)
+            .into_iter()
+            .find(|r| &r.case_id == case && r.reader_id == CONSENSUS)
+            .cloned();
+        let mut read = match previous {
+            Some(p) => match p.amend() {
+                Ok(r) => r,
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    return;
+                }
+            },
+            None => Read::new(case, CONSENSUS, Arm::Unassisted),
+        };
+        let result = read
+            .answer(Assessment {
+                category,
+                largest_mm: None,
+                confidence: 5,
+                notes: self.consensus_notes.clone(),
+            })
+            .and_then(|()| read.submit());
+        if let Err(e) = result {
+            self.error = Some(e.to_string());
+            return;
+        }
+        let id = session.id.clone();
+        self.reads.push(read.clone());
+        self.store.save_read(&id, read);
+        self.notice = Some(format!("Consensus for {case}: {}", category.label()));
+    }
+
+    fn adjudication_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<Command>) {
+        let Some((session, case)) = self.adjudicating.clone() else {
+            return;
+        };
+        ui.label(RichText::new(format!("Adjudicating {case}")).strong());
+        let colours = crate::review::materials::READER_COLOURS;
+        for r in self.adjudicated_reads() {
+            let i = session
+                .readers
+                .iter()
+                .position(|p| p.id == r.reader_id)
+                .unwrap_or(0);
+            let name = session
+                .readers
+                .get(i)
+                .map_or(r.reader_id.clone(), |p| p.name.clone());
+            let c = colours[i % colours.len()];
+            let Some(a) = &r.assessment else { continue };
+            ui.horizontal(|ui| {
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter()
+                    .rect_filled(rect, 2.0, Color32::from_rgb(c[0], c[1], c[2]));
+                ui.label(format!(
+                    "{name} ({}): {}{}, confidence {}, {} annotation(s){}",
+                    r.arm.label(),
+                    a.category.label(),
+                    a.largest_mm
+                        .map(|m| format!(", {m:.2} mm"))
+                        .unwrap_or_default(),
+                    a.confidence,
+                    r.annotations.len(),
+                    if a.notes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", a.notes)
+                    }
+                ));
+            });
+        }
+        ui.separator();
+        ui.label("Consensus");
+        for c in Category::ALL {
+            ui.radio_value(&mut self.consensus, Some(c), c.label());
+        }
+        ui.add(
+            egui::TextEdit::multiline(&mut self.consensus_notes)
+                .hint_text("consensus notes")
+                .desired_rows(2),
+        );
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    self.consensus.is_some(),
+                    egui::Button::new("Record consensus"),
+                )
+                .clicked()
+            {
+                self.record_consensus();
+            }
+            if ui.button("Back to the list").clicked() {
+                self.adjudicating = None;
+                out.push(Command::LeaveReview);
+            }
+        });
+    }
+
     /// Level-0 boxes of the regions the coverage audit found (drawn over the slide).
     pub fn audit_regions(&self) -> Vec<[f64; 4]> {
         self.reading
@@ -362,6 +550,10 @@ impl ReviewUi {
                 self.error = None;
             }
         }
+        if self.adjudicating.is_some() {
+            self.adjudication_ui(ui, out);
+            return;
+        }
         if self.reading.is_none() {
             self.choose_ui(ui, out);
             return;
@@ -380,6 +572,7 @@ impl ReviewUi {
         }
         self.session_idx = self.session_idx.min(self.sessions.len() - 1);
         let names: Vec<String> = self.sessions.iter().map(|s| s.name.clone()).collect();
+        let before = self.session_idx;
         egui::ComboBox::from_label("session")
             .selected_text(names[self.session_idx].clone())
             .show_ui(ui, |ui| {
@@ -387,6 +580,11 @@ impl ReviewUi {
                     ui.selectable_value(&mut self.session_idx, i, n);
                 }
             });
+        if self.session_idx != before {
+            self.reads.clear();
+            self.store
+                .load_review(Some(&self.sessions[self.session_idx].id));
+        }
         let s = &self.sessions[self.session_idx];
         if s.readers.is_empty() {
             ui.label("This session has no readers.");
@@ -416,6 +614,17 @@ impl ReviewUi {
         ));
         if ui.button("Start reading").clicked() {
             self.start(out);
+        }
+        ui.separator();
+        ui.label(RichText::new("Adjudication").strong());
+        let list = self.discrepancies();
+        if list.is_empty() {
+            ui.label("No discrepancies among submitted reads.");
+        }
+        for case in list {
+            if ui.button(format!("Adjudicate {case}")).clicked() {
+                self.adjudicate(&case, out);
+            }
         }
         ui.label(
             RichText::new(
