@@ -466,7 +466,7 @@ impl SentinelApp {
                 scope,
                 heatmap,
             } => {
-                self.annotations.set_scope(Some(scope));
+                self.annotations.set_scope(Some((path.clone(), scope)));
                 self.analysis.style.visible = heatmap;
                 self.show_analysis = heatmap;
                 self.open(path);

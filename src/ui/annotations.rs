@@ -72,8 +72,8 @@ pub struct AnnotationUi {
     triangles: HashMap<String, (Shape, Vec<[Point; 3]>)>,
     /// Class list before and during a colour-picker drag.
     pending_classes: Option<(Vec<Class>, Vec<Class>)>,
-    /// Where the annotations of the open slide are kept, when not under the slide's identity.
-    scope: Option<String>,
+    /// Where the annotations of the slide at this path are kept, when not under its identity.
+    scope: Option<(PathBuf, String)>,
     /// Region export settings and the running export.
     pub export: ExportSettings,
     export_job: Option<ExportJob>,
@@ -147,15 +147,21 @@ impl AnnotationUi {
         }
     }
 
-    /// Keeps the next opened slide's annotations under `scope` instead of the slide's own
-    /// identity (a review read's annotations, which no other reader sees); `None` goes back.
-    pub fn set_scope(&mut self, scope: Option<String>) {
+    /// Keeps the annotations of the slide at `path`, when it opens, under `scope` instead of the
+    /// slide's own identity (a review read's annotations, which no other reader sees); any other
+    /// slide keeps its own. `None` goes back to slide identities.
+    pub fn set_scope(&mut self, scope: Option<(PathBuf, String)>) {
         self.scope = scope;
     }
 
     /// A slide was opened: its annotations load from the store.
     pub fn on_slide_opened(&mut self, v: &SlideView) {
-        let key = self.scope.clone().unwrap_or_else(|| slide_key(v));
+        let key = self
+            .scope
+            .as_ref()
+            .filter(|(path, _)| path.as_path() == v.slide.path())
+            .map(|(_, scope)| scope.clone())
+            .unwrap_or_else(|| slide_key(v));
         let mpp = v.slide.mpp().map(|(x, y)| [x, y]);
         self.store.load(&key);
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
