@@ -650,7 +650,14 @@ impl eframe::App for SentinelApp {
         self.analysis.poll();
         self.annotations.poll();
         self.review.poll();
-        // The unassisted arm never shows the heatmap (it is still computed, for the audit).
+        // A case being read gets its heatmap computed if none is stored: the assisted arm shows
+        // it, the coverage audit needs it in both. The unassisted arm never shows it.
+        if self.review.reading_arm().is_some()
+            && self.analysis.take_nothing_stored()
+            && let Some(v) = &self.current
+        {
+            self.analysis.start(v, Arc::clone(&self.repaint));
+        }
         if self.review.reading_arm() == Some(crate::review::session::Arm::Unassisted) {
             self.analysis.style.visible = false;
             self.show_analysis = false;
@@ -1021,9 +1028,11 @@ impl SentinelApp {
 
 /// Writes an egui screenshot as PNG, atomically.
 impl Drop for SentinelApp {
-    /// Waits (a while) for slides still being opened: their threads are inside OpenSlide, and the
-    /// process's exit handlers must not unload its libraries under them.
+    /// Waits (a while) for analyses being cancelled and slides still being opened: their threads
+    /// are inside ONNX Runtime or OpenSlide, and the process's exit handlers must not unload those
+    /// libraries under them.
     fn drop(&mut self) {
+        self.analysis.shutdown(std::time::Duration::from_secs(10));
         let deadline = Instant::now() + std::time::Duration::from_secs(20);
         let pending = self
             .opening

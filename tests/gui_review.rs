@@ -139,7 +139,19 @@ fn start_answer_submit_next_with_blinding() {
         "blinded before submitting"
     );
 
-    // A heatmap with one hot cell the reader never zooms into: the audit must report it.
+    // The case had no stored analysis, so one runs (hidden: this is the unassisted arm).
+    run_until(&mut h, "the case's analysis", |a| {
+        matches!(
+            a.analysis().state,
+            sentinel::ui::analysis_panel::RunState::Done { .. }
+        )
+    });
+    assert!(
+        !h.state().analysis().style.visible,
+        "hidden in the unassisted arm"
+    );
+    // Replace it by a heatmap with one hot cell the reader never zooms into: the audit must
+    // report exactly that one.
     let dims = h.state().slide_view().expect("view").slide.dimensions();
     let mut map = sentinel::analysis::heatmap::Heatmap::new(dims, 448.0);
     map.set(1, 1, 0.95);

@@ -99,6 +99,28 @@ impl AnalysisJob {
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
+
+    /// Whether the job's thread has ended (it drops its sender last).
+    pub fn finished(&self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(_) => continue,
+                Err(std::sync::mpsc::TryRecvError::Empty) => return false,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return true,
+            }
+        }
+    }
+
+    /// Waits until the job's thread has ended or `deadline` passes; its events are discarded.
+    pub fn wait_until(&self, deadline: Instant) {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(_) => continue,
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 fn run(

@@ -42,6 +42,9 @@ pub struct AnalysisUi {
     mask: Option<Arc<TissueMask>>,
     mask_texture: Option<egui::TextureHandle>,
     pub style: HeatmapStyle,
+    nothing_stored: bool,
+    /// Cancelled jobs whose threads may still be running.
+    retired: Vec<AnalysisJob>,
     pub show_tissue: bool,
     pub message: Option<String>,
     export: Option<std::sync::mpsc::Receiver<String>>,
@@ -62,18 +65,46 @@ impl AnalysisUi {
             mask: None,
             mask_texture: None,
             style: HeatmapStyle::default(),
+            nothing_stored: false,
+            retired: Vec::new(),
             show_tissue: false,
             message: None,
             export: None,
         }
     }
 
+    /// Whether the last look for a stored result found none (cleared by reading it).
+    pub fn take_nothing_stored(&mut self) -> bool {
+        std::mem::take(&mut self.nothing_stored)
+    }
+
+    /// Cancels a job and keeps it until its thread has ended, so that exiting can wait for it.
+    fn retire(&mut self, job: AnalysisJob) {
+        job.cancel();
+        self.retired.retain(|j| !j.finished());
+        self.retired.push(job);
+    }
+
+    /// Cancels every job and waits (up to `limit` in all) for their threads to end: they may be
+    /// inside ONNX Runtime or OpenSlide, which must not be unloaded under them at exit.
+    pub fn shutdown(&mut self, limit: std::time::Duration) {
+        if let Some(j) = self.job.take() {
+            self.retire(j);
+        }
+        let deadline = std::time::Instant::now() + limit;
+        for j in self.retired.drain(..) {
+            j.wait_until(deadline);
+        }
+    }
+
     /// Forgets the previous slide's analysis (a new slide was opened).
     pub fn reset(&mut self) {
         if let Some(j) = self.job.take() {
-            j.cancel();
+            self.retire(j);
         }
+        let retired = std::mem::take(&mut self.retired);
         *self = Self {
+            retired,
             style: self.style,
             ..Self::new(self.model_dir.clone(), self.out_dir.clone())
         };
@@ -150,7 +181,7 @@ impl AnalysisUi {
         wake: Arc<dyn Fn() + Send + Sync>,
     ) {
         if let Some(j) = self.job.take() {
-            j.cancel();
+            self.retire(j);
         }
         let spec = self.spec(Some(view.view.visible()), stored_only);
         match AnalysisJob::start(Arc::clone(&view.slide), spec, wake) {
@@ -210,7 +241,10 @@ impl AnalysisUi {
                     self.state = RunState::Done { seconds, reused };
                     finished = true;
                 }
-                JobEvent::NothingStored => finished = true,
+                JobEvent::NothingStored => {
+                    self.nothing_stored = true;
+                    finished = true;
+                }
                 JobEvent::Cancelled { done, total } => {
                     self.state = RunState::Cancelled { done, total };
                     finished = true;
