@@ -656,12 +656,18 @@ pub enum StoreEvent {
         session: Option<String>,
         reads: Vec<Read>,
     },
+    /// After [`StoreThread::import_bundle`].
+    Imported(Result<MergeReport, String>),
     Failed(String),
 }
 
 enum Request {
     Load(String),
     Review(Option<String>),
+    ImportBundle {
+        text: String,
+        data_dir: PathBuf,
+    },
     SaveRead {
         session: String,
         read: Box<Read>,
@@ -737,6 +743,11 @@ impl StoreThread {
                                 Err(e) => send(StoreEvent::Failed(e.to_string())),
                             }
                         }
+                        Request::ImportBundle { text, data_dir } => {
+                            let r = crate::review::bundle::import(&mut store, &data_dir, &text)
+                                .map_err(|e| e.to_string());
+                            send(StoreEvent::Imported(r));
+                        }
                         Request::SaveRead { session, read, seq } => {
                             match store.save_read(&session, &read) {
                                 Ok(()) => send(StoreEvent::Saved { seq }),
@@ -786,6 +797,11 @@ impl StoreThread {
     /// Loads the review sessions (and the reads of `session`).
     pub fn load_review(&self, session: Option<&str>) {
         let _ = self.tx.send(Request::Review(session.map(str::to_owned)));
+    }
+
+    /// Checks and merges a review bundle (attachments go under `data_dir`).
+    pub fn import_bundle(&self, text: String, data_dir: PathBuf) {
+        let _ = self.tx.send(Request::ImportBundle { text, data_dir });
     }
 
     /// Saves one read version (acknowledged like an edit, see [`Self::all_saved`]).

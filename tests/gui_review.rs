@@ -349,3 +349,69 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
         Some(Category::Macro)
     );
 }
+
+#[test]
+fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = Session {
+        id: "from-elsewhere".into(),
+        name: "Imported".into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: cmu.clone(),
+            slide_key: "k".into(),
+            truth: None,
+        }],
+        readers: vec![Reader {
+            id: "a".into(),
+            name: "Dr Alpha".into(),
+            initials: "DA".into(),
+            arms: vec![Arm::Unassisted],
+        }],
+        seed: 1,
+    };
+    let mut r = Read::new("case-1", "a", Arm::Unassisted);
+    r.answer(Assessment {
+        category: Category::Itc,
+        largest_mm: Some(0.1),
+        confidence: 2,
+        notes: String::new(),
+    })
+    .expect("open");
+    r.submit().expect("complete");
+    let text = sentinel::review::bundle::write(&session, &[r], Vec::new());
+    let launch = Launch {
+        slide: Some(cmu),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir: dir.path().to_path_buf(),
+        bench: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| a.review().is_loaded());
+    h.state_mut()
+        .review_mut()
+        .import_text(text.replace("\"Itc\"", "\"Macro\""));
+    run_until(&mut h, "the refusal", |a| a.review().error().is_some());
+    assert!(
+        h.state()
+            .review()
+            .error()
+            .is_some_and(|e| e.contains("checksum"))
+    );
+    assert!(h.state().review().sessions().is_empty(), "nothing merged");
+    h.state_mut().review_mut().import_text(text);
+    run_until(&mut h, "the session", |a| {
+        !a.review().sessions().is_empty() && a.review().reads().len() == 1
+    });
+    h.get_by_label_contains("Imported: 1 read(s) added");
+}

@@ -232,7 +232,7 @@ impl AnnotationUi {
                         self.loaded = true;
                     }
                 }
-                StoreEvent::Saved { .. } | StoreEvent::Review { .. } => {}
+                StoreEvent::Saved { .. } | StoreEvent::Review { .. } | StoreEvent::Imported(_) => {}
                 StoreEvent::Failed(m) => self.error = Some(m),
             }
         }

@@ -46,6 +46,8 @@ pub struct CaseContext<'a> {
 
 pub struct ReviewUi {
     store: StoreThread,
+    data_dir: PathBuf,
+    import_rx: Option<std::sync::mpsc::Receiver<Option<Result<String, String>>>>,
     sessions: Vec<Session>,
     reads: Vec<Read>,
     loaded: bool,
@@ -72,10 +74,12 @@ use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
     pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
-        let store = StoreThread::start(data_dir, wake);
+        let store = StoreThread::start(data_dir.clone(), wake);
         store.load_review(None);
         Self {
             store,
+            data_dir,
+            import_rx: None,
             sessions: Vec::new(),
             reads: Vec::new(),
             loaded: false,
@@ -148,7 +152,44 @@ impl ReviewUi {
         self.store.load_review(id.as_deref());
     }
 
+    /// Merges the review bundle `text` (on the store thread); the outcome shows in the panel.
+    pub fn import_text(&mut self, text: String) {
+        self.store.import_bundle(text, self.data_dir.clone());
+    }
+
+    fn import_dialog(&mut self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("import-bundle".into())
+            .spawn(move || {
+                let picked = rfd::FileDialog::new().pick_file().map(|p| {
+                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
+                });
+                let _ = tx.send(picked);
+            });
+        match spawned {
+            Ok(_) => self.import_rx = Some(rx),
+            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        }
+    }
+
     pub fn poll(&mut self) {
+        if let Some(rx) = &self.import_rx {
+            match rx.try_recv() {
+                Ok(Some(Ok(text))) => {
+                    self.import_rx = None;
+                    self.import_text(text);
+                }
+                Ok(Some(Err(e))) => {
+                    self.import_rx = None;
+                    self.error = Some(e);
+                }
+                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.import_rx = None
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
         if let Some(rx) = &self.export_rx {
             match rx.try_recv() {
                 Ok(Some(Ok(p))) => self.notice = Some(format!("Wrote {}", p.display())),
@@ -179,6 +220,14 @@ impl ReviewUi {
                         self.store.load_review(Some(&s.id));
                     }
                 }
+                StoreEvent::Imported(Ok(r)) => {
+                    self.notice = Some(format!(
+                        "Imported: {} read(s) added, {} already here, {} kept as new versions",
+                        r.reads_added, r.reads_present, r.reads_renumbered
+                    ));
+                    self.reload();
+                }
+                StoreEvent::Imported(Err(e)) => self.error = Some(format!("bundle refused: {e}")),
                 StoreEvent::Failed(m) => self.error = Some(m),
                 _ => {}
             }
@@ -567,7 +616,10 @@ impl ReviewUi {
             return;
         }
         if self.sessions.is_empty() {
-            ui.label("No review sessions yet. Create one with `sentinel review new`, or import a bundle with `sentinel review import`.");
+            ui.label("No review sessions yet. Create one with `sentinel review new`, or import a bundle.");
+            if ui.button("Import a bundle…").clicked() {
+                self.import_dialog();
+            }
             return;
         }
         self.session_idx = self.session_idx.min(self.sessions.len() - 1);
@@ -626,12 +678,15 @@ impl ReviewUi {
                 self.adjudicate(&case, out);
             }
         }
-        ui.label(
-            RichText::new(
-                "Bundles from other workstations: `sentinel review import FILE`; reports: `sentinel review report`.",
-            )
-            .weak(),
-        );
+        ui.separator();
+        if ui
+            .button("Import a bundle…")
+            .on_hover_text("reads from another workstation (sentinel review export)")
+            .clicked()
+        {
+            self.import_dialog();
+        }
+        ui.label(RichText::new("Reports: `sentinel review report SESSION --out DIR`.").weak());
     }
 
     fn reading_ui(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
