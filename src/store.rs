@@ -668,6 +668,7 @@ enum Request {
         text: String,
         data_dir: PathBuf,
     },
+    SaveSession(Box<Session>),
     SaveRead {
         session: String,
         read: Box<Read>,
@@ -743,6 +744,21 @@ impl StoreThread {
                                 Err(e) => send(StoreEvent::Failed(e.to_string())),
                             }
                         }
+                        Request::SaveSession(session) => {
+                            match store.save_review_session(&session) {
+                                Ok(()) => match store.review_sessions() {
+                                    Ok(sessions) => send(StoreEvent::Review {
+                                        sessions,
+                                        session: Some(session.id.clone()),
+                                        reads: Vec::new(),
+                                    }),
+                                    Err(e) => send(StoreEvent::Failed(e.to_string())),
+                                },
+                                Err(e) => {
+                                    send(StoreEvent::Failed(format!("saving the session: {e}")))
+                                }
+                            }
+                        }
                         Request::ImportBundle { text, data_dir } => {
                             let r = crate::review::bundle::import(&mut store, &data_dir, &text)
                                 .map_err(|e| e.to_string());
@@ -797,6 +813,11 @@ impl StoreThread {
     /// Loads the review sessions (and the reads of `session`).
     pub fn load_review(&self, session: Option<&str>) {
         let _ = self.tx.send(Request::Review(session.map(str::to_owned)));
+    }
+
+    /// Saves a new or changed review session; answered with the session list.
+    pub fn save_session(&self, session: Session) {
+        let _ = self.tx.send(Request::SaveSession(Box::new(session)));
     }
 
     /// Checks and merges a review bundle (attachments go under `data_dir`).

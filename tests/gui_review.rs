@@ -415,3 +415,70 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
     });
     h.get_by_label_contains("Imported: 1 read(s) added");
 }
+
+#[test]
+fn a_session_made_in_the_panel_can_be_read_at_once() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let launch = Launch {
+        slide: Some(cmu.clone()),
+        goto: None,
+        screenshot: None,
+        budgets: Budgets::default(),
+        data_dir: dir.path().to_path_buf(),
+        bench: None,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the (empty) session list", |a| {
+        a.review().is_loaded()
+    });
+    h.get_by_label_contains("No review sessions yet");
+    // A bad form is refused with its reason; a good one is created, saved and selected.
+    h.state_mut()
+        .review_mut()
+        .create_session("Pilot", "", vec![cmu.clone()]);
+    run_until(&mut h, "the refusal", |a| a.review().error().is_some());
+    assert!(
+        h.state()
+            .review()
+            .error()
+            .is_some_and(|e| e.contains("reader"))
+    );
+    h.state_mut().review_mut().create_session(
+        "Pilot",
+        "Dr Alpha\nDr Beta: both",
+        vec![cmu.clone()],
+    );
+    run_until(&mut h, "the new session", |a| {
+        a.review().sessions().len() == 1
+    });
+    let s = h.state().review().sessions()[0].clone();
+    assert_eq!(s.readers.len(), 2);
+    assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
+    let slide = sentinel::slide::open(&cmu).expect("open");
+    assert_eq!(
+        s.cases[0].slide_key,
+        sentinel::review::materials::slide_key(slide.as_ref())
+    );
+    assert_eq!(
+        Store::in_data_dir(dir.path())
+            .expect("store")
+            .review_sessions()
+            .expect("list"),
+        vec![s],
+        "saved"
+    );
+    h.get_by_label("Start reading").click();
+    run_until(&mut h, "the first case", |a| {
+        a.review().current_case().is_some()
+    });
+}

@@ -107,6 +107,74 @@ pub struct Session {
     pub seed: u64,
 }
 
+/// A new session over `slides` (path and identity key each) with `readers` given as
+/// `Name[:unassisted|assisted|both]` lines; the id is a fresh UUID.
+pub fn new_session(
+    name: &str,
+    readers: &str,
+    slides: &[(PathBuf, String)],
+    seed: u64,
+) -> Result<Session, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("the session needs a name".into());
+    }
+    if slides.is_empty() {
+        return Err("the session needs at least one slide".into());
+    }
+    let mut list = Vec::new();
+    for (i, line) in readers
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let (who, arms) = match line.rsplit_once(':') {
+            Some((w, a)) => (w.trim(), a.trim()),
+            None => (line, "unassisted"),
+        };
+        let arms = match arms {
+            "unassisted" => vec![Arm::Unassisted],
+            "assisted" => vec![Arm::Assisted],
+            "both" => vec![Arm::Unassisted, Arm::Assisted],
+            other => {
+                return Err(format!(
+                    "reader line {}: arms \"{other}\" (unassisted, assisted or both)",
+                    i + 1
+                ));
+            }
+        };
+        list.push(Reader {
+            id: format!("reader-{}", i + 1),
+            name: who.to_owned(),
+            initials: who
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect(),
+            arms,
+        });
+    }
+    if list.is_empty() {
+        return Err("the session needs at least one reader".into());
+    }
+    Ok(Session {
+        id: crate::annotate::document::new_id(),
+        name: name.to_owned(),
+        cases: slides
+            .iter()
+            .enumerate()
+            .map(|(i, (path, key))| CaseRef {
+                id: format!("case-{:03}", i + 1),
+                path: path.clone(),
+                slide_key: key.clone(),
+                truth: None,
+            })
+            .collect(),
+        readers: list,
+        seed,
+    })
+}
+
 /// One reader's answer for one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
@@ -403,6 +471,22 @@ mod tests {
         assert_eq!(track.len(), 3);
         assert!((track[0].seconds - 1.0).abs() < 1e-12);
         assert_eq!(track[2].magnification, 20.0);
+    }
+
+    #[test]
+    fn sessions_from_the_form() {
+        let slides = vec![(PathBuf::from("/s/a.svs"), "k1".to_owned())];
+        let s = new_session(" Pilot ", "Dr Alpha\nDr Beta: both\n\n", &slides, 9).expect("valid");
+        assert_eq!(s.name, "Pilot");
+        assert_eq!(s.readers.len(), 2);
+        assert_eq!(s.readers[0].arms, [Arm::Unassisted]);
+        assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
+        assert_eq!(s.readers[1].initials, "DB");
+        assert_eq!(s.cases[0].id, "case-001");
+        assert!(new_session("x", "Dr A: sometimes", &slides, 1).is_err());
+        assert!(new_session("x", "", &slides, 1).is_err());
+        assert!(new_session("", "Dr A", &slides, 1).is_err());
+        assert!(new_session("x", "Dr A", &[], 1).is_err());
     }
 
     #[test]

@@ -44,9 +44,24 @@ pub struct CaseContext<'a> {
     pub mpp: Option<f64>,
 }
 
+/// The "new session" form.
+#[derive(Default)]
+struct NewSessionForm {
+    name: String,
+    readers: String,
+    slides: Vec<PathBuf>,
+    /// Slides being picked in a dialog.
+    picking: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
+    /// The session being made (slides opened for their identity) off the UI thread.
+    making: Option<std::sync::mpsc::Receiver<Result<Session, String>>>,
+}
+
 pub struct ReviewUi {
     store: StoreThread,
     data_dir: PathBuf,
+    form: NewSessionForm,
+    /// Select this session when the list next arrives (one just created).
+    pending_select: Option<String>,
     import_rx: Option<std::sync::mpsc::Receiver<Option<Result<String, String>>>>,
     sessions: Vec<Session>,
     reads: Vec<Read>,
@@ -79,6 +94,8 @@ impl ReviewUi {
         Self {
             store,
             data_dir,
+            form: NewSessionForm::default(),
+            pending_select: None,
             import_rx: None,
             sessions: Vec::new(),
             reads: Vec::new(),
@@ -173,7 +190,113 @@ impl ReviewUi {
         }
     }
 
+    /// Makes a session from the form's fields and `slides` on a thread (each slide is opened for
+    /// its identity); it is saved and selected when done.
+    pub fn create_session(&mut self, name: &str, readers: &str, slides: Vec<PathBuf>) {
+        let (name, readers) = (name.to_owned(), readers.to_owned());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("new-session".into())
+            .spawn(move || {
+                let keyed: Result<Vec<(PathBuf, String)>, String> = slides
+                    .iter()
+                    .map(|p| {
+                        let s = crate::slide::open(p).map_err(|e| e.to_string())?;
+                        let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                        Ok((path, crate::review::materials::slide_key(s.as_ref())))
+                    })
+                    .collect();
+                let seed = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                let _ =
+                    tx.send(keyed.and_then(|k| {
+                        crate::review::session::new_session(&name, &readers, &k, seed)
+                    }));
+            });
+        match spawned {
+            Ok(_) => self.form.making = Some(rx),
+            Err(e) => self.error = Some(format!("cannot create the session: {e}")),
+        }
+    }
+
+    /// Whether a session is being created.
+    pub fn creating(&self) -> bool {
+        self.form.making.is_some()
+    }
+
+    fn poll_form(&mut self) {
+        if let Some(rx) = &self.form.picking {
+            match rx.try_recv() {
+                Ok(paths) => {
+                    self.form.slides.extend(paths);
+                    self.form.picking = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.form.picking = None,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        if let Some(rx) = &self.form.making {
+            match rx.try_recv() {
+                Ok(Ok(session)) => {
+                    self.form.making = None;
+                    self.notice = Some(format!("Created session \"{}\"", session.name));
+                    self.form = NewSessionForm::default();
+                    self.pending_select = Some(session.id.clone());
+                    self.store.save_session(session);
+                }
+                Ok(Err(e)) => {
+                    self.form.making = None;
+                    self.error = Some(e);
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.form.making = None,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
+    }
+
+    fn new_session_ui(&mut self, ui: &mut egui::Ui) {
+        egui::CollapsingHeader::new("New session").show(ui, |ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.form.name).hint_text("session name"));
+            ui.add(
+                egui::TextEdit::multiline(&mut self.form.readers)
+                    .hint_text("readers, one per line: Name[:unassisted|assisted|both]")
+                    .desired_rows(3),
+            );
+            ui.label(format!("{} slide(s)", self.form.slides.len()));
+            for p in &self.form.slides {
+                ui.label(RichText::new(p.display().to_string()).weak());
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Add slides…").clicked() && self.form.picking.is_none() {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let spawned = std::thread::Builder::new()
+                        .name("pick-slides".into())
+                        .spawn(move || {
+                            let _ =
+                                tx.send(rfd::FileDialog::new().pick_files().unwrap_or_default());
+                        });
+                    if spawned.is_ok() {
+                        self.form.picking = Some(rx);
+                    }
+                }
+                if ui
+                    .add_enabled(!self.creating(), egui::Button::new("Create session"))
+                    .clicked()
+                {
+                    let (name, readers, slides) = (
+                        self.form.name.clone(),
+                        self.form.readers.clone(),
+                        self.form.slides.clone(),
+                    );
+                    self.create_session(&name, &readers, slides);
+                }
+            });
+        });
+    }
+
     pub fn poll(&mut self) {
+        self.poll_form();
         if let Some(rx) = &self.import_rx {
             match rx.try_recv() {
                 Ok(Some(Ok(text))) => {
@@ -213,6 +336,13 @@ impl ReviewUi {
                     self.sessions = sessions;
                     self.reads = reads;
                     self.loaded = true;
+                    if let Some(id) = self.pending_select.take() {
+                        self.session_idx = self
+                            .sessions
+                            .iter()
+                            .position(|s| s.id == id)
+                            .unwrap_or(self.session_idx);
+                    }
                     // The first load lists sessions only: fetch the selected one's reads.
                     if session.is_none()
                         && let Some(s) = self.sessions.get(self.session_idx)
@@ -615,8 +745,9 @@ impl ReviewUi {
             ui.label("Loading sessions…");
             return;
         }
+        self.new_session_ui(ui);
         if self.sessions.is_empty() {
-            ui.label("No review sessions yet. Create one with `sentinel review new`, or import a bundle.");
+            ui.label("No review sessions yet: create one above (or with `sentinel review new`), or import a bundle.");
             if ui.button("Import a bundle…").clicked() {
                 self.import_dialog();
             }
