@@ -776,8 +776,10 @@ impl SentinelApp {
         if self.review.reading_arm().is_some() {
             let r = v.view.visible();
             let mag = v.magnification().unwrap_or(v.view.zoom_px());
-            let dt = f64::from(ui.input(|i| i.stable_dt)).min(0.5);
-            self.review.record([r.x0, r.y0, r.x1, r.y1], mag, dt);
+            self.review.record([r.x0, r.y0, r.x1, r.y1], mag);
+            // Time on a still view counts too: a frame at least every second while reading.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs(1));
         }
         v.primary_pans = self.annotations.primary_pans();
         let response = v.canvas(ui, rect);

@@ -78,6 +78,7 @@ pub struct ReviewUi {
     error: Option<String>,
     notice: Option<String>,
     search: Vec<PathBuf>,
+    last_record: Option<Instant>,
     export_rx: Option<std::sync::mpsc::Receiver<Option<Result<PathBuf, String>>>>,
     /// The session and case being adjudicated.
     adjudicating: Option<(Session, String)>,
@@ -111,6 +112,7 @@ impl ReviewUi {
             error: None,
             notice: None,
             search: Vec::new(),
+            last_record: None,
             export_rx: None,
             adjudicating: None,
             consensus: None,
@@ -364,9 +366,14 @@ impl ReviewUi {
         }
     }
 
-    /// Records what is on screen (level-0 rectangle, magnification) for `dt` seconds.
-    pub fn record(&mut self, rect: [f64; 4], magnification: f64, dt: f64) {
+    /// Records what is on screen (level-0 rectangle, magnification) since the previous call, by
+    /// the wall clock (frames are not drawn while nothing changes; the caller asks for one a
+    /// second while a case is open, and a longer gap counts as at most 2 s).
+    pub fn record(&mut self, rect: [f64; 4], magnification: f64) {
+        let now = Instant::now();
+        let last = self.last_record.replace(now);
         if let Some(r) = self.reading.as_mut().filter(|r| !r.read.submitted) {
+            let dt = last.map_or(0.0, |l| now.duration_since(l).as_secs_f64().min(2.0));
             let t = r.opened.elapsed().as_secs_f64();
             record_view(&mut r.read.view_track, t, dt, rect, magnification);
         }
@@ -423,6 +430,7 @@ impl ReviewUi {
         r.earlier = r.read.seconds_on_case;
         r.pos = pos;
         r.opened = Instant::now();
+        self.last_record = None;
         r.submitted_audit = None;
         let a = r.read.assessment.clone();
         self.category = a.as_ref().map(|a| a.category);
