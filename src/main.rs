@@ -212,6 +212,19 @@ enum ReviewCmd {
         /// Seed of the readers' case orders (default: from the clock, and recorded).
         #[arg(long)]
         seed: Option<u64>,
+        /// Answer categories, least to most severe (default: the sentinel-node set: None,
+        /// isolated tumour cells, micrometastasis, macrometastasis).
+        #[arg(long, value_delimiter = ',')]
+        categories: Vec<String>,
+        /// 1-based number of the first positive category (with --categories).
+        #[arg(long, default_value_t = 2)]
+        positive_from: u8,
+        /// Do not ask for the largest deposit's size.
+        #[arg(long)]
+        no_size: bool,
+        /// Do not ask for confidence.
+        #[arg(long)]
+        no_confidence: bool,
         #[arg(required = true)]
         slides: Vec<PathBuf>,
     },
@@ -688,8 +701,20 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
             name,
             readers,
             seed,
+            categories,
+            positive_from,
+            no_size,
+            no_confidence,
             slides,
         } => {
+            let mut questions = session::Questions::default();
+            if !categories.is_empty() {
+                questions.categories = categories.iter().map(|c| c.trim().to_owned()).collect();
+                questions.positive_from = positive_from.saturating_sub(1);
+            }
+            questions.size_mm &= !no_size;
+            questions.confidence &= !no_confidence;
+            questions.validate().map_err(anyhow::Error::msg)?;
             let readers = readers
                 .iter()
                 .map(|spec| {
@@ -739,6 +764,7 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                 cases,
                 readers,
                 seed,
+                questions,
             };
             store.save_review_session(&s)?;
             println!(

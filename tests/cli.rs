@@ -398,8 +398,8 @@ fn review_session_from_the_command_line_new_export_import_report() {
     {
         let mut store = Store::in_data_dir(&ws_a).expect("store");
         for (reader, cats) in [
-            ("a", [Category::None, Category::Macro]),
-            ("b", [Category::Itc, Category::Macro]),
+            ("a", [Category::NONE, Category::MACRO]),
+            ("b", [Category::ITC, Category::MACRO]),
         ] {
             for (i, c) in cats.iter().enumerate() {
                 let mut r = Read::new(&format!("case-{:03}", i + 1), reader, Arm::Unassisted);

@@ -26,9 +26,11 @@ fn run_until(
         h.step();
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what} (review: {:?}, annotations: {:?})",
+            "timed out waiting for {what} (review: {:?}, annotations: {:?}; {} read(s), saved {})",
             h.state().review().error(),
-            h.state().annotations().error()
+            h.state().annotations().error(),
+            h.state().review().reads().len(),
+            h.state().review().all_saved()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -79,6 +81,7 @@ fn start_answer_submit_next_with_blinding() {
             },
         ],
         seed: 11,
+        questions: Default::default(),
     };
     let first = &session.cases[sentinel::review::session::reading_order(&session, "a")[0]];
     let (first_id, first_path) = (first.id.clone(), first.path.clone());
@@ -89,7 +92,7 @@ fn start_answer_submit_next_with_blinding() {
         for c in &session.cases {
             let mut r = Read::new(&c.id, "b", Arm::Unassisted);
             r.answer(Assessment {
-                category: Category::Macro,
+                category: Category::MACRO,
                 largest_mm: Some(3.0),
                 confidence: 5,
                 notes: String::new(),
@@ -188,7 +191,7 @@ fn start_answer_submit_next_with_blinding() {
     assert_eq!(mine[0].case_id, first_id);
     assert_eq!(
         mine[0].assessment.as_ref().map(|a| a.category),
-        Some(Category::Micro)
+        Some(Category::MICRO)
     );
     assert!(mine[0].seconds_on_case > 0.0 && !mine[0].view_track.is_empty());
 
@@ -215,7 +218,7 @@ fn start_answer_submit_next_with_blinding() {
         .collect();
     assert_eq!(
         versions,
-        [(1, Some(Category::Micro)), (2, Some(Category::Macro))]
+        [(1, Some(Category::MICRO)), (2, Some(Category::MACRO))]
     );
 
     h.get_by_label("Next case").click();
@@ -268,11 +271,12 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
             },
         ],
         seed: 3,
+        questions: Default::default(),
     };
     {
         let mut store = Store::in_data_dir(dir.path()).expect("store");
         store.save_review_session(&session).expect("save");
-        for (reader, cat, x) in [("a", Category::Micro, 400.0), ("b", Category::Macro, 900.0)] {
+        for (reader, cat, x) in [("a", Category::MICRO, 400.0), ("b", Category::MACRO, 900.0)] {
             let mut r = Read::new("case-1", reader, Arm::Unassisted);
             r.annotations = vec![Annotation::new(
                 Shape::rectangle([x, 800.0], [x + 300.0, 1200.0]),
@@ -346,7 +350,7 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
     assert!(stored[0].submitted);
     assert_eq!(
         stored[0].assessment.as_ref().map(|a| a.category),
-        Some(Category::Macro)
+        Some(Category::MACRO)
     );
 }
 
@@ -373,10 +377,11 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
             arms: vec![Arm::Unassisted],
         }],
         seed: 1,
+        questions: Default::default(),
     };
     let mut r = Read::new("case-1", "a", Arm::Unassisted);
     r.answer(Assessment {
-        category: Category::Itc,
+        category: Category::ITC,
         largest_mm: Some(0.1),
         confidence: 2,
         notes: String::new(),
@@ -400,7 +405,7 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
     run_until(&mut h, "the sessions", |a| a.review().is_loaded());
     h.state_mut()
         .review_mut()
-        .import_text(text.replace("\"Itc\"", "\"Macro\""));
+        .import_text(text.replace("\"category\": 1", "\"category\": 3"));
     run_until(&mut h, "the refusal", |a| a.review().error().is_some());
     assert!(
         h.state()
@@ -445,7 +450,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     // A bad form is refused with its reason; a good one is created, saved and selected.
     h.state_mut()
         .review_mut()
-        .create_session("Pilot", "", vec![cmu.clone()]);
+        .create_session("Pilot", "", vec![cmu.clone()], Default::default());
     run_until(&mut h, "the refusal", |a| a.review().error().is_some());
     assert!(
         h.state()
@@ -453,15 +458,28 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
             .error()
             .is_some_and(|e| e.contains("reader"))
     );
+    h.get_by_label("Dismiss").click();
+    h.run_steps(3);
+    // A question set of its own: three grades, no size asked.
+    let grades = sentinel::review::session::Questions {
+        categories: ["benign", "atypical", "malignant"]
+            .map(String::from)
+            .to_vec(),
+        positive_from: 2,
+        size_mm: false,
+        confidence: true,
+    };
     h.state_mut().review_mut().create_session(
         "Pilot",
         "Dr Alpha\nDr Beta: both",
         vec![cmu.clone()],
+        grades.clone(),
     );
     run_until(&mut h, "the new session", |a| {
         a.review().sessions().len() == 1
     });
     let s = h.state().review().sessions()[0].clone();
+    assert_eq!(s.questions, grades);
     assert_eq!(s.readers.len(), 2);
     assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
     let slide = sentinel::slide::open(&cmu).expect("open");
@@ -481,4 +499,8 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     run_until(&mut h, "the first case", |a| {
         a.review().current_case().is_some()
     });
+    // The form asks this session's questions.
+    h.get_by_label("malignant");
+    assert!(h.query_by_label("Micrometastasis").is_none());
+    assert!(h.query_by_label_contains("largest deposit").is_none());
 }

@@ -36,6 +36,7 @@ fn session() -> Session {
             },
         ],
         seed: 2026,
+        questions: Default::default(),
     }
 }
 
@@ -64,7 +65,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
     store_a.save_review_session(&s).expect("save");
 
     // A reads and submits all three cases on workstation A.
-    for (i, c) in [Category::None, Category::Micro, Category::Macro]
+    for (i, c) in [Category::NONE, Category::MICRO, Category::MACRO]
         .into_iter()
         .enumerate()
     {
@@ -92,7 +93,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
         "B sees nothing of A yet"
     );
     store_b
-        .save_read(&s.id, &submitted("case-1", "b", Category::Itc))
+        .save_read(&s.id, &submitted("case-1", "b", Category::ITC))
         .expect("save");
     let on_b = store_b.reads(&s.id).expect("reads");
     assert_eq!(visible_to(&on_b, "b", "case-1").len(), 2, "both submitted");
@@ -151,9 +152,10 @@ fn damaged_or_escaping_bundles_change_nothing() {
     let ws = tempfile::tempdir().expect("dir");
     let mut store = Store::in_data_dir(ws.path()).expect("store");
     let s = session();
-    let text = bundle::write(&s, &[submitted("case-0", "a", Category::Macro)], Vec::new());
+    let text = bundle::write(&s, &[submitted("case-0", "a", Category::MACRO)], Vec::new());
 
-    let tampered = text.replace("\"Macro\"", "\"None\"");
+    let tampered = text.replace("\"category\": 3", "\"category\": 0");
+    assert_ne!(tampered, text, "the edit changes the answer");
     assert!(matches!(
         bundle::import(&mut store, ws.path(), &tampered),
         Err(ImportError::Bundle(BundleError::Checksum))

@@ -225,7 +225,7 @@ mod tests {
                 id: "c0".into(),
                 path: PathBuf::from("/slides/a.svs"),
                 slide_key: "quickhash1:abc".into(),
-                truth: Some(Category::Micro),
+                truth: Some(Category::MICRO),
             }],
             readers: vec![Reader {
                 id: "r-a".into(),
@@ -234,10 +234,11 @@ mod tests {
                 arms: vec![Arm::Unassisted],
             }],
             seed: 7,
+            questions: Default::default(),
         };
         let mut read = Read::new("c0", "r-a", Arm::Unassisted);
         read.answer(Assessment {
-            category: Category::Micro,
+            category: Category::MICRO,
             largest_mm: Some(1.2),
             confidence: 4,
             notes: "deposit in the subcapsular sinus".into(),
@@ -261,9 +262,13 @@ mod tests {
     fn tampered_and_truncated_bundles_are_refused_with_the_reason() {
         let (s, r) = sample();
         let text = write(&s, &r, Vec::new());
+        assert!(
+            text.contains("\"category\": 2"),
+            "the answer is in the bundle"
+        );
         let edited = text
             .replace("Micrometastasis", "Macrometastasis")
-            .replace("\"Micro\"", "\"Macro\"");
+            .replace("\"category\": 2", "\"category\": 3");
         assert_ne!(edited, text);
         assert_eq!(read(&edited), Err(BundleError::Checksum));
         let cut = &text[..text.len() * 2 / 3];

@@ -53,11 +53,6 @@ pub struct Report {
     pub ai_vs_reader: Vec<(String, Arm, Option<Estimate>)>,
 }
 
-/// Micro- and macrometastases are metastatic disease; ITCs (pN0(i+)) are not.
-pub fn metastatic(c: Category) -> bool {
-    c >= Category::Micro
-}
-
 fn arm_name(a: Arm) -> String {
     a.label().to_owned()
 }
@@ -140,7 +135,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
                     .collect::<Option<Vec<_>>>()
             })
             .collect();
-        let k = Category::ALL.len();
+        let k = session.questions.categories.len();
         let (percent, cohen, cohen_linear, fleiss) = if readers.len() == 2 {
             let a: Vec<usize> = complete.iter().map(|v| v[0].index()).collect();
             let b: Vec<usize> = complete.iter().map(|v| v[1].index()).collect();
@@ -191,7 +186,12 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
             let pairs: Vec<(f64, bool)> = session
                 .cases
                 .iter()
-                .filter_map(|c| Some((*ai.get(&c.id)?, metastatic(category(&c.id, &r.id, arm)?))))
+                .filter_map(|c| {
+                    Some((
+                        *ai.get(&c.id)?,
+                        session.questions.positive(category(&c.id, &r.id, arm)?),
+                    ))
+                })
                 .collect();
             ai_vs_reader.push((r.id.clone(), arm, roc_auc(&pairs)));
         }
@@ -267,7 +267,8 @@ pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
             r.arm.label(),
             r.version,
             r.submitted,
-            a.map(|a| a.category.label()).unwrap_or_default(),
+            a.map(|a| session.questions.label(a.category))
+                .unwrap_or_default(),
             a.and_then(|a| a.largest_mm)
                 .map(|m| format!("{m}"))
                 .unwrap_or_default(),
@@ -283,8 +284,8 @@ pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
 
 /// The long format iMRMC reads: a study description (N0, N1, NR, NM), then after `BEGIN DATA:`
 /// one `reader,case,modality,score` row per submitted read (score: the category's rank 0-3) and a
-/// `-1,case,0,truth` row per case whose reference standard is known (truth 1 = micro- or
-/// macrometastasis).
+/// `-1,case,0,truth` row per case whose reference standard is known (truth 1 = a positive
+/// category of the session's question set: micro- or macrometastasis by default).
 pub fn imrmc_csv(session: &Session, reads: &[Read]) -> String {
     let current: Vec<&Read> = latest(reads)
         .into_iter()
@@ -293,7 +294,7 @@ pub fn imrmc_csv(session: &Session, reads: &[Read]) -> String {
     let known: Vec<(&str, bool)> = session
         .cases
         .iter()
-        .filter_map(|c| Some((c.id.as_str(), metastatic(c.truth?))))
+        .filter_map(|c| Some((c.id.as_str(), session.questions.positive(c.truth?))))
         .collect();
     let n1 = known.iter().filter(|k| k.1).count();
     let mut modalities: Vec<&str> = current.iter().map(|r| r.arm.label()).collect();
@@ -412,7 +413,7 @@ pub fn html(
         let answers: Vec<String> = row
             .answers
             .iter()
-            .map(|((r, arm), c)| format!("{} ({arm}): {}", esc(r), c.label()))
+            .map(|((r, arm), c)| format!("{} ({arm}): {}", esc(r), esc(s.questions.label(*c))))
             .collect();
         let thumb = thumbnails.get(&row.case_id).map_or_else(
             || "slide not available".to_owned(),
@@ -434,7 +435,7 @@ pub fn html(
             {
                 let mut a = answers.join("<br>");
                 if let Some(c) = row.consensus {
-                    let _ = write!(a, "<br><b>consensus: {}</b>", c.label());
+                    let _ = write!(a, "<br><b>consensus: {}</b>", esc(s.questions.label(c)));
                 }
                 a
             },
@@ -469,9 +470,9 @@ mod tests {
                     path: PathBuf::from(format!("/s/{i}.svs")),
                     slide_key: format!("k{i}"),
                     truth: Some(if i % 2 == 0 {
-                        Category::None
+                        Category::NONE
                     } else {
-                        Category::Macro
+                        Category::MACRO
                     }),
                 })
                 .collect(),
@@ -485,6 +486,7 @@ mod tests {
                 })
                 .collect(),
             seed: 1,
+            questions: Default::default(),
         }
     }
 
@@ -503,17 +505,22 @@ mod tests {
 
     #[test]
     fn two_readers_kappa_dice_ai_and_discrepancies() {
-        use Category::*;
+        let (none, itc, micro, mac) = (
+            Category::NONE,
+            Category::ITC,
+            Category::MICRO,
+            Category::MACRO,
+        );
         let s = session(&["a", "b"]);
         let mut reads = vec![
-            read(0, "a", None),
-            read(1, "a", Macro),
-            read(2, "a", None),
-            read(3, "a", Micro),
-            read(0, "b", None),
-            read(1, "b", Macro),
-            read(2, "b", Itc),
-            read(3, "b", Micro),
+            read(0, "a", none),
+            read(1, "a", mac),
+            read(2, "a", none),
+            read(3, "a", micro),
+            read(0, "b", none),
+            read(1, "b", mac),
+            read(2, "b", itc),
+            read(3, "b", micro),
         ];
         let outline = |x: f64| {
             vec![Annotation::new(
@@ -530,7 +537,7 @@ mod tests {
         let arm = &r.agreement[0];
         assert_eq!(arm.cases, 4);
         assert_eq!(arm.percent, Some(0.75));
-        // Pairs (None,None), (Macro,Macro), (None,Itc), (Micro,Micro): po = 0.75; marginals
+        // Pairs (None,None), (mac,mac), (None,itc), (micro,micro): po = 0.75; marginals
         // A = (1/2, 0, 1/4, 1/4), B = (1/4, 1/4, 1/4, 1/4), so pe = 0.25 and kappa = 2/3.
         let k = arm.cohen.expect("defined");
         assert!((k.value - 2.0 / 3.0).abs() < 1e-12, "{k:?}");
@@ -561,14 +568,14 @@ mod tests {
         let mut map = Heatmap::new((1000, 1000), 100.0);
         map.set(5, 5, 0.9);
         let heatmaps: HashMap<String, (Heatmap, f64)> = [("c0".to_owned(), (map, 0.25))].into();
-        let mut looked = read(0, "a", Category::Macro);
+        let mut looked = read(0, "a", Category::MACRO);
         looked.view_track = vec![ViewSample {
             t: 0.0,
             seconds: 3.0,
             rect: [400.0, 400.0, 700.0, 700.0],
             magnification: 20.0,
         }];
-        let glanced = read(0, "b", Category::None);
+        let glanced = read(0, "b", Category::NONE);
         let rows = coverage(&[looked, glanced], &heatmaps, 0.5);
         let by: Vec<(&str, usize)> = rows
             .iter()
@@ -586,15 +593,52 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_question_set_labels_and_splits_positives() {
+        let mut s = session(&["a", "b"]);
+        s.questions = crate::review::session::Questions {
+            categories: ["benign", "atypical", "malignant"]
+                .map(String::from)
+                .to_vec(),
+            positive_from: 2,
+            size_mm: false,
+            confidence: false,
+        };
+        s.cases.truncate(2);
+        s.cases[0].truth = Some(Category(0));
+        s.cases[1].truth = Some(Category(2));
+        let reads = vec![
+            read(0, "a", Category(1)),
+            read(1, "a", Category(2)),
+            read(0, "b", Category(1)),
+            read(1, "b", Category(2)),
+        ];
+        let r = build(&s, &reads, &HashMap::new());
+        assert_eq!(r.agreement[0].percent, Some(1.0));
+        let page = html(&r, &[], &HashMap::new());
+        assert!(page.contains("a (unassisted): atypical") && page.contains("malignant"));
+        assert!(!page.contains("Micrometastasis"));
+        let long = imrmc_csv(&s, &reads);
+        assert!(
+            long.contains("N0=1\nN1=1\n") && long.contains("-1,c1,0,1"),
+            "{long}"
+        );
+    }
+
+    #[test]
     fn three_readers_use_fleiss_kappa() {
-        use Category::*;
+        let (none, itc, micro, mac) = (
+            Category::NONE,
+            Category::ITC,
+            Category::MICRO,
+            Category::MACRO,
+        );
         let s = session(&["a", "b", "c"]);
         let mut reads = Vec::new();
         for (case, cats) in [
-            [None, None, None],
-            [Macro, Macro, Micro],
-            [None, Itc, None],
-            [Micro, Micro, Micro],
+            [none, none, none],
+            [mac, mac, micro],
+            [none, itc, none],
+            [micro, micro, micro],
         ]
         .iter()
         .enumerate()

@@ -9,50 +9,108 @@ use serde::{Deserialize, Serialize};
 
 use crate::annotate::Annotation;
 
-/// Metastasis category of a sentinel lymph node (AJCC / pN): ordered, so agreement can be weighted.
+/// An answer category: an index into the session's [`Questions::categories`], which are ordered
+/// (so agreement can be weighted). The default question set is the sentinel lymph node's: the
+/// constants below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Category {
-    None,
-    /// Isolated tumour cells: ≤ 0.2 mm.
-    Itc,
-    /// Micrometastasis: > 0.2 mm and ≤ 2 mm.
-    Micro,
-    /// Macrometastasis: > 2 mm.
-    Macro,
-}
+#[serde(transparent)]
+pub struct Category(pub u8);
 
 impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::None,
-        Category::Itc,
-        Category::Micro,
-        Category::Macro,
-    ];
+    pub const NONE: Category = Category(0);
+    /// Isolated tumour cells: ≤ 0.2 mm.
+    pub const ITC: Category = Category(1);
+    /// Micrometastasis: > 0.2 mm and ≤ 2 mm.
+    pub const MICRO: Category = Category(2);
+    /// Macrometastasis: > 2 mm.
+    pub const MACRO: Category = Category(3);
 
     pub fn index(self) -> usize {
-        self as usize
+        usize::from(self.0)
     }
 
-    pub fn label(self) -> &'static str {
-        match self {
-            Category::None => "None",
-            Category::Itc => "Isolated tumour cells",
-            Category::Micro => "Micrometastasis",
-            Category::Macro => "Macrometastasis",
-        }
-    }
-
-    /// The category the largest deposit's size implies (for checking an answer's consistency).
+    /// The sentinel-node category the largest deposit's size implies (a consistency hint).
     pub fn for_size_mm(mm: f64) -> Category {
         if mm > 2.0 {
-            Category::Macro
+            Category::MACRO
         } else if mm > 0.2 {
-            Category::Micro
+            Category::MICRO
         } else if mm > 0.0 {
-            Category::Itc
+            Category::ITC
         } else {
-            Category::None
+            Category::NONE
         }
+    }
+}
+
+/// What readers are asked per case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Questions {
+    /// Ordered answer categories, least to most severe.
+    pub categories: Vec<String>,
+    /// Categories at or after this index are "positive" (for the AI's AUC and iMRMC truth).
+    pub positive_from: u8,
+    /// Ask for the largest deposit in mm (measured with the ruler).
+    pub size_mm: bool,
+    /// Ask for confidence 1-5.
+    pub confidence: bool,
+}
+
+impl Default for Questions {
+    /// Sentinel lymph node: None / ITC / micro / macrometastasis (micro and macro positive),
+    /// largest deposit, confidence.
+    fn default() -> Self {
+        Self {
+            categories: [
+                "None",
+                "Isolated tumour cells",
+                "Micrometastasis",
+                "Macrometastasis",
+            ]
+            .map(String::from)
+            .to_vec(),
+            positive_from: 2,
+            size_mm: true,
+            confidence: true,
+        }
+    }
+}
+
+impl Questions {
+    pub fn all(&self) -> impl Iterator<Item = Category> + '_ {
+        (0..self.categories.len()).map(|i| Category(i as u8))
+    }
+
+    pub fn label(&self, c: Category) -> &str {
+        self.categories
+            .get(c.index())
+            .map_or("(unknown category)", String::as_str)
+    }
+
+    pub fn positive(&self, c: Category) -> bool {
+        c.0 >= self.positive_from
+    }
+
+    /// Whether these are the sentinel-node questions (whose sizes imply categories).
+    pub fn is_sentinel_node(&self) -> bool {
+        self.categories == Questions::default().categories
+    }
+
+    /// Checks a custom set: at least two categories, at most 255, a positive boundary inside.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.categories.len();
+        if !(2..=255).contains(&n) {
+            return Err(format!("a question set needs 2 to 255 categories, not {n}"));
+        }
+        if self.categories.iter().any(|c| c.trim().is_empty()) {
+            return Err("category names cannot be empty".into());
+        }
+        if usize::from(self.positive_from) >= n || self.positive_from == 0 {
+            return Err(format!(
+                "the first positive category must be one of categories 2 to {n}"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -105,6 +163,9 @@ pub struct Session {
     pub readers: Vec<Reader>,
     /// Seed of every reader's case order (recorded, so the order can be reproduced).
     pub seed: u64,
+    /// What is asked per case (the sentinel-node set unless the session says otherwise).
+    #[serde(default)]
+    pub questions: Questions,
 }
 
 /// A new session over `slides` (path and identity key each) with `readers` given as
@@ -114,7 +175,9 @@ pub fn new_session(
     readers: &str,
     slides: &[(PathBuf, String)],
     seed: u64,
+    questions: Questions,
 ) -> Result<Session, String> {
+    questions.validate()?;
     let name = name.trim();
     if name.is_empty() {
         return Err("the session needs a name".into());
@@ -172,6 +235,7 @@ pub fn new_session(
             .collect(),
         readers: list,
         seed,
+        questions,
     })
 }
 
@@ -179,9 +243,9 @@ pub fn new_session(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assessment {
     pub category: Category,
-    /// Largest deposit in mm (measured with the ruler); none when there is none.
+    /// Largest deposit in mm (measured with the ruler); none when there is none or not asked.
     pub largest_mm: Option<f64>,
-    /// 1 (unsure) to 5 (certain).
+    /// 1 (unsure) to 5 (certain); 0 where the question set does not ask.
     pub confidence: u8,
     #[serde(default)]
     pub notes: String,
@@ -224,7 +288,7 @@ pub enum ReadError {
     NotSubmitted,
     #[error("an assessment is needed before submitting")]
     Incomplete,
-    #[error("confidence must be 1 to 5, not {0}")]
+    #[error("confidence must be 1 to 5 (0: not asked), not {0}")]
     Confidence(u8),
 }
 
@@ -248,7 +312,7 @@ impl Read {
         if self.submitted {
             return Err(ReadError::Locked);
         }
-        if !(1..=5).contains(&a.confidence) {
+        if a.confidence > 5 {
             return Err(ReadError::Confidence(a.confidence));
         }
         self.assessment = Some(a);
@@ -374,6 +438,7 @@ mod tests {
                 .collect(),
             readers: Vec::new(),
             seed: 42,
+            questions: Questions::default(),
         }
     }
 
@@ -405,22 +470,22 @@ mod tests {
         assert_eq!(
             r.answer(Assessment {
                 confidence: 9,
-                ..answer(Category::Micro)
+                ..answer(Category::MICRO)
             }),
             Err(ReadError::Confidence(9))
         );
-        r.answer(answer(Category::Micro)).expect("open");
+        r.answer(answer(Category::MICRO)).expect("open");
         r.submit().expect("complete");
-        assert_eq!(r.answer(answer(Category::Macro)), Err(ReadError::Locked));
+        assert_eq!(r.answer(answer(Category::MACRO)), Err(ReadError::Locked));
         let mut v2 = r.amend().expect("submitted");
         assert_eq!(v2.version, 2);
-        v2.answer(answer(Category::Macro))
+        v2.answer(answer(Category::MACRO))
             .expect("the amendment is open");
         let all = vec![r.clone(), v2.clone()];
         assert_eq!(latest(&all), vec![&v2]);
         assert_eq!(
             all[0].assessment.as_ref().map(|a| a.category),
-            Some(Category::Micro),
+            Some(Category::MICRO),
             "history kept"
         );
     }
@@ -428,7 +493,7 @@ mod tests {
     #[test]
     fn a_reader_sees_nothing_of_another_until_both_submitted() {
         let mut a = Read::new("c0", "a", Arm::Unassisted);
-        a.answer(answer(Category::Macro)).expect("open");
+        a.answer(answer(Category::MACRO)).expect("open");
         a.submit().expect("complete");
         let mut b = Read::new("c0", "b", Arm::Unassisted);
         let reads = vec![a.clone(), b.clone()];
@@ -437,7 +502,7 @@ mod tests {
             .map(|r| r.reader_id.as_str())
             .collect();
         assert_eq!(seen, ["b"], "B sees nothing of A before submitting");
-        b.answer(answer(Category::Micro)).expect("open");
+        b.answer(answer(Category::MICRO)).expect("open");
         let reads = vec![a.clone(), b.clone()];
         assert_eq!(
             visible_to(&reads, "b", "c0").len(),
@@ -476,25 +541,61 @@ mod tests {
     #[test]
     fn sessions_from_the_form() {
         let slides = vec![(PathBuf::from("/s/a.svs"), "k1".to_owned())];
-        let s = new_session(" Pilot ", "Dr Alpha\nDr Beta: both\n\n", &slides, 9).expect("valid");
+        let s = new_session(
+            " Pilot ",
+            "Dr Alpha\nDr Beta: both\n\n",
+            &slides,
+            9,
+            Questions::default(),
+        )
+        .expect("valid");
         assert_eq!(s.name, "Pilot");
         assert_eq!(s.readers.len(), 2);
         assert_eq!(s.readers[0].arms, [Arm::Unassisted]);
         assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
         assert_eq!(s.readers[1].initials, "DB");
         assert_eq!(s.cases[0].id, "case-001");
-        assert!(new_session("x", "Dr A: sometimes", &slides, 1).is_err());
-        assert!(new_session("x", "", &slides, 1).is_err());
-        assert!(new_session("", "Dr A", &slides, 1).is_err());
-        assert!(new_session("x", "Dr A", &[], 1).is_err());
+        assert!(new_session("x", "Dr A: sometimes", &slides, 1, Questions::default()).is_err());
+        assert!(new_session("x", "", &slides, 1, Questions::default()).is_err());
+        assert!(new_session("", "Dr A", &slides, 1, Questions::default()).is_err());
+        assert!(new_session("x", "Dr A", &[], 1, Questions::default()).is_err());
+    }
+
+    #[test]
+    fn question_sets_label_order_and_validate() {
+        let q = Questions::default();
+        assert!(q.is_sentinel_node());
+        assert_eq!(q.label(Category::MICRO), "Micrometastasis");
+        assert!(q.positive(Category::MICRO) && !q.positive(Category::ITC));
+        assert_eq!(q.all().count(), 4);
+        let grades = Questions {
+            categories: ["benign", "atypical", "suspicious", "malignant"]
+                .map(String::from)
+                .to_vec(),
+            positive_from: 3,
+            size_mm: false,
+            confidence: true,
+        };
+        assert!(grades.validate().is_ok() && !grades.is_sentinel_node());
+        assert!(grades.positive(Category(3)) && !grades.positive(Category(2)));
+        let one = Questions {
+            categories: vec!["only".into()],
+            ..grades.clone()
+        };
+        assert!(one.validate().is_err());
+        let beyond = Questions {
+            positive_from: 4,
+            ..grades
+        };
+        assert!(beyond.validate().is_err());
     }
 
     #[test]
     fn size_implies_category() {
-        assert_eq!(Category::for_size_mm(0.1), Category::Itc);
-        assert_eq!(Category::for_size_mm(0.2), Category::Itc);
-        assert_eq!(Category::for_size_mm(1.5), Category::Micro);
-        assert_eq!(Category::for_size_mm(2.5), Category::Macro);
-        assert_eq!(Category::for_size_mm(0.0), Category::None);
+        assert_eq!(Category::for_size_mm(0.1), Category::ITC);
+        assert_eq!(Category::for_size_mm(0.2), Category::ITC);
+        assert_eq!(Category::for_size_mm(1.5), Category::MICRO);
+        assert_eq!(Category::for_size_mm(2.5), Category::MACRO);
+        assert_eq!(Category::for_size_mm(0.0), Category::NONE);
     }
 }

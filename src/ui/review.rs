@@ -16,7 +16,8 @@ use crate::analysis::heatmap::{Heatmap, Hotspot};
 use crate::annotate::{Annotation, Shape};
 use crate::review::coverage::unviewed_hotspots;
 use crate::review::session::{
-    Arm, Assessment, Category, Read, Session, latest, reading_order, record_view, visible_to,
+    Arm, Assessment, Category, Questions, Read, Session, latest, reading_order, record_view,
+    visible_to,
 };
 use crate::store::{StoreEvent, StoreThread};
 
@@ -49,6 +50,10 @@ pub struct CaseContext<'a> {
 struct NewSessionForm {
     name: String,
     readers: String,
+    /// Custom categories, comma-separated, least to most severe; empty: sentinel node.
+    categories: String,
+    /// 1-based number of the first positive category.
+    positive_from: u8,
     slides: Vec<PathBuf>,
     /// Slides being picked in a dialog.
     picking: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
@@ -194,7 +199,13 @@ impl ReviewUi {
 
     /// Makes a session from the form's fields and `slides` on a thread (each slide is opened for
     /// its identity); it is saved and selected when done.
-    pub fn create_session(&mut self, name: &str, readers: &str, slides: Vec<PathBuf>) {
+    pub fn create_session(
+        &mut self,
+        name: &str,
+        readers: &str,
+        slides: Vec<PathBuf>,
+        questions: Questions,
+    ) {
         let (name, readers) = (name.to_owned(), readers.to_owned());
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -211,10 +222,9 @@ impl ReviewUi {
                 let seed = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64);
-                let _ =
-                    tx.send(keyed.and_then(|k| {
-                        crate::review::session::new_session(&name, &readers, &k, seed)
-                    }));
+                let _ = tx.send(keyed.and_then(|k| {
+                    crate::review::session::new_session(&name, &readers, &k, seed, questions)
+                }));
             });
         match spawned {
             Ok(_) => self.form.making = Some(rx),
@@ -265,6 +275,20 @@ impl ReviewUi {
                     .hint_text("readers, one per line: Name[:unassisted|assisted|both]")
                     .desired_rows(3),
             );
+            ui.add(
+                egui::TextEdit::singleline(&mut self.form.categories)
+                    .hint_text("categories (default: sentinel node)"),
+            )
+            .on_hover_text(
+                "comma-separated, least to most severe, e.g. benign, atypical, malignant",
+            );
+            if !self.form.categories.trim().is_empty() {
+                ui.add(
+                    egui::DragValue::new(&mut self.form.positive_from)
+                        .range(2..=32)
+                        .prefix("first positive category: "),
+                );
+            }
             ui.label(format!("{} slide(s)", self.form.slides.len()));
             for p in &self.form.slides {
                 ui.label(RichText::new(p.display().to_string()).weak());
@@ -291,7 +315,8 @@ impl ReviewUi {
                         self.form.readers.clone(),
                         self.form.slides.clone(),
                     );
-                    self.create_session(&name, &readers, slides);
+                    let questions = form_questions(&self.form.categories, self.form.positive_from);
+                    self.create_session(&name, &readers, slides, questions);
                 }
             });
         });
@@ -460,10 +485,11 @@ impl ReviewUi {
         let Some(r) = self.reading.as_mut() else {
             return;
         };
+        let q = &r.session.questions;
         let assessment = Assessment {
             category,
-            largest_mm: (self.largest_mm > 0.0).then_some(self.largest_mm),
-            confidence: self.confidence,
+            largest_mm: (q.size_mm && self.largest_mm > 0.0).then_some(self.largest_mm),
+            confidence: if q.confidence { self.confidence } else { 0 },
             notes: self.notes.clone(),
         };
         r.read.seconds_on_case = r.earlier + r.opened.elapsed().as_secs_f64();
@@ -604,7 +630,10 @@ impl ReviewUi {
         let id = session.id.clone();
         self.reads.push(read.clone());
         self.store.save_read(&id, read);
-        self.notice = Some(format!("Consensus for {case}: {}", category.label()));
+        self.notice = Some(format!(
+            "Consensus for {case}: {}",
+            session.questions.label(category)
+        ));
     }
 
     fn adjudication_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<Command>) {
@@ -633,7 +662,7 @@ impl ReviewUi {
                 ui.label(format!(
                     "{name} ({}): {}{}, confidence {}, {} annotation(s){}",
                     r.arm.label(),
-                    a.category.label(),
+                    session.questions.label(a.category),
                     a.largest_mm
                         .map(|m| format!(", {m:.2} mm"))
                         .unwrap_or_default(),
@@ -649,8 +678,12 @@ impl ReviewUi {
         }
         ui.separator();
         ui.label("Consensus");
-        for c in Category::ALL {
-            ui.radio_value(&mut self.consensus, Some(c), c.label());
+        for c in session.questions.all() {
+            ui.radio_value(
+                &mut self.consensus,
+                Some(c),
+                session.questions.label(c).to_owned(),
+            );
         }
         ui.add(
             egui::TextEdit::multiline(&mut self.consensus_notes)
@@ -828,6 +861,42 @@ impl ReviewUi {
         ui.label(RichText::new("Reports: `sentinel review report SESSION --out DIR`.").weak());
     }
 
+    /// The largest-deposit field, "from ruler", and (sentinel nodes) a hint when the size implies
+    /// another category than the one chosen.
+    fn size_ui(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, q: &Questions) {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::DragValue::new(&mut self.largest_mm)
+                    .range(0.0..=100.0)
+                    .speed(0.01)
+                    .suffix(" mm"),
+            );
+            ui.label("largest deposit");
+            if ui
+                .button("from ruler")
+                .on_hover_text("the longest ruler on this case")
+                .clicked()
+                && let Some(mm) = longest_ruler_mm(ctx)
+            {
+                self.largest_mm = mm;
+            }
+        });
+        if q.is_sentinel_node()
+            && self.largest_mm > 0.0
+            && let Some(c) = self.category
+            && Category::for_size_mm(self.largest_mm) != c
+        {
+            ui.colored_label(
+                Color32::from_rgb(230, 170, 60),
+                format!(
+                    "{:.2} mm is {}",
+                    self.largest_mm,
+                    q.label(Category::for_size_mm(self.largest_mm))
+                ),
+            );
+        }
+    }
+
     fn reading_ui(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
         let Some(r) = self.reading.as_ref() else {
             return;
@@ -866,42 +935,22 @@ impl ReviewUi {
         let (session_id, case_id, reader) =
             (r.session.id.clone(), case.id.clone(), r.reader.clone());
         ui.separator();
+        let q = r.session.questions.clone();
         ui.add_enabled_ui(!locked, |ui| {
-            ui.label("Metastasis category");
-            for c in Category::ALL {
-                ui.radio_value(&mut self.category, Some(c), c.label());
-            }
-            ui.horizontal(|ui| {
-                ui.add(
-                    egui::DragValue::new(&mut self.largest_mm)
-                        .range(0.0..=100.0)
-                        .speed(0.01)
-                        .suffix(" mm"),
-                );
-                ui.label("largest deposit");
-                if ui
-                    .button("from ruler")
-                    .on_hover_text("the longest ruler on this case")
-                    .clicked()
-                    && let Some(mm) = longest_ruler_mm(ctx)
-                {
-                    self.largest_mm = mm;
-                }
+            ui.label(if q.is_sentinel_node() {
+                "Metastasis category"
+            } else {
+                "Category"
             });
-            if self.largest_mm > 0.0
-                && let Some(c) = self.category
-                && Category::for_size_mm(self.largest_mm) != c
-            {
-                ui.colored_label(
-                    Color32::from_rgb(230, 170, 60),
-                    format!(
-                        "{:.2} mm is {}",
-                        self.largest_mm,
-                        Category::for_size_mm(self.largest_mm).label()
-                    ),
-                );
+            for c in q.all() {
+                ui.radio_value(&mut self.category, Some(c), q.label(c).to_owned());
             }
-            ui.add(egui::Slider::new(&mut self.confidence, 1..=5).text("confidence"));
+            if q.size_mm {
+                self.size_ui(ui, ctx, &q);
+            }
+            if q.confidence {
+                ui.add(egui::Slider::new(&mut self.confidence, 1..=5).text("confidence"));
+            }
             ui.add(
                 egui::TextEdit::multiline(&mut self.notes)
                     .hint_text("notes")
@@ -960,10 +1009,11 @@ impl ReviewUi {
                     .as_ref()
                     .and_then(|r| r.session.readers.iter().find(|p| p.id == x.reader_id))
                     .map_or(x.reader_id.clone(), |p| p.name.clone());
+                let q = &self.reading.as_ref()?.session.questions;
                 Some(format!(
                     "{name} ({}): {}",
                     x.arm.label(),
-                    x.assessment.as_ref()?.category.label()
+                    q.label(x.assessment.as_ref()?.category)
                 ))
             })
             .collect();
@@ -985,6 +1035,25 @@ impl ReviewUi {
             let from = self.reading.as_ref().map_or(0, |r| r.pos + 1);
             self.open_next_unsubmitted(from, out);
         }
+    }
+}
+
+/// The question set the form describes: the sentinel-node default when no categories are given,
+/// else those categories (size not asked, confidence asked).
+fn form_questions(categories: &str, positive_from: u8) -> Questions {
+    let list: Vec<String> = categories
+        .split(',')
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Questions::default();
+    }
+    Questions {
+        categories: list,
+        positive_from: positive_from.saturating_sub(1),
+        size_mm: false,
+        confidence: true,
     }
 }
 
