@@ -346,7 +346,7 @@ fn panel_buttons_pick_tools_undo_and_list_with_measures() {
         a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
     });
     h.get_by_label("Ellipse (E)").click();
-    h.run();
+    h.run_steps(5);
     assert_eq!(h.state().annotations().tool(), Tool::Ellipse);
     // CMU-1-Small-Region is 0.499 µm/px: a 200 x 100 px box is 99.8 x 49.9 µm.
     let a = sentinel::annotate::Annotation::new(
@@ -356,13 +356,13 @@ fn panel_buttons_pick_tools_undo_and_list_with_measures() {
     h.state_mut()
         .annotations_mut()
         .edit(sentinel::annotate::Edit::Add(vec![a]));
-    h.run();
+    h.run_steps(5);
     h.get_by_label_contains("rectangle · Stroma · 4980 µm² · 299.4 µm");
     h.get_by_label("Undo").click();
-    h.run();
+    h.run_steps(5);
     assert!(h.state().annotations().document().items().is_empty());
     h.get_by_label("Redo").click();
-    h.run();
+    h.run_steps(5);
     assert_eq!(h.state().annotations().document().items().len(), 1);
 
     // Stroma is used: only the four unused classes offer "remove".
@@ -372,7 +372,7 @@ fn panel_buttons_pick_tools_undo_and_list_with_measures() {
         .next()
         .expect("a remove button")
         .click();
-    h.run();
+    h.run_steps(5);
     let names: Vec<String> = h
         .state()
         .annotations()
