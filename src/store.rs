@@ -165,24 +165,33 @@ impl Store {
 
     /// The annotations of the slide `key`, in the order they were first saved.
     pub fn annotations(&self, key: &str) -> Result<Vec<Annotation>, StoreError> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT id, json FROM annotations WHERE slide = ?1 ORDER BY seq")
-            .map_err(|e| self.err(e))?;
+        self.json_rows(
+            "SELECT id, json FROM annotations WHERE slide = ?1 ORDER BY seq",
+            [key],
+        )
+    }
+
+    /// Runs `sql` (selecting an id, for error messages, and a JSON column) and parses each row's
+    /// JSON.
+    fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.db.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([key], |r| {
+            .query_map(args, |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
             let (id, json) = row.map_err(|e| self.err(e))?;
-            let a = serde_json::from_str(&json).map_err(|e| StoreError::Record {
+            out.push(serde_json::from_str(&json).map_err(|e| StoreError::Record {
                 path: self.path.clone(),
                 id,
                 message: e.to_string(),
-            })?;
-            out.push(a);
+            })?);
         }
         Ok(out)
     }
@@ -282,23 +291,7 @@ pub struct MergeReport {
 
 impl Store {
     pub fn review_sessions(&self) -> Result<Vec<Session>, StoreError> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT id, json FROM review_sessions ORDER BY rowid")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&json).map_err(|e| StoreError::Record {
-                path: self.path.clone(),
-                id,
-                message: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        self.json_rows("SELECT id, json FROM review_sessions ORDER BY rowid", [])
     }
 
     pub fn review_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
@@ -323,28 +316,11 @@ impl Store {
 
     /// Every version of every read of the session.
     pub fn reads(&self, session_id: &str) -> Result<Vec<Read>, StoreError> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT case_id, json FROM review_reads WHERE session = ?1
-                 ORDER BY case_id, reader, arm, version",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([session_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&json).map_err(|e| StoreError::Record {
-                path: self.path.clone(),
-                id,
-                message: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        self.json_rows(
+            "SELECT case_id, json FROM review_reads WHERE session = ?1
+             ORDER BY case_id, reader, arm, version",
+            [session_id],
+        )
     }
 
     /// Saves one read version. A submitted version on disk is never overwritten.
