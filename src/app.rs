@@ -206,6 +206,11 @@ impl SentinelApp {
 
     /// Saves the next frame's slide canvas (slide, overlays, scale bar) to `path` as PNG.
     pub fn snapshot_to(&mut self, ctx: &egui::Context, path: PathBuf) {
+        self.snapshot = Snapshot::Capturing(path, self.request_capture(ctx));
+    }
+
+    /// Asks for a capture of the next frame; it arrives on the returned channel.
+    fn request_capture(&self, ctx: &egui::Context) -> Receiver<Arc<egui::ColorImage>> {
         let (tx, rx) = channel();
         let repaint = Arc::clone(&self.repaint);
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
@@ -215,7 +220,7 @@ impl SentinelApp {
             }),
         ));
         ctx.request_repaint();
-        self.snapshot = Snapshot::Capturing(path, rx);
+        rx
     }
 
     /// The message shown after a snapshot or similar, if still showing.
@@ -956,19 +961,10 @@ impl SentinelApp {
                     )
                 } else if complete && complete_frames >= 1 {
                     // The previous frame was already complete, so what is on screen is final.
-                    let (tx, rx) = channel();
-                    let repaint = Arc::clone(&self.repaint);
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
-                        egui::ScreenshotCallback::new(move |img| {
-                            let _ = tx.send(img);
-                            repaint();
-                        }),
-                    ));
-                    ctx.request_repaint();
                     Screenshot::Requested {
                         path,
                         since: Instant::now(),
-                        rx,
+                        rx: self.request_capture(ctx),
                     }
                 } else {
                     ctx.request_repaint_after(std::time::Duration::from_millis(30));

@@ -163,31 +163,7 @@ enum Cmd {
     },
     /// Export the regions of annotations (QuPath GeoJSON, ASAP or ImageScope XML) as images: PNG
     /// when small, pyramidal TIFF when large; optionally with masks and burned-in outlines.
-    Export {
-        slide: PathBuf,
-        #[arg(long)]
-        annotations: PathBuf,
-        /// Only annotations of this class.
-        #[arg(long)]
-        class: Option<String>,
-        /// Pyramid level to export at (default 0).
-        #[arg(long, conflicts_with = "mpp")]
-        level: Option<usize>,
-        /// Resolution in µm per pixel: the coarsest level at least this fine.
-        #[arg(long)]
-        mpp: Option<f64>,
-        #[arg(long)]
-        out: PathBuf,
-        /// Also write each shape's binary mask (`*-mask.png`).
-        #[arg(long)]
-        mask: bool,
-        /// Burn in every annotation's outline (and the heatmap given with --heatmap).
-        #[arg(long)]
-        overlay: bool,
-        /// With --overlay: a stored analysis of this slide (`*.heatmap.json`).
-        #[arg(long, requires = "overlay")]
-        heatmap: Option<PathBuf>,
-    },
+    Export(ExportArgs),
     /// Second-reader review sessions: create, list, hand over (bundles), report.
     Review {
         #[command(subcommand)]
@@ -471,27 +447,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             json,
             &export,
         ),
-        Cmd::Export {
-            slide,
-            annotations,
-            class,
-            level,
-            mpp,
-            out,
-            mask,
-            overlay,
-            heatmap,
-        } => export_regions(&ExportArgs {
-            slide,
-            annotations,
-            class,
-            level,
-            mpp,
-            out,
-            mask,
-            overlay,
-            heatmap,
-        }),
+        Cmd::Export(args) => export_regions(&args),
         Cmd::Review { which } => review(which),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
@@ -885,15 +841,30 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 struct ExportArgs {
     slide: PathBuf,
+    #[arg(long)]
     annotations: PathBuf,
+    /// Only annotations of this class.
+    #[arg(long)]
     class: Option<String>,
+    /// Pyramid level to export at (default 0).
+    #[arg(long, conflicts_with = "mpp")]
     level: Option<usize>,
+    /// Resolution in µm per pixel: the coarsest level at least this fine.
+    #[arg(long)]
     mpp: Option<f64>,
+    #[arg(long)]
     out: PathBuf,
+    /// Also write each shape's binary mask (`*-mask.png`).
+    #[arg(long)]
     mask: bool,
+    /// Burn in every annotation's outline (and the heatmap given with --heatmap).
+    #[arg(long)]
     overlay: bool,
+    /// With --overlay: a stored analysis of this slide (`*.heatmap.json`).
+    #[arg(long, requires = "overlay")]
     heatmap: Option<PathBuf>,
 }
 
