@@ -57,34 +57,62 @@ fn arm_name(a: Arm) -> String {
     a.label().to_owned()
 }
 
+/// The category of the latest submitted read of (`case`, `reader`, `arm`) among `current`.
+fn category_of(current: &[&Read], case: &str, reader: &str, arm: Arm) -> Option<Category> {
+    current
+        .iter()
+        .find(|r| r.case_id == case && r.reader_id == reader && r.arm == arm)
+        .and_then(|r| r.assessment.as_ref())
+        .map(|a| a.category)
+}
+
+/// (reader, arm) -> category of every submitted answer to `case`.
+fn answers_of(
+    session: &Session,
+    current: &[&Read],
+    case: &str,
+) -> BTreeMap<(String, String), Category> {
+    let mut answers = BTreeMap::new();
+    for r in &session.readers {
+        for &arm in &r.arms {
+            if let Some(cat) = category_of(current, case, &r.id, arm) {
+                answers.insert((r.id.clone(), arm_name(arm)), cat);
+            }
+        }
+    }
+    answers
+}
+
+/// Whether every arm's readers gave the same answer.
+fn agrees(answers: &BTreeMap<(String, String), Category>) -> bool {
+    let mut per_arm: HashMap<&String, Vec<Category>> = HashMap::new();
+    for ((_, arm), cat) in answers {
+        per_arm.entry(arm).or_default().push(*cat);
+    }
+    per_arm.values().all(|v| v.windows(2).all(|w| w[0] == w[1]))
+}
+
+/// The cases whose submitted answers differ within an arm (the adjudication list): the report's
+/// discrepancies without its statistics, cheap enough for every frame of the review panel.
+pub fn discrepancies(session: &Session, reads: &[Read]) -> Vec<String> {
+    let current: Vec<&Read> = latest(reads).into_iter().filter(|r| r.submitted).collect();
+    session
+        .cases
+        .iter()
+        .filter(|c| !agrees(&answers_of(session, &current, &c.id)))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
 /// Builds the report from every version of every read (the latest submitted one counts) and the
 /// AI's slide-level score per case id, where there is one.
 pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Report {
     let current: Vec<&Read> = latest(reads).into_iter().filter(|r| r.submitted).collect();
-    let category = |case: &str, reader: &str, arm: Arm| {
-        current
-            .iter()
-            .find(|r| r.case_id == case && r.reader_id == reader && r.arm == arm)
-            .and_then(|r| r.assessment.as_ref())
-            .map(|a| a.category)
-    };
+    let category = |case: &str, reader: &str, arm: Arm| category_of(&current, case, reader, arm);
     let mut rows = Vec::new();
     for c in &session.cases {
-        let mut answers = BTreeMap::new();
-        for r in &session.readers {
-            for &arm in &r.arms {
-                if let Some(cat) = category(&c.id, &r.id, arm) {
-                    answers.insert((r.id.clone(), arm_name(arm)), cat);
-                }
-            }
-        }
-        let agree = {
-            let mut per_arm: HashMap<&String, Vec<Category>> = HashMap::new();
-            for ((_, arm), cat) in &answers {
-                per_arm.entry(arm).or_default().push(*cat);
-            }
-            per_arm.values().all(|v| v.windows(2).all(|w| w[0] == w[1]))
-        };
+        let answers = answers_of(session, &current, &c.id);
+        let agree = agrees(&answers);
         let tumour = |r: &&&Read| {
             r.annotations
                 .iter()
@@ -550,6 +578,7 @@ mod tests {
         assert_eq!(r.ai_vs_reader[0].2.map(|e| e.value), Some(1.0));
         let page = html(&r, &[], &HashMap::new());
         assert!(page.contains("<li>c2</li>") && !page.contains("<li>c0</li>"));
+        assert_eq!(discrepancies(&s, &reads), ["c2"]);
         let csv = reads_csv(&s, &reads);
         assert_eq!(csv.lines().count(), 9);
         assert!(csv.contains("\"a, \"\"quoted\"\" note\""), "CSV quoting");

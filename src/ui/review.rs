@@ -565,12 +565,7 @@ impl ReviewUi {
         let Some(s) = self.sessions.get(self.session_idx) else {
             return Vec::new();
         };
-        crate::review::report::build(s, &self.reads, &std::collections::HashMap::new())
-            .rows
-            .into_iter()
-            .filter(|r| !r.agree)
-            .map(|r| r.case_id)
-            .collect()
+        crate::review::report::discrepancies(s, &self.reads)
     }
 
     /// Opens `case` of the selected session for adjudication.
