@@ -679,24 +679,13 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                         [id, name, ..] if !id.is_empty() => (id.to_string(), name.to_string()),
                         _ => anyhow::bail!("--reader {spec}: expected ID:NAME[:ARMS]"),
                     };
-                    let arms = match parts.get(2).copied().unwrap_or("unassisted") {
-                        "unassisted" => vec![session::Arm::Unassisted],
-                        "assisted" => vec![session::Arm::Assisted],
-                        "both" => vec![session::Arm::Unassisted, session::Arm::Assisted],
-                        other => anyhow::bail!(
-                            "--reader {spec}: arms \"{other}\" (unassisted, assisted or both)"
-                        ),
-                    };
-                    let initials = name
-                        .split_whitespace()
-                        .filter_map(|w| w.chars().next())
-                        .collect();
-                    Ok(session::Reader {
-                        id,
-                        name,
-                        initials,
-                        arms,
-                    })
+                    let arms_text = parts.get(2).copied().unwrap_or("unassisted");
+                    let arms = session::Arm::parse_set(arms_text).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--reader {spec}: arms \"{arms_text}\" (unassisted, assisted or both)"
+                        )
+                    })?;
+                    Ok(session::Reader::new(&id, &name, arms))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut cases = Vec::new();

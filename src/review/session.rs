@@ -126,6 +126,17 @@ pub enum Arm {
 }
 
 impl Arm {
+    /// The arms a reader reads in, as written on the command line and in the session form:
+    /// `unassisted`, `assisted` or `both`.
+    pub fn parse_set(s: &str) -> Option<Vec<Arm>> {
+        match s {
+            "unassisted" => Some(vec![Arm::Unassisted]),
+            "assisted" => Some(vec![Arm::Assisted]),
+            "both" => Some(vec![Arm::Unassisted, Arm::Assisted]),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Arm::Unassisted => "unassisted",
@@ -141,6 +152,21 @@ pub struct Reader {
     pub initials: String,
     /// The arms this reader reads the case list in.
     pub arms: Vec<Arm>,
+}
+
+impl Reader {
+    /// A reader with initials taken from the name's words.
+    pub fn new(id: &str, name: &str, arms: Vec<Arm>) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            initials: name
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect(),
+            arms,
+        }
+    }
 }
 
 /// A slide in the case list: by path and by identity, so a moved file is found again.
@@ -196,26 +222,13 @@ pub fn new_session(
             Some((w, a)) => (w.trim(), a.trim()),
             None => (line, "unassisted"),
         };
-        let arms = match arms {
-            "unassisted" => vec![Arm::Unassisted],
-            "assisted" => vec![Arm::Assisted],
-            "both" => vec![Arm::Unassisted, Arm::Assisted],
-            other => {
-                return Err(format!(
-                    "reader line {}: arms \"{other}\" (unassisted, assisted or both)",
-                    i + 1
-                ));
-            }
-        };
-        list.push(Reader {
-            id: format!("reader-{}", i + 1),
-            name: who.to_owned(),
-            initials: who
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .collect(),
-            arms,
-        });
+        let arms = Arm::parse_set(arms).ok_or_else(|| {
+            format!(
+                "reader line {}: arms \"{arms}\" (unassisted, assisted or both)",
+                i + 1
+            )
+        })?;
+        list.push(Reader::new(&format!("reader-{}", i + 1), who, arms));
     }
     if list.is_empty() {
         return Err("the session needs at least one reader".into());
