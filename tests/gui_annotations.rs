@@ -3,52 +3,17 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicI32;
-use std::time::{Duration, Instant};
-
 use egui::{Key, Modifiers, Pos2, pos2};
 use egui_kittest::Harness;
 use sentinel::annotate::{Shape, tool::Tool};
-use sentinel::app::{Launch, SentinelApp};
+use sentinel::app::SentinelApp;
 use sentinel::store::Store;
-use sentinel::viewer::Budgets;
 
 fn harness(slide: &std::path::Path, data_dir: &std::path::Path) -> Harness<'static, SentinelApp> {
-    let launch = Launch {
-        slide: Some(slide.to_path_buf()),
-        goto: None,
-        screenshot: None,
-        budgets: Budgets::default(),
-        data_dir: data_dir.to_path_buf(),
-        bench: None,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(900.0, 700.0))
-        .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
-    h.state_mut().set_analysis_panel(false);
-    h.state_mut().set_annotation_panel(false);
-    h.step();
-    h
+    common::app_harness(slide, data_dir, egui::vec2(900.0, 700.0))
 }
 
-fn run_until(
-    h: &mut Harness<'static, SentinelApp>,
-    what: &str,
-    done: impl Fn(&SentinelApp) -> bool,
-) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        h.step();
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
-}
+use common::run_until;
 
 fn click(h: &mut Harness<'static, SentinelApp>, at: Pos2) {
     h.hover_at(at);

@@ -5,37 +5,12 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicI32;
-use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use sentinel::app::{Launch, SentinelApp};
 use sentinel::review::session::{Arm, Assessment, CaseRef, Category, Read, Reader, Session};
 use sentinel::store::Store;
-use sentinel::viewer::Budgets;
 
-fn run_until(
-    h: &mut Harness<'static, SentinelApp>,
-    what: &str,
-    done: impl Fn(&SentinelApp) -> bool,
-) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        h.step();
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what} (review: {:?}, annotations: {:?}; {} read(s), saved {})",
-            h.state().review().error(),
-            h.state().annotations().error(),
-            h.state().review().reads().len(),
-            h.state().review().all_saved()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
-}
+use common::run_until;
 
 #[test]
 fn start_answer_submit_next_with_blinding() {
@@ -102,20 +77,7 @@ fn start_answer_submit_next_with_blinding() {
             store.save_read(&session.id, &r).expect("save");
         }
     }
-    let launch = Launch {
-        slide: Some(cmu.clone()),
-        goto: None,
-        screenshot: None,
-        budgets: Budgets::default(),
-        data_dir: dir.path().to_path_buf(),
-        bench: None,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
-    h.state_mut().set_analysis_panel(false);
-    h.state_mut().set_annotation_panel(false);
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
     h.state_mut().set_review_panel(true);
     run_until(&mut h, "the sessions", |a| {
         a.review().is_loaded() && a.slide_view().is_some()
@@ -293,20 +255,7 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
             store.save_read(&session.id, &r).expect("save");
         }
     }
-    let launch = Launch {
-        slide: Some(cmu.clone()),
-        goto: None,
-        screenshot: None,
-        budgets: Budgets::default(),
-        data_dir: dir.path().to_path_buf(),
-        bench: None,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
-    h.state_mut().set_analysis_panel(false);
-    h.state_mut().set_annotation_panel(false);
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
     h.state_mut().set_review_panel(true);
     run_until(&mut h, "the session and its reads", |a| {
         a.review().reads().len() == 2 && a.slide_view().is_some()
@@ -389,18 +338,7 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
     .expect("open");
     r.submit().expect("complete");
     let text = sentinel::review::bundle::write(&session, &[r], Vec::new());
-    let launch = Launch {
-        slide: Some(cmu),
-        goto: None,
-        screenshot: None,
-        budgets: Budgets::default(),
-        data_dir: dir.path().to_path_buf(),
-        bench: None,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
     h.state_mut().set_review_panel(true);
     run_until(&mut h, "the sessions", |a| a.review().is_loaded());
     h.state_mut()
@@ -428,20 +366,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     };
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
-    let launch = Launch {
-        slide: Some(cmu.clone()),
-        goto: None,
-        screenshot: None,
-        budgets: Budgets::default(),
-        data_dir: dir.path().to_path_buf(),
-        bench: None,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1200.0, 800.0))
-        .wgpu()
-        .build_eframe(move |cc| SentinelApp::new(cc, launch, Arc::new(AtomicI32::new(0))));
-    h.state_mut().set_analysis_panel(false);
-    h.state_mut().set_annotation_panel(false);
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
     h.state_mut().set_review_panel(true);
     run_until(&mut h, "the (empty) session list", |a| {
         a.review().is_loaded()

@@ -72,3 +72,58 @@ pub fn shared_data() -> Option<PathBuf> {
         None
     }
 }
+
+/// The app on `slide` with its data in `data_dir`, in a `size` window, every side panel hidden
+/// (tests open the ones they need).
+pub fn app_harness(
+    slide: &Path,
+    data_dir: &Path,
+    size: egui::Vec2,
+) -> egui_kittest::Harness<'static, sentinel::app::SentinelApp> {
+    let launch = sentinel::app::Launch {
+        slide: Some(slide.to_path_buf()),
+        goto: None,
+        screenshot: None,
+        budgets: sentinel::viewer::Budgets::default(),
+        data_dir: data_dir.to_path_buf(),
+        bench: None,
+    };
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(size)
+        .wgpu()
+        .build_eframe(move |cc| {
+            sentinel::app::SentinelApp::new(
+                cc,
+                launch,
+                std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0)),
+            )
+        });
+    h.state_mut().set_analysis_panel(false);
+    h.state_mut().set_annotation_panel(false);
+    h.state_mut().set_review_panel(false);
+    h.step();
+    h
+}
+
+/// Steps frames until `done` holds (work arrives from other threads in real time), then one more;
+/// after 60 s it fails, naming what it waited for and any error the panels show.
+pub fn run_until(
+    h: &mut egui_kittest::Harness<'static, sentinel::app::SentinelApp>,
+    what: &str,
+    done: impl Fn(&sentinel::app::SentinelApp) -> bool,
+) {
+    let start = std::time::Instant::now();
+    while !done(h.state()) {
+        h.step();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what} (review: {:?}, annotations: {:?}; {} read(s), saved {})",
+            h.state().review().error(),
+            h.state().annotations().error(),
+            h.state().review().reads().len(),
+            h.state().review().all_saved()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.step();
+}
