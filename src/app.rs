@@ -39,6 +39,20 @@ pub struct Launch {
     pub data_dir: PathBuf,
     /// Run the viewer benchmark script and print its report instead of waiting for the user.
     pub bench: Option<crate::bench::viewer::ViewerBenchSpec>,
+    /// Which heatmap a scripted screenshot shows (with the analysis panel).
+    pub heatmap: LaunchHeatmap,
+}
+
+/// The heatmap a scripted screenshot waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LaunchHeatmap {
+    /// None: the bare viewer.
+    #[default]
+    Off,
+    /// The stored result of the bundled model; the screenshot fails if there is none.
+    Stored,
+    /// Analyse the slide first (or reuse the stored result).
+    Analyze,
 }
 
 /// The exit status the binary should return (set by the screenshot driver).
@@ -153,8 +167,9 @@ impl SentinelApp {
             show_review: false,
             superseded: Vec::new(),
             notice: None,
-            // Scripted screenshots and benchmarks measure the bare viewer.
-            show_analysis: launch.screenshot.is_none() && launch.bench.is_none(),
+            // Scripted screenshots and benchmarks measure the bare viewer unless a heatmap is asked.
+            show_analysis: (launch.screenshot.is_none() && launch.bench.is_none())
+                || launch.heatmap != LaunchHeatmap::Off,
             bench: launch
                 .bench
                 .clone()
@@ -429,12 +444,22 @@ impl SentinelApp {
                 if let Some(v) = &self.current {
                     self.annotations.on_slide_opened(v);
                 }
-                if let Some(v) = &self.current
-                    && self.launch.screenshot.is_none()
-                    && self.launch.bench.is_none()
-                {
-                    // A stored heatmap for this slide and model shows at once.
-                    self.analysis.probe_stored(v, Arc::clone(&self.repaint));
+                if let Some(v) = &self.current {
+                    match self.launch.heatmap {
+                        LaunchHeatmap::Analyze => {
+                            self.analysis.start(v, Arc::clone(&self.repaint));
+                        }
+                        LaunchHeatmap::Stored => {
+                            self.analysis.probe_stored(v, Arc::clone(&self.repaint));
+                        }
+                        LaunchHeatmap::Off
+                            if self.launch.screenshot.is_none() && self.launch.bench.is_none() =>
+                        {
+                            // A stored heatmap for this slide and model shows at once.
+                            self.analysis.probe_stored(v, Arc::clone(&self.repaint));
+                        }
+                        LaunchHeatmap::Off => {}
+                    }
                 }
                 ctx.request_repaint();
             }
@@ -676,6 +701,7 @@ impl eframe::App for SentinelApp {
                 annotations: self.annotations.document().items(),
                 heatmap: self.analysis.heatmap(),
                 mpp,
+                audit_threshold: self.analysis.operating_point().0,
             };
             egui::Panel::right("review")
                 .default_size(300.0)
@@ -952,7 +978,17 @@ impl SentinelApp {
                     .current
                     .as_ref()
                     .is_some_and(|v| v.stats.complete() && self.pending_goto.is_none());
-                if since.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S {
+                let heatmap = self.screenshot_heatmap();
+                // An analysis asked for runs as long as it needs; the timeout is for the tiles.
+                let since = if heatmap == Ok(false) && self.analysis.is_running() {
+                    Instant::now()
+                } else {
+                    since
+                };
+                let complete = complete && heatmap == Ok(true);
+                if let Err(why) = heatmap {
+                    self.fail_screenshot(ctx, &why)
+                } else if since.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S {
                     self.fail_screenshot(
                         ctx,
                         &format!(
@@ -1015,6 +1051,23 @@ impl SentinelApp {
 }
 
 impl SentinelApp {
+    /// Whether the heatmap a scripted screenshot asked for is on screen: `Ok(false)` while it is
+    /// coming, an error when it will not come.
+    fn screenshot_heatmap(&mut self) -> Result<bool, String> {
+        use crate::ui::analysis_panel::RunState;
+        if self.launch.heatmap == LaunchHeatmap::Off {
+            return Ok(true);
+        }
+        if self.analysis.take_nothing_stored() {
+            return Err("no stored heatmap for this slide and model (use --analyze)".into());
+        }
+        match &self.analysis.state {
+            RunState::Failed(e) => Err(format!("analysis failed: {e}")),
+            RunState::Done { .. } => Ok(self.analysis.heatmap().is_some()),
+            _ => Ok(false),
+        }
+    }
+
     /// Ends a scripted screenshot run with an error message and a failing exit status.
     fn fail_screenshot(&self, ctx: &egui::Context, message: &str) -> Screenshot {
         eprintln!("error: {message}");

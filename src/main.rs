@@ -41,6 +41,13 @@ struct GuiArgs {
     /// Save what the window shows once every visible tile is at full resolution, then exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// With --screenshot: show the slide's stored heatmap (the bundled model's) and the analysis
+    /// panel; fails if none is stored.
+    #[arg(long, requires = "screenshot", conflicts_with = "analyze")]
+    heatmap: bool,
+    /// With --screenshot: analyse the slide first (or reuse its stored heatmap), then show it.
+    #[arg(long, requires = "screenshot")]
+    analyze: bool,
     /// Window size in points, "WxH".
     #[arg(long, value_parser = parse_size, default_value = "1600x1000")]
     window: [f32; 2],
@@ -151,9 +158,13 @@ enum Cmd {
         full_precision: bool,
         #[arg(long, default_value_t = 16)]
         batch: usize,
-        /// Probability at or above which a tile counts as positive (areas, hot-spots).
-        #[arg(long, default_value_t = 0.5)]
-        threshold: f32,
+        /// Risk at or above which a tile counts as positive (areas, hot-spots); default: the
+        /// model's measured operating point (its model.json `threshold`), else 0.5.
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Microns per pixel of level 0, for slides that record none (or a wrong value).
+        #[arg(long)]
+        mpp: Option<f64>,
         /// One JSON object per slide on stdout.
         #[arg(long)]
         json: bool,
@@ -333,6 +344,13 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         screenshot: args.screenshot,
         data_dir: sentinel::demo::data_dir(),
         bench: None,
+        heatmap: if args.analyze {
+            sentinel::app::LaunchHeatmap::Analyze
+        } else if args.heatmap {
+            sentinel::app::LaunchHeatmap::Stored
+        } else {
+            sentinel::app::LaunchHeatmap::Off
+        },
     };
     let exit = Arc::new(AtomicI32::new(0));
     let app_exit = Arc::clone(&exit);
@@ -434,6 +452,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             full_precision,
             batch,
             threshold,
+            mpp,
             json,
             export,
         } => analyze(
@@ -444,6 +463,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             full_precision,
             batch,
             threshold,
+            mpp,
             json,
             &export,
         ),
@@ -525,7 +545,8 @@ fn analyze(
     device: Device,
     full_precision: bool,
     batch: usize,
-    threshold: f32,
+    threshold: Option<f32>,
+    mpp: Option<f64>,
     json: bool,
     export: &[sentinel::analysis::pipeline::ExportFormat],
 ) -> anyhow::Result<()> {
@@ -565,6 +586,10 @@ fn analyze(
     let mut failed = 0;
     for slide_path in slides {
         let result = slide::open(&slide_path)
+            .and_then(|s| match mpp {
+                Some(m) => Ok(Box::new(slide::WithMpp::new(s, m)?) as Box<dyn slide::SlideSource>),
+                None => Ok(s),
+            })
             .map_err(anyhow::Error::from)
             .and_then(|s| {
                 let tty = std::io::stderr().is_terminal();
@@ -612,11 +637,12 @@ fn analyze(
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
                     println!(
-                        "{}: max {:.3}, top-10 mean {:.3}, tissue {:.2} mm², above {threshold} {:.2} mm², {} hot-spot(s), {} tiles in {:.1} s{}",
+                        "{}: max {:.3}, top-10 mean {:.3}, tissue {:.2} mm², above {:.2} {:.2} mm², {} hot-spot(s), {} tiles in {:.1} s{}",
                         r.slide.display(),
                         r.max,
                         r.top_k_mean,
                         r.tissue_area_mm2,
+                        r.threshold,
                         r.area_above_threshold_mm2,
                         r.hotspots,
                         r.tiles,
@@ -627,6 +653,12 @@ fn analyze(
                             ""
                         }
                     );
+                    if let Some(m) = &r.threshold_meaning {
+                        println!("  threshold {m}");
+                    }
+                    for w in &r.warnings {
+                        println!("  warning: {w}");
+                    }
                 }
             }
             Err(e) => {
@@ -782,6 +814,8 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                 .collect();
             let mut ai = std::collections::HashMap::new();
             let mut heatmaps = std::collections::HashMap::new();
+            // The audit uses the stored analyses' own threshold (the model's operating point).
+            let mut audit_threshold = sentinel::analysis::model::UNCALIBRATED_THRESHOLD;
             let mut thumbs = std::collections::HashMap::new();
             for c in &s.cases {
                 let Some(path) = materials::locate(c, &search) else {
@@ -793,6 +827,7 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                     materials::stored_analysis(slide.as_ref(), &data_dir.join("analyses"))
                 {
                     ai.insert(c.id.clone(), f64::from(result.summary.max));
+                    audit_threshold = result.summary.threshold;
                     let mpp = slide.mpp().map_or(0.25, |m| m.0);
                     heatmaps.insert(c.id.clone(), (result.heatmap, mpp));
                 }
@@ -815,7 +850,7 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
                     "report.html",
                     report::html(
                         &rep,
-                        &report::coverage(&reads, &heatmaps, sentinel::ui::review::AUDIT_THRESHOLD),
+                        &report::coverage(&reads, &heatmaps, audit_threshold),
                         &thumbs,
                     ),
                 ),
@@ -1008,6 +1043,7 @@ fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> a
             pan_seconds,
             ..Default::default()
         }),
+        heatmap: sentinel::app::LaunchHeatmap::Off,
     };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()

@@ -21,6 +21,7 @@ fn launch(slide: &std::path::Path) -> Launch {
         budgets: Budgets::default(),
         data_dir,
         bench: None,
+        heatmap: sentinel::app::LaunchHeatmap::Off,
     }
 }
 

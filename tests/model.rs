@@ -297,7 +297,10 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let csv = std::fs::read_to_string(sidecar.with_extension("csv")).expect("csv");
-    assert_eq!(csv.lines().next(), Some("x,y,width,height,probability"));
+    assert_eq!(
+        csv.lines().next(),
+        Some("x,y,width,height,risk,class_probability")
+    );
     assert_eq!(
         csv.lines().count() as u64,
         1 + first["tiles"].as_u64().expect("tiles")
@@ -356,4 +359,77 @@ fn analyze_cli_reports_each_bad_slide_and_still_does_the_good_ones() {
         1,
         "the good slide is still reported: {stdout}"
     );
+}
+
+/// `analyze` refuses, with the numbers, a plan whose model tile is a few slide pixels (a model mpp
+/// of 1e-6, or a 16.8 µm/px DICOM under a 0.5 µm/px model), instead of running for hours; a slide
+/// far coarser than the model is analysed with a warning; a slide without mpp needs --mpp.
+#[test]
+fn analyze_refuses_unusable_resolutions_warns_on_coarse_ones_and_takes_mpp() {
+    let Some(dir) = test_models() else { return };
+    let f = common::tiff(); // 0.5 µm/px
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyses-res-{}", std::process::id()));
+    let run = |slide: &Path, model: &Path, extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            slide.as_os_str(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--json".as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let started = std::time::Instant::now();
+        let o = analyze_cli(&args);
+        (o, started.elapsed())
+    };
+
+    let tiny = mean_red_variant(dir, "mean-red-mpp-1e-6", |m| {
+        m.replace("\"mpp\": 0.5", "\"mpp\": 1e-6")
+    });
+    let (o, took) = run(&f.path, &tiny, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not analysed") && err.contains("px of this 3000x2000 px slide"),
+        "{err}"
+    );
+    assert!(took.as_secs() < 30, "refused only after {took:?}");
+
+    // The model at 0.1 µm/px: this 0.5 µm/px slide is 5x coarser; scores come with a warning.
+    let fine = mean_red_variant(dir, "mean-red-mpp-0.1", |m| {
+        m.replace("\"mpp\": 0.5", "\"mpp\": 0.1")
+    });
+    let (o, _) = run(&f.path, &fine, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let warning = line["warnings"][0].as_str().expect("a warning");
+    assert!(warning.contains("5.0x coarser"), "{warning}");
+    // Without a stated operating point, the threshold is 0.5 and has no claimed meaning.
+    assert_eq!(line["threshold"], 0.5);
+    assert!(line.get("threshold_meaning").is_none());
+
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let model = dir.join("mean-red");
+    let dicom = data.join("slides/dicom-wsi-jpeg.dcm");
+    let (o, _) = run(&dicom, &model, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("too coarse for this model"), "{err}");
+
+    let jp2k = data.join("slides/TCGA-CR-7395-01A-01-TS1-jp2k.svs");
+    let (o, _) = run(&jp2k, &model, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no microns per pixel") && err.contains("--mpp"),
+        "{err}"
+    );
+    let (o, _) = run(&jp2k, &model, &["--mpp", "0.5"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(line["tiles"].as_u64().expect("tiles") > 10, "{line}");
 }

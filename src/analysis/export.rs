@@ -5,14 +5,20 @@ use serde_json::json;
 
 use super::heatmap::Heatmap;
 
-/// `x,y,width,height,probability` in level-0 pixels, one line per analysed tile, row-major.
+/// `x,y,width,height,risk,class_probability` in level-0 pixels, one line per analysed tile,
+/// row-major: `risk` is what the heatmap shows (calibrated where the model says how),
+/// `class_probability` the model's raw output for the risk class (empty where it was not kept).
 pub fn to_csv(h: &Heatmap) -> String {
-    let mut out = String::from("x,y,width,height,probability\n");
+    let mut out = String::from("x,y,width,height,risk,class_probability\n");
     for row in 0..h.rows {
         for col in 0..h.cols {
             if let Some(p) = h.get(col, row) {
                 let [x0, y0, x1, y1] = h.cell_box(col, row);
-                out.push_str(&format!("{x0},{y0},{},{},{p:.6}\n", x1 - x0, y1 - y0));
+                let raw = h
+                    .raw(col, row)
+                    .map(|r| format!("{r:.6}"))
+                    .unwrap_or_default();
+                out.push_str(&format!("{x0},{y0},{},{},{p:.6},{raw}\n", x1 - x0, y1 - y0));
             }
         }
     }
@@ -68,7 +74,7 @@ mod tests {
     fn map() -> Heatmap {
         let mut h = Heatmap::new((300, 200), 100.0);
         h.set(0, 0, 0.25);
-        h.set(2, 1, 0.75);
+        h.set_scored(2, 1, 0.75, 0.4);
         h
     }
 
@@ -76,7 +82,7 @@ mod tests {
     fn csv_lists_analysed_tiles_in_slide_coordinates() {
         assert_eq!(
             to_csv(&map()),
-            "x,y,width,height,probability\n0,0,100,100,0.250000\n200,100,100,100,0.750000\n"
+            "x,y,width,height,risk,class_probability\n0,0,100,100,0.250000,\n200,100,100,100,0.750000,0.400000\n"
         );
     }
 

@@ -9,8 +9,13 @@ pub struct Heatmap {
     pub rows: u32,
     /// Edge of one cell in level-0 pixels (the model tile at the model's mpp).
     pub cell_level0: f64,
-    /// Row-major probabilities; `None` where nothing was analysed (glass, or not yet).
+    /// Row-major risk scores (calibrated where the model says how); `None` where nothing was
+    /// analysed (glass, or not yet).
     pub values: Vec<Option<f32>>,
+    /// The model's raw class probability per cell, beside `values`, for users who calibrate
+    /// themselves (the CSV export carries it). Empty in maps made without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<Option<f32>>,
 }
 
 /// A connected region of cells at or above the threshold.
@@ -34,9 +39,16 @@ pub struct Summary {
     pub analysed_cells: usize,
     pub analysed_area_mm2: f64,
     pub threshold: f32,
+    /// What the threshold means (sensitivity and specificity where it was measured), when the
+    /// model states it for this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_meaning: Option<String>,
     pub area_above_mm2: f64,
     /// Sorted by `max`, highest first.
     pub hotspots: Vec<Hotspot>,
+    /// Why the scores may not mean what they say (e.g. a slide far coarser than the model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Heatmap {
@@ -49,7 +61,32 @@ impl Heatmap {
             rows,
             cell_level0,
             values: vec![None; cols as usize * rows as usize],
+            raw: Vec::new(),
         }
+    }
+
+    /// Sets a cell's risk and the raw probability it came from.
+    pub fn set_scored(&mut self, col: u32, row: u32, risk: f32, raw: f32) {
+        if col < self.cols && row < self.rows {
+            let i = row as usize * self.cols as usize + col as usize;
+            self.values[i] = Some(risk);
+            if self.raw.len() != self.values.len() {
+                self.raw = vec![None; self.values.len()];
+            }
+            self.raw[i] = Some(raw);
+        }
+    }
+
+    /// The raw class probability of a cell, where it was kept.
+    pub fn raw(&self, col: u32, row: u32) -> Option<f32> {
+        (col < self.cols && row < self.rows)
+            .then(|| {
+                self.raw
+                    .get(row as usize * self.cols as usize + col as usize)
+                    .copied()
+                    .flatten()
+            })
+            .flatten()
     }
 
     pub fn set(&mut self, col: u32, row: u32, p: f32) {
@@ -105,8 +142,10 @@ impl Heatmap {
             analysed_cells: analysed.len(),
             analysed_area_mm2: analysed.len() as f64 * cell_mm2,
             threshold,
+            threshold_meaning: None,
             area_above_mm2: above as f64 * cell_mm2,
             hotspots: self.hotspots_where(threshold, mpp, |_, _| true),
+            warnings: Vec::new(),
         }
     }
 
@@ -238,6 +277,22 @@ mod tests {
         let second = &s.hotspots[1];
         assert_eq!(second.cells, 2, "diagonal neighbours join");
         assert!((second.mean - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn raw_probability_is_kept_beside_the_risk() {
+        let mut m = Heatmap::new((300, 100), 100.0);
+        m.set_scored(1, 0, 0.6, 0.2);
+        assert_eq!((m.get(1, 0), m.raw(1, 0)), (Some(0.6), Some(0.2)));
+        assert_eq!(m.raw(0, 0), None);
+        assert_eq!(m.raw(5, 0), None, "outside the grid");
+        let back: Heatmap =
+            serde_json::from_str(&serde_json::to_string(&m).expect("json")).expect("parse");
+        assert_eq!(back, m);
+        // A map stored before raw scores were kept still loads.
+        let old = r#"{"cols":1,"rows":1,"cell_level0":10.0,"values":[0.5]}"#;
+        let old: Heatmap = serde_json::from_str(old).expect("old format");
+        assert_eq!((old.get(0, 0), old.raw(0, 0)), (Some(0.5), None));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum JobEvent {
     ModelReady {
         name: String,
         provider: &'static str,
+        /// The threshold this run applies, and what it means where the model states it.
+        threshold: f32,
+        threshold_meaning: Option<String>,
     },
     Planned {
         mask: Arc<TissueMask>,
@@ -152,9 +155,12 @@ fn run(
         Ok(m) => m,
         Err(e) => return send(JobEvent::Failed(e.to_string())),
     };
+    let threshold = spec.params.threshold_for(&model.meta);
     send(JobEvent::ModelReady {
         name: format!("{} {}", model.meta.name, model.meta.version),
         provider: model.provider.name(),
+        threshold,
+        threshold_meaning: model.meta.threshold_meaning(threshold).map(str::to_owned),
     });
     let mut last_sent = Instant::now();
     let outcome = pipeline::analyze_slide(

@@ -43,9 +43,60 @@ pub struct ModelMeta {
     pub risk_class: String,
     pub output: OutputKind,
     /// A smaller or faster ONNX file in the same directory (e.g. INT8) that the CPU runs instead of
-    /// `model.onnx`, unless full precision is asked for.
+    /// `model.onnx`, unless full precision is asked for. Only for a variant that passed the
+    /// per-tile agreement rule of `models/build/agreement.py`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_variant: Option<String>,
+    /// Maps the risk class's raw probability to the risk shown and thresholded. Absent: the raw
+    /// probability is the risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+    /// The default operating threshold on the (calibrated) risk and what it means, as measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<OperatingPoint>,
+}
+
+/// How a raw class probability becomes the risk score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Calibration {
+    /// Platt scaling on the logit: `risk = sigmoid(a * logit(p) + b)`.
+    Platt { a: f64, b: f64 },
+}
+
+/// Where scores clamp before the logit: a softmax output of exactly 0 or 1 stays finite.
+const LOGIT_EPS: f64 = 1e-7;
+
+impl Calibration {
+    pub fn apply(&self, p: f32) -> f32 {
+        match *self {
+            Calibration::Platt { a, b } => {
+                let p = f64::from(p).clamp(LOGIT_EPS, 1.0 - LOGIT_EPS);
+                let z = a * (p / (1.0 - p)).ln() + b;
+                (1.0 / (1.0 + (-z).exp())) as f32
+            }
+        }
+    }
+}
+
+/// A default threshold with the figures that justify it (shown in the legend and summaries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatingPoint {
+    pub value: f32,
+    /// E.g. "0.56: 89% sensitivity (95% CI 76%-95%), 93% specificity (82%-98%) on 89 Camelyon16
+    /// patches, leave-one-slide-out".
+    pub meaning: String,
+}
+
+/// A threshold for models that state none: even odds on the raw probability.
+pub const UNCALIBRATED_THRESHOLD: f32 = 0.5;
+
+/// One tile's output: the risk (calibrated where the model says how) and the raw class probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileScore {
+    pub risk: f32,
+    pub raw: f32,
 }
 
 /// Where inference runs. `Auto` tries TensorRT, then CUDA, then the CPU.
@@ -181,6 +232,24 @@ impl ModelMeta {
                 ));
             }
         }
+        if let Some(Calibration::Platt { a, b }) = self.calibration
+            && !(a.is_finite() && a > 0.0 && b.is_finite())
+        {
+            return Err(field(
+                "calibration",
+                format!(
+                    "a = {a}, b = {b}: a must be positive (risk rises with the probability) and both finite"
+                ),
+            ));
+        }
+        if let Some(t) = &self.threshold
+            && !(t.value.is_finite() && t.value > 0.0 && t.value < 1.0)
+        {
+            return Err(field(
+                "threshold",
+                format!("{} is not a threshold strictly between 0 and 1", t.value),
+            ));
+        }
         if self.risk_index().is_none() {
             return Err(field(
                 "risk_class",
@@ -191,6 +260,27 @@ impl ModelMeta {
             ));
         }
         Ok(())
+    }
+
+    /// The default threshold on the risk: the model's stated operating point, else 0.5.
+    pub fn default_threshold(&self) -> f32 {
+        self.threshold
+            .as_ref()
+            .map_or(UNCALIBRATED_THRESHOLD, |t| t.value)
+    }
+
+    /// What `threshold` means for this model, where the model states it (only for its own
+    /// operating point: another value was not measured).
+    pub fn threshold_meaning(&self, threshold: f32) -> Option<&str> {
+        self.threshold
+            .as_ref()
+            .filter(|t| t.value == threshold)
+            .map(|t| t.meaning.as_str())
+    }
+
+    /// The risk for a raw probability of the risk class.
+    pub fn calibrate(&self, raw: f32) -> f32 {
+        self.calibration.map_or(raw, |c| c.apply(raw))
     }
 
     /// Index of the risk class among the outputs.
@@ -283,8 +373,17 @@ impl Model {
     }
 
     /// Runs a batch (`count` tiles, NCHW, from [`ModelMeta::normalise_into`]) and returns the risk
-    /// probability of each tile.
+    /// of each tile (calibrated where the model says how).
     pub fn risk(&mut self, batch: &[f32], count: usize) -> Result<Vec<f32>, ModelError> {
+        Ok(self
+            .scores(batch, count)?
+            .into_iter()
+            .map(|s| s.risk)
+            .collect())
+    }
+
+    /// Like [`Model::risk`], with each tile's raw class probability beside its risk.
+    pub fn scores(&mut self, batch: &[f32], count: usize) -> Result<Vec<TileScore>, ModelError> {
         let s = self.meta.input_size as usize;
         let error = |message: String| ModelError::Inference {
             path: self.onnx.clone(),
@@ -313,9 +412,15 @@ impl Model {
         }
         Ok(flat
             .chunks_exact(classes)
-            .map(|row| match self.meta.output {
-                OutputKind::Probabilities => row[risk],
-                OutputKind::Logits => softmax_at(row, risk),
+            .map(|row| {
+                let raw = match self.meta.output {
+                    OutputKind::Probabilities => row[risk],
+                    OutputKind::Logits => softmax_at(row, risk),
+                };
+                TileScore {
+                    risk: self.meta.calibrate(raw),
+                    raw,
+                }
             })
             .collect())
     }
@@ -448,6 +553,8 @@ mod tests {
             risk_class: "tumour".into(),
             output: OutputKind::Probabilities,
             cpu_variant: None,
+            calibration: None,
+            threshold: None,
         }
     }
 
@@ -501,6 +608,62 @@ mod tests {
             Err(ModelError::Json { line, .. }) => assert_eq!(line, 3),
             other => panic!("expected a JSON error with its line, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn platt_calibration_is_monotone_and_matches_the_formula() {
+        let c = Calibration::Platt { a: 0.5, b: 1.0 };
+        // logit(0.2) = ln(0.25); 0.5 * ln(0.25) + 1 = 1 - ln 2.
+        let want = 1.0 / (1.0 + (-(1.0 - 2f64.ln())).exp());
+        assert!((f64::from(c.apply(0.2)) - want).abs() < 1e-6);
+        // Probabilities of exactly 0 and 1 stay finite and ordered.
+        let (lo, hi) = (c.apply(0.0), c.apply(1.0));
+        assert!(lo.is_finite() && hi.is_finite() && lo < c.apply(0.2) && c.apply(0.2) < hi);
+        let mut m = meta();
+        assert_eq!(m.calibrate(0.3), 0.3, "no calibration: the raw probability");
+        m.calibration = Some(c);
+        assert_eq!(m.calibrate(0.2), c.apply(0.2));
+    }
+
+    #[test]
+    fn calibration_and_threshold_are_checked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = dir.path().join("model.json");
+        let mut m = meta();
+        m.calibration = Some(Calibration::Platt { a: -1.0, b: 0.0 });
+        std::fs::write(&p, serde_json::to_vec(&m).expect("json")).expect("write");
+        assert!(matches!(
+            ModelMeta::load(&p),
+            Err(ModelError::Field {
+                field: "calibration",
+                ..
+            })
+        ));
+        let mut m = meta();
+        m.threshold = Some(OperatingPoint {
+            value: 1.5,
+            meaning: "x".into(),
+        });
+        std::fs::write(&p, serde_json::to_vec(&m).expect("json")).expect("write");
+        assert!(matches!(
+            ModelMeta::load(&p),
+            Err(ModelError::Field {
+                field: "threshold",
+                ..
+            })
+        ));
+        m.threshold = Some(OperatingPoint {
+            value: 0.56,
+            meaning: "0.56: measured".into(),
+        });
+        assert_eq!(m.default_threshold(), 0.56);
+        assert_eq!(m.threshold_meaning(0.56), Some("0.56: measured"));
+        assert_eq!(
+            m.threshold_meaning(0.5),
+            None,
+            "another value was not measured"
+        );
+        assert_eq!(meta().default_threshold(), UNCALIBRATED_THRESHOLD);
     }
 
     #[test]

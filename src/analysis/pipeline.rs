@@ -20,7 +20,9 @@ use crate::view::Rect;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
     pub min_tissue_fraction: f64,
-    pub threshold: f32,
+    /// Risk at or above which a tile counts as positive; `None`: the model's own operating point
+    /// ([`ModelMeta::default_threshold`]).
+    pub threshold: Option<f32>,
     pub top_k: usize,
 }
 
@@ -28,10 +30,62 @@ impl Default for Params {
     fn default() -> Self {
         Self {
             min_tissue_fraction: 0.1,
-            threshold: 0.5,
+            threshold: None,
             top_k: 10,
         }
     }
+}
+
+impl Params {
+    /// The threshold that applies with `meta`.
+    pub fn threshold_for(&self, meta: &ModelMeta) -> f32 {
+        self.threshold.unwrap_or_else(|| meta.default_threshold())
+    }
+}
+
+/// A model tile must cover at least this many level-0 pixels of the slide: below it the slide is
+/// far too coarse for the model (or its mpp is wrong) and the "tiles" are a few pixels blown up.
+pub const MIN_TILE_PX: f64 = 8.0;
+/// At most this many grid cells (a 200k x 100k px slide at 0.25 µm/px has about 100,000).
+pub const MAX_GRID_CELLS: f64 = 4.0e6;
+/// Slides coarser than this many times the model's mpp get a warning with their scores.
+pub const COARSE_WARNING_RATIO: f64 = 2.0;
+
+/// Refuses a slide whose resolution cannot give the model meaningful tiles, and returns the
+/// warnings to carry with its scores.
+pub fn check_resolution(
+    slide: &dyn SlideSource,
+    meta: &ModelMeta,
+    slide_mpp: f64,
+) -> Result<Vec<String>, AnalysisError> {
+    let cell = tile_level0(slide_mpp, meta.mpp, meta.input_size);
+    let (w, h) = slide.dimensions();
+    let cells = (w as f64 / cell).ceil() * (h as f64 / cell).ceil();
+    // NaN (a zero or absurd mpp) fails both comparisons and is refused too.
+    let usable = cell >= MIN_TILE_PX && cells <= MAX_GRID_CELLS;
+    if !usable {
+        return Err(AnalysisError::Resolution {
+            path: slide.path().to_path_buf(),
+            reason: format!(
+                "the model's {size} px tile at {model} µm/px is {cell:.1} px of this {w}x{h} px slide at \
+                 {slide_mpp} µm/px ({cells:.0} grid cells); it needs at least {MIN_TILE_PX} px a tile and \
+                 at most {MAX_GRID_CELLS:.0} cells. The slide is too coarse for this model, or its µm/px \
+                 is wrong (give the right one with --mpp)",
+                size = meta.input_size,
+                model = meta.mpp,
+            ),
+        });
+    }
+    let ratio = slide_mpp / meta.mpp;
+    let mut warnings = Vec::new();
+    if ratio > COARSE_WARNING_RATIO {
+        warnings.push(format!(
+            "read at {slide_mpp:.2} µm/px, {ratio:.1}x coarser than the model's {} µm/px: tiles are \
+             upsampled, so scores carry little meaning",
+            meta.mpp
+        ));
+    }
+    Ok(warnings)
 }
 
 /// One JSON line of `sentinel analyze --json`.
@@ -46,8 +100,14 @@ pub struct SlideReport {
     pub max: f32,
     pub top_k_mean: f32,
     pub tissue_area_mm2: f64,
+    pub threshold: f32,
+    /// What the threshold means, where the model states it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_meaning: Option<String>,
     pub area_above_threshold_mm2: f64,
     pub hotspots: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub heatmap: PathBuf,
 }
 
@@ -80,6 +140,8 @@ pub fn analyze_slide(
     let started = Instant::now();
     let path = slide.path().to_path_buf();
     let mpp0 = slide_mpp(slide, model)?;
+    let warnings = check_resolution(slide, &model.meta, mpp0)?;
+    let threshold = params.threshold_for(&model.meta);
     let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
     let io = |e: std::io::Error, p: &Path| SlideError::Io {
         path: p.to_path_buf(),
@@ -99,8 +161,11 @@ pub fn analyze_slide(
         max: r.summary.max,
         top_k_mean: r.summary.top_k_mean,
         tissue_area_mm2: r.tissue_area_mm2,
+        threshold: r.summary.threshold,
+        threshold_meaning: r.summary.threshold_meaning.clone(),
         area_above_threshold_mm2: r.summary.area_above_mm2,
         hotspots: r.summary.hotspots.len(),
+        warnings: r.summary.warnings.clone(),
         heatmap: sidecar.clone(),
     };
     if let Some(stored) = AnalysisResult::load_matching(&sidecar, &provenance) {
@@ -132,7 +197,9 @@ pub fn analyze_slide(
             })
         },
     )?;
-    let summary = heatmap.summary(params.threshold, params.top_k, mpp0);
+    let mut summary = heatmap.summary(threshold, params.top_k, mpp0);
+    summary.threshold_meaning = model.meta.threshold_meaning(threshold).map(str::to_owned);
+    summary.warnings = warnings;
     let result = AnalysisResult {
         format: FORMAT,
         slide: path.clone(),
@@ -155,6 +222,7 @@ pub fn plan_tiles(
     params: Params,
 ) -> Result<(TissueMask, Vec<GridTile>), AnalysisError> {
     let mpp0 = slide_mpp(slide, model)?;
+    check_resolution(slide, &model.meta, mpp0)?;
     let cell = tile_level0(mpp0, model.meta.mpp, model.meta.input_size);
     let overview = crate::slide::read_overview(slide, 1024)?;
     let ds = slide.dimensions().0 as f64 / f64::from(overview.width.max(1));
@@ -211,7 +279,7 @@ fn provenance_for(
         model_version: meta.version.clone(),
         tile_level0: tile_level0(mpp0, meta.mpp, meta.input_size),
         min_tissue_fraction: params.min_tissue_fraction,
-        threshold: params.threshold,
+        threshold: params.threshold_for(meta),
         top_k: params.top_k,
     })
 }

@@ -16,11 +16,16 @@ use crate::slide::{RgbaImage, SlideError, SlideSource};
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error(
-        "{path}: the slide records no microns per pixel, so tiles cannot be matched to the model's {model_mpp} µm/px"
+        "{path}: the slide records no microns per pixel, so tiles cannot be matched to the model's {model_mpp} µm/px; give it with --mpp"
     )]
     NoMpp {
         path: std::path::PathBuf,
         model_mpp: f64,
+    },
+    #[error("{path}: not analysed: {reason}")]
+    Resolution {
+        path: std::path::PathBuf,
+        reason: String,
     },
     #[error(transparent)]
     Slide(#[from] SlideError),
@@ -177,9 +182,9 @@ pub fn analyse(
                 .iter()
                 .flat_map(|(_, v)| v.iter().copied())
                 .collect();
-            let risk = model.risk(&input, pending.len())?;
-            for ((k, _), p) in pending.iter().zip(risk) {
-                heatmap.set(tiles[*k].col, tiles[*k].row, p);
+            let scores = model.scores(&input, pending.len())?;
+            for ((k, _), s) in pending.iter().zip(scores) {
+                heatmap.set_scored(tiles[*k].col, tiles[*k].row, s.risk, s.raw);
             }
             let n = pending.len();
             pending.clear();

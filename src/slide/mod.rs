@@ -9,11 +9,13 @@ mod image;
 mod openslide;
 mod overview;
 mod tiff_check;
+mod with_mpp;
 
 pub use error::SlideError;
 pub use image::RgbaImage;
 pub use openslide::{OpenSlideSource, openslide_version};
 pub use overview::read_overview;
+pub use with_mpp::WithMpp;
 
 use std::collections::BTreeMap;
 use std::path::Path;

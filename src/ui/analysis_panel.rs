@@ -35,6 +35,8 @@ pub struct AnalysisUi {
     job: Option<AnalysisJob>,
     pub state: RunState,
     pub model: Option<(String, &'static str)>,
+    /// The threshold the running job applies and its meaning (until a result carries them).
+    operating: Option<(f32, Option<String>)>,
     heatmap: Option<Arc<Heatmap>>,
     texels: Option<Arc<HeatmapTexels>>,
     version: u64,
@@ -58,6 +60,7 @@ impl AnalysisUi {
             job: None,
             state: RunState::Idle,
             model: None,
+            operating: None,
             heatmap: None,
             texels: None,
             version: 0,
@@ -116,6 +119,18 @@ impl AnalysisUi {
 
     pub fn heatmap(&self) -> Option<&Heatmap> {
         self.heatmap.as_deref()
+    }
+
+    /// The risk threshold of the heatmap on screen (hot-spots, areas, the review coverage audit)
+    /// and what it means: the result's, else the running job's, else the uncalibrated default.
+    pub fn operating_point(&self) -> (f32, Option<&str>) {
+        if let Some(r) = &self.result {
+            return (r.summary.threshold, r.summary.threshold_meaning.as_deref());
+        }
+        match &self.operating {
+            Some((t, meaning)) => (*t, meaning.as_deref()),
+            None => (crate::analysis::model::UNCALIBRATED_THRESHOLD, None),
+        }
     }
 
     /// The heatmap as shown (shared, with its colour map, threshold and opacity), for exports that
@@ -214,7 +229,15 @@ impl AnalysisUi {
         let mut finished = false;
         for event in job.poll() {
             match event {
-                JobEvent::ModelReady { name, provider } => self.model = Some((name, provider)),
+                JobEvent::ModelReady {
+                    name,
+                    provider,
+                    threshold,
+                    threshold_meaning,
+                } => {
+                    self.model = Some((name, provider));
+                    self.operating = Some((threshold, threshold_meaning));
+                }
                 JobEvent::Planned { mask, tiles } => {
                     self.mask = Some(mask);
                     self.mask_texture = None;
@@ -441,7 +464,7 @@ impl AnalysisUi {
                 canvas,
                 HeatmapCallback::new(Arc::clone(texels), self.style, &view.view, canvas.min),
             ));
-            legend(&painter, canvas, self.style);
+            legend(&painter, canvas, self.style, self.operating_point());
         }
     }
 
@@ -456,6 +479,9 @@ impl AnalysisUi {
 }
 
 fn summary_grid(ui: &mut egui::Ui, s: &Summary, tissue_mm2: f64) {
+    for w in &s.warnings {
+        ui.colored_label(Color32::from_rgb(255, 190, 90), format!("⚠ {w}"));
+    }
     egui::Grid::new("analysis-summary")
         .num_columns(2)
         .show(ui, |ui| {
@@ -478,20 +504,64 @@ fn summary_grid(ui: &mut egui::Ui, s: &Summary, tissue_mm2: f64) {
             ui.label(s.analysed_cells.to_string());
             ui.end_row();
         });
+    match &s.threshold_meaning {
+        Some(m) => ui.label(RichText::new(format!("Threshold {m}.")).small()),
+        None => ui.label(
+            RichText::new(format!(
+                "Threshold {:.2}: not a measured operating point of this model.",
+                s.threshold
+            ))
+            .small(),
+        ),
+    };
 }
 
 /// The colour scale, bottom-left of the canvas above the scale bar.
-fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle) {
+fn legend(
+    painter: &egui::Painter,
+    canvas: egui::Rect,
+    style: HeatmapStyle,
+    (threshold, meaning): (f32, Option<&str>),
+) {
     let size = egui::vec2(220.0, 12.0);
-    let min = egui::pos2(canvas.min.x + 16.0, canvas.max.y - 96.0);
-    let frame =
-        egui::Rect::from_min_size(min - egui::vec2(8.0, 24.0), size + egui::vec2(16.0, 46.0));
+    // The operating point's meaning, wrapped to the legend's width; the box grows upwards from
+    // just above the scale bar, so a longer text never runs into it.
+    let caption = painter.layout(
+        match meaning {
+            Some(m) => format!("Threshold (marker) {m}"),
+            None => format!("Threshold (marker) {threshold:.2}: not a measured operating point"),
+        },
+        egui::FontId::proportional(11.0),
+        Color32::from_gray(220),
+        size.x + 40.0,
+    );
+    let bottom = canvas.max.y - 62.0;
+    let min = egui::pos2(canvas.min.x + 16.0, bottom - 38.0 - caption.size().y);
+    let frame = egui::Rect::from_min_max(
+        min - egui::vec2(8.0, 24.0),
+        egui::pos2(min.x + size.x.max(caption.size().x) + 8.0, bottom + 4.0),
+    );
     painter.rect_filled(frame, 4.0, Color32::from_black_alpha(170));
     painter.text(
         min - egui::vec2(0.0, 4.0),
         egui::Align2::LEFT_BOTTOM,
-        "Spread risk (probability)",
+        "Spread risk: P(tumour), calibrated",
         egui::FontId::proportional(12.0),
+        Color32::WHITE,
+    );
+    let tx = min.x + size.x * threshold.clamp(0.0, 1.0);
+    painter.add(egui::Shape::convex_polygon(
+        vec![
+            egui::pos2(tx, min.y + size.y + 14.0),
+            egui::pos2(tx - 5.0, min.y + size.y + 22.0),
+            egui::pos2(tx + 5.0, min.y + size.y + 22.0),
+        ],
+        Color32::WHITE,
+        egui::Stroke::NONE,
+    ));
+    painter.galley(
+        egui::pos2(min.x, min.y + size.y + 26.0),
+        caption,
         Color32::WHITE,
     );
     let steps = 64;

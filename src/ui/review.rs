@@ -21,9 +21,6 @@ use crate::review::session::{
 };
 use crate::store::{StoreEvent, StoreThread};
 
-/// Scores at or above which the coverage audit looks for unviewed regions.
-pub const AUDIT_THRESHOLD: f32 = 0.5;
-
 /// A case being read.
 struct Reading {
     session: Session,
@@ -43,6 +40,8 @@ pub struct CaseContext<'a> {
     pub annotations: &'a [Annotation],
     pub heatmap: Option<&'a Heatmap>,
     pub mpp: Option<f64>,
+    /// The heatmap's risk threshold: the coverage audit looks for regions at or above it.
+    pub audit_threshold: f32,
 }
 
 /// The "new session" form.
@@ -503,7 +502,7 @@ impl ReviewUi {
             unviewed_hotspots(
                 h,
                 &r.read.view_track,
-                AUDIT_THRESHOLD,
+                ctx.audit_threshold,
                 ctx.mpp.unwrap_or(0.25),
             )
         });

@@ -87,6 +87,7 @@ pub fn app_harness(
         budgets: sentinel::viewer::Budgets::default(),
         data_dir: data_dir.to_path_buf(),
         bench: None,
+        heatmap: sentinel::app::LaunchHeatmap::Off,
     };
     let mut h = egui_kittest::Harness::builder()
         .with_size(size)
