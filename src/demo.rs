@@ -1,9 +1,11 @@
-//! The bundled demo slide: generated on first use into the user's data directory, so the
-//! repository carries no large binary.
+//! The bundled demo slide: generated on first use into the user's data directory from the real
+//! tissue compiled into the binary, so the repository carries no large binary and the demo works
+//! wherever the binary is installed.
 
 use std::path::PathBuf;
 
-use crate::synth::{SynthFormat, SynthReport, SynthSpec, write_slide};
+use crate::synth::node_demo::{node_spec, write_node_slide};
+use crate::synth::{PyramidReport, SynthSpec};
 
 /// Sentinel's per-user data directory (`$SENTINEL_DATA_DIR`, else the platform's data dir).
 pub fn data_dir() -> PathBuf {
@@ -15,21 +17,21 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("sentinel"))
 }
 
-/// The demo slide's specification: a 10 x 7.5 mm lymph-node-like section scanned at 40x.
+/// The demo slide's specification: a 5.8 x 4.4 mm lymph-node section at 40x (0.243 µm/px) with a
+/// macrometastasis and a small deposit, quilted from real Camelyon16 H&E.
 pub fn demo_spec() -> SynthSpec {
-    let mut spec = SynthSpec::new(40_000, 30_000, SynthFormat::Svs);
-    spec.seed = 2026;
-    spec
+    node_spec(24_000, 18_000, 2026)
 }
 
+/// The file name says what it is: a new generator gets a new name, so an old demo is not reused.
 pub fn demo_slide_path() -> PathBuf {
-    data_dir().join("demo").join("sentinel-demo-40x.svs")
+    data_dir().join("demo").join("sentinel-demo-node-40x.svs")
 }
 
 /// Returns the demo slide, generating it first if it is absent. `progress` sees 0..1.
 pub fn ensure_demo_slide(
     progress: impl FnMut(f64),
-) -> anyhow::Result<(PathBuf, Option<SynthReport>)> {
+) -> anyhow::Result<(PathBuf, Option<PyramidReport>)> {
     let path = demo_slide_path();
     if path.is_file() {
         return Ok((path, None));
@@ -37,6 +39,6 @@ pub fn ensure_demo_slide(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let report = write_slide(&demo_spec(), &path, progress)?;
+    let (report, _) = write_node_slide(&demo_spec(), &path, progress)?;
     Ok((path, Some(report)))
 }

@@ -7,8 +7,10 @@
 //! the position ([`Scene::render`]), which is what lets tests check what OpenSlide reads back.
 
 mod associated;
+pub mod node_demo;
 pub mod noise;
 mod pyramid;
+pub mod quilt;
 pub mod scene;
 mod tiff;
 
