@@ -621,6 +621,7 @@ fn analyze(
                         &report.heatmap,
                         export,
                         sentinel::colormap::Colormap::Viridis,
+                        Some(s.as_ref()),
                     )
                     .with_context(|| {
                         format!("exporting the heatmap of {}", report.slide.display())

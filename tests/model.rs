@@ -293,9 +293,19 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
         "--out".as_ref(),
         out.as_os_str(),
         "--export".as_ref(),
-        "csv,geojson".as_ref(),
+        "csv,geojson,figure".as_ref(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The figure: 1600 px wide, the slide's aspect, a legend strip below.
+    let fig = image::open(sidecar.with_extension("figure.png")).expect("figure");
+    assert_eq!(fig.width(), 1600);
+    let map_h =
+        (f64::from(fig.width()) * f.spec.height as f64 / f.spec.width as f64).round() as u32;
+    assert!(
+        fig.height() > map_h,
+        "no legend below the map: {}",
+        fig.height()
+    );
     let csv = std::fs::read_to_string(sidecar.with_extension("csv")).expect("csv");
     assert_eq!(
         csv.lines().next(),

@@ -3,6 +3,7 @@
 //! grid, the inference runner, the heatmap with its summary, stored results and exports.
 
 pub mod export;
+pub mod figure;
 pub mod heatmap;
 pub mod job;
 pub mod model;

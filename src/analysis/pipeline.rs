@@ -322,18 +322,51 @@ pub enum ExportFormat {
     Geojson,
     /// One pixel per tile, colour-mapped, transparent where nothing was analysed.
     Png,
+    /// A figure: the heatmap over the slide's thumbnail, 1600 px wide, with a legend
+    /// (`<slide>.heatmap.figure.png`).
+    Figure,
 }
 
 /// Writes `result`'s heatmap beside its sidecar in each format (PNG in `colormap`); returns the
-/// paths written.
+/// paths written. `slide` gives the figure its thumbnail (without it, the figure is over white).
 pub fn export(
     result: &AnalysisResult,
     sidecar: &Path,
     formats: &[ExportFormat],
     colormap: crate::colormap::Colormap,
+    slide: Option<&dyn SlideSource>,
 ) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for f in formats {
+        if *f == ExportFormat::Figure {
+            let style = super::figure::FigureStyle {
+                colormap,
+                ..Default::default()
+            };
+            let dims = slide.map_or_else(
+                || {
+                    let h = &result.heatmap;
+                    let edge = |n: u32| (f64::from(n) * h.cell_level0).round() as u64;
+                    (edge(h.cols), edge(h.rows))
+                },
+                |s| s.dimensions(),
+            );
+            let thumbnail = slide
+                .map(|s| crate::slide::read_overview(s, 2048))
+                .transpose()
+                .map_err(std::io::Error::other)?;
+            let img = super::figure::render(
+                &result.heatmap,
+                dims,
+                thumbnail.as_ref(),
+                result.summary.threshold,
+                style,
+            );
+            let path = sidecar.with_extension("figure.png");
+            crate::fsutil::write_png(&path, img.width, img.height, img.pixels)?;
+            written.push(path);
+            continue;
+        }
         if *f == ExportFormat::Png {
             let h = &result.heatmap;
             let path = sidecar.with_extension("png");
@@ -342,7 +375,7 @@ pub fn export(
             continue;
         }
         let (ext, bytes) = match f {
-            ExportFormat::Png => unreachable!("written above"),
+            ExportFormat::Png | ExportFormat::Figure => unreachable!("written above"),
             ExportFormat::Csv => ("csv", super::export::to_csv(&result.heatmap).into_bytes()),
             ExportFormat::Geojson => (
                 "geojson",

@@ -403,7 +403,7 @@ impl AnalysisUi {
                         let (tx, rx) = std::sync::mpsc::channel();
                         std::thread::spawn(move || {
                             let _ = tx.send(
-                                match pipeline::export(&result, &sidecar, &[f], colormap) {
+                                match pipeline::export(&result, &sidecar, &[f], colormap, None) {
                                     Ok(paths) => format!("Wrote {}", paths[0].display()),
                                     Err(e) => format!("Export failed: {e}"),
                                 },
