@@ -1083,6 +1083,23 @@ impl Drop for SentinelApp {
     /// are inside ONNX Runtime or OpenSlide, and the process's exit handlers must not unload those
     /// libraries under them.
     fn drop(&mut self) {
+        // Queued saves (a large import, then Quit) reach the disk before the process ends.
+        for (what, result) in [
+            (
+                "annotations",
+                self.annotations
+                    .shutdown(std::time::Duration::from_secs(20)),
+            ),
+            (
+                "review",
+                self.review.shutdown(std::time::Duration::from_secs(20)),
+            ),
+        ] {
+            if let Err(e) = result {
+                tracing::error!("{what}: {e}");
+                eprintln!("warning: {what}: {e}");
+            }
+        }
         self.analysis.shutdown(std::time::Duration::from_secs(10));
         let deadline = Instant::now() + std::time::Duration::from_secs(20);
         let pending = self

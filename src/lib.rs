@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod colormap;
 pub mod demo;
+pub mod export_names;
 pub mod fsutil;
 pub mod info;
 pub mod recent;

@@ -937,22 +937,7 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
             .map(|h| (h, sentinel::colormap::Colormap::Viridis, 0.2, 0.45)),
     });
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
-    let stem = args
-        .slide
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let safe = |t: &str| -> String {
-        t.chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
+    let mut names = sentinel::export_names::RegionNamer::new(&args.out, &args.slide);
     let chosen: Vec<_> = imported
         .annotations
         .iter()
@@ -966,21 +951,53 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
             chosen.len() - areas.len()
         );
     }
+    // Every region is placed on the slide before anything is written: one wholly off it (a scale
+    // mistake, say) refuses the export, naming it; one partly off it is cut to the slide.
+    let dims = s.dimensions();
+    let mut boxes = Vec::with_capacity(areas.len());
+    for (i, a) in &areas {
+        let describe = || {
+            let mut d = format!("annotation {}", i + 1);
+            if !a.name.is_empty() {
+                d.push_str(&format!(" \"{}\"", a.name));
+            }
+            if !a.id.is_empty() {
+                d.push_str(&format!(" (id {})", a.id));
+            }
+            d
+        };
+        let bbox = a.shape.bbox();
+        match sentinel::region::placement(bbox, dims) {
+            sentinel::region::Placement::Inside => boxes.push(bbox),
+            sentinel::region::Placement::Clipped(cut) => {
+                eprintln!(
+                    "{} reaches beyond the {}x{} px slide: exported clipped to it",
+                    describe(),
+                    dims.0,
+                    dims.1
+                );
+                boxes.push(cut);
+            }
+            sentinel::region::Placement::Outside => anyhow::bail!(
+                "{}: {} lies wholly outside the {}x{} px slide (its box is {:.0},{:.0} to {:.0},{:.0}); \
+                 are its coordinates for another level or scan?",
+                args.annotations.display(),
+                describe(),
+                dims.0,
+                dims.1,
+                bbox[0],
+                bbox[1],
+                bbox[2],
+                bbox[3]
+            ),
+        }
+    }
     let cancel = std::sync::atomic::AtomicBool::new(false);
-    for (i, a) in areas {
-        let mut name = format!("{stem}-{i:03}");
-        if let Some(c) = &a.class {
-            name.push('-');
-            name.push_str(&safe(c));
-        }
-        if !a.name.is_empty() {
-            name.push('-');
-            name.push_str(&safe(&a.name));
-        }
+    for ((i, a), bbox) in areas.into_iter().zip(boxes) {
         let req = RegionRequest {
-            bbox: a.shape.bbox(),
+            bbox,
             level,
-            out: args.out.join(name),
+            out: names.next(*i, a.class.as_deref(), &a.name),
             mask: args.mask.then_some(&a.shape),
             overlay,
             png_max_pixels: sentinel::region::PNG_MAX_PIXELS,

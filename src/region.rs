@@ -44,6 +44,32 @@ pub struct Overlay<'a> {
     pub heatmap: Option<(&'a Heatmap, Colormap, f32, f32)>,
 }
 
+/// Where a region's box lies against the slide.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Placement {
+    /// Wholly on the slide.
+    Inside,
+    /// Partly off it: the box cut to the slide.
+    Clipped([f64; 4]),
+    /// Wholly off it (typically level-0 coordinates laid on a downsampled file, or the reverse).
+    Outside,
+}
+
+/// Places the level-0 box `bbox` on a slide of `dims` level-0 pixels.
+pub fn placement(bbox: [f64; 4], dims: (u64, u64)) -> Placement {
+    let (w, h) = (dims.0 as f64, dims.1 as f64);
+    let [x0, y0, x1, y1] = bbox;
+    let finite = bbox.iter().all(|v| v.is_finite());
+    if !finite || x1 <= 0.0 || y1 <= 0.0 || x0 >= w || y0 >= h || x1 <= x0 || y1 <= y0 {
+        return Placement::Outside;
+    }
+    if x0 >= 0.0 && y0 >= 0.0 && x1 <= w && y1 <= h {
+        Placement::Inside
+    } else {
+        Placement::Clipped([x0.max(0.0), y0.max(0.0), x1.min(w), y1.min(h)])
+    }
+}
+
 pub struct RegionRequest<'a> {
     /// Level-0 box [x0, y0, x1, y1].
     pub bbox: [f64; 4],
@@ -259,7 +285,7 @@ pub fn export_region(
     let mpp = slide.mpp().map(|m| m.0 * ds);
     let origin_f = [origin[0] as f64, origin[1] as f64];
     let png = u64::from(w) * u64::from(h) <= req.png_max_pixels;
-    let image = req.out.with_extension(if png { "png" } else { "tif" });
+    let image = crate::export_names::with_suffix(&req.out, if png { ".png" } else { ".tif" });
     let total_steps = if req.mask.is_some() { 2.0 } else { 1.0 };
     if png {
         let mut rgb = read_rgb(slide, req.level, origin, w, h)?;
@@ -293,9 +319,7 @@ pub fn export_region(
     let mask = match req.mask {
         None => None,
         Some(shape) => {
-            let mut name = req.out.file_name().unwrap_or_default().to_os_string();
-            name.push("-mask.png");
-            let path = req.out.with_file_name(name);
+            let path = crate::export_names::with_suffix(&req.out, "-mask.png");
             let rings = rings(shape);
             let result = crate::fsutil::write_atomic_with(&path, |file| {
                 let mut enc = png::Encoder::new(file, w, h);
@@ -445,6 +469,31 @@ fn write_tiff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_are_placed_against_the_slide() {
+        let dims = (1000, 500);
+        assert_eq!(
+            placement([10.0, 10.0, 100.0, 100.0], dims),
+            Placement::Inside
+        );
+        assert_eq!(
+            placement([900.0, -50.0, 1200.0, 100.0], dims),
+            Placement::Clipped([900.0, 0.0, 1000.0, 100.0])
+        );
+        assert_eq!(
+            placement([4000.0, 10.0, 4100.0, 100.0], dims),
+            Placement::Outside
+        );
+        assert_eq!(
+            placement([-300.0, 10.0, -1.0, 100.0], dims),
+            Placement::Outside
+        );
+        assert_eq!(
+            placement([0.0, 0.0, f64::INFINITY, 1.0], dims),
+            Placement::Outside
+        );
+    }
 
     #[test]
     fn pixel_box_covers_the_shape() {

@@ -516,6 +516,81 @@ mod tests {
         Annotation::new(Shape::rectangle([x, 0.0], [x + 5.0, 5.0]), None)
     }
 
+    fn noop() -> std::sync::Arc<dyn Fn() + Send + Sync> {
+        std::sync::Arc::new(|| {})
+    }
+
+    #[test]
+    fn store_thread_is_joined_with_every_queued_change_on_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut t = StoreThread::start(dir.path().to_path_buf(), noop());
+        let path = dir.path().join("s.svs");
+        for i in 0..300 {
+            t.apply("k", &path, vec![Change::Upsert(rect(f64::from(i)))]);
+        }
+        // Exit right after queueing: shutdown waits for the queue, bounded.
+        t.shutdown(std::time::Duration::from_secs(60))
+            .expect("joined in time");
+        let store = Store::in_data_dir(dir.path()).expect("reopen");
+        assert_eq!(store.annotations("k").expect("read").len(), 300);
+        // Nothing runs any more: a late change is answered as not saved, never left pending.
+        t.apply("k", &path, vec![Change::Upsert(rect(1e4))]);
+        let events = t.poll();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, StoreEvent::SaveFailed { seq: 301, .. })),
+            "{events:?}"
+        );
+        assert_eq!(t.pending(), 0);
+    }
+
+    #[test]
+    fn a_change_that_cannot_be_saved_is_named_not_left_saving() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The data directory is a file: the store cannot open, its thread ends.
+        let data = dir.path().join("not-a-dir");
+        std::fs::write(&data, b"x").expect("write");
+        let mut t = StoreThread::start(data, noop());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !t.poll().iter().any(|e| matches!(e, StoreEvent::Failed(_))) {
+            assert!(std::time::Instant::now() < deadline, "no failure reported");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The thread is gone once it has reported; give it the moment to drop its receiver.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        t.apply(
+            "k",
+            Path::new("/slides/a.svs"),
+            vec![Change::Upsert(rect(0.0))],
+        );
+        let events = t.poll();
+        let message = events
+            .iter()
+            .find_map(|e| match e {
+                StoreEvent::SaveFailed { seq: 1, message } => Some(message.clone()),
+                _ => None,
+            })
+            .expect("the failed change is reported");
+        assert!(message.contains("change 1"), "{message}");
+        assert_eq!(t.pending(), 0, "nothing left \"Saving…\"");
+        assert!(!t.all_saved());
+        assert_eq!(t.failed(), 1);
+    }
+
+    #[test]
+    fn failed_changes_name_what_they_were() {
+        let d = describe_changes(
+            &[
+                Change::Upsert(rect(0.0)),
+                Change::Upsert(rect(1.0)),
+                Change::Delete("x".into()),
+            ],
+            Path::new("/s/a.svs"),
+        );
+        assert_eq!(d, "2 annotation(s) saved, 1 deleted on /s/a.svs");
+    }
+
     #[test]
     fn changes_persist_in_order_across_reopening() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -634,6 +709,11 @@ pub enum StoreEvent {
     },
     /// After [`StoreThread::import_bundle`].
     Imported(Result<MergeReport, String>),
+    /// Change number `seq` (an edit or a read) was not saved; `message` names it and says why.
+    SaveFailed {
+        seq: u64,
+        message: String,
+    },
     Failed(String),
 }
 
@@ -661,10 +741,15 @@ enum Request {
 /// The store on its own thread, so the UI never waits for the disk: loads and saves are queued in
 /// order and answered through events.
 pub struct StoreThread {
-    tx: std::sync::mpsc::Sender<Request>,
+    tx: Option<std::sync::mpsc::Sender<Request>>,
     rx: std::sync::mpsc::Receiver<StoreEvent>,
+    thread: Option<std::thread::JoinHandle<()>>,
     sent: u64,
-    saved: u64,
+    /// Changes answered (saved or failed), by number.
+    answered: std::collections::BTreeSet<u64>,
+    failed: u64,
+    /// Failures noticed on this side (the thread is gone), reported by the next poll.
+    local: Vec<StoreEvent>,
 }
 
 impl StoreThread {
@@ -743,7 +828,13 @@ impl StoreThread {
                         Request::SaveRead { session, read, seq } => {
                             match store.save_read(&session, &read) {
                                 Ok(()) => send(StoreEvent::Saved { seq }),
-                                Err(e) => send(StoreEvent::Failed(format!("saving the read: {e}"))),
+                                Err(e) => send(StoreEvent::SaveFailed {
+                                    seq,
+                                    message: format!(
+                                        "change {seq} (case {} of session {session}, reader {}, version {}) was not saved: {e}",
+                                        read.case_id, read.reader_id, read.version
+                                    ),
+                                }),
                             }
                         }
                         Request::Apply {
@@ -753,24 +844,53 @@ impl StoreThread {
                             seq,
                         } => match store.apply(&key, &path, &changes) {
                             Ok(()) => send(StoreEvent::Saved { seq }),
-                            Err(e) => send(StoreEvent::Failed(format!("saving annotations: {e}"))),
+                            Err(e) => send(StoreEvent::SaveFailed {
+                                seq,
+                                message: format!(
+                                    "change {seq} ({}) was not saved: {e}",
+                                    describe_changes(&changes, &path)
+                                ),
+                            }),
                         },
                     }
                 }
             });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the store thread: {e}");
-        }
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!("cannot start the store thread: {e}");
+                None
+            }
+        };
         Self {
-            tx,
+            tx: Some(tx),
             rx,
+            thread,
             sent: 0,
-            saved: 0,
+            answered: std::collections::BTreeSet::new(),
+            failed: 0,
+            local: Vec::new(),
         }
     }
 
-    pub fn load(&self, key: &str) {
-        let _ = self.tx.send(Request::Load(key.to_owned()));
+    /// Queues a request; a change that cannot reach the thread (it ended: the store could not be
+    /// opened) is answered at once as not saved, so nothing waits "Saving…" for ever.
+    fn send(&mut self, req: Request) {
+        let seq = match &req {
+            Request::Apply { seq, .. } | Request::SaveRead { seq, .. } => Some(*seq),
+            _ => None,
+        };
+        let delivered = self.tx.as_ref().is_some_and(|tx| tx.send(req).is_ok());
+        if let (false, Some(seq)) = (delivered, seq) {
+            self.local.push(StoreEvent::SaveFailed {
+                seq,
+                message: format!("change {seq} was not saved: the store is not running"),
+            });
+        }
+    }
+
+    pub fn load(&mut self, key: &str) {
+        self.send(Request::Load(key.to_owned()));
     }
 
     pub fn apply(&mut self, key: &str, path: &Path, changes: Vec<Change>) {
@@ -778,52 +898,118 @@ impl StoreThread {
             return;
         }
         self.sent += 1;
-        let _ = self.tx.send(Request::Apply {
+        let seq = self.sent;
+        self.send(Request::Apply {
             key: key.to_owned(),
             path: path.to_path_buf(),
             changes,
-            seq: self.sent,
+            seq,
         });
     }
 
     /// Loads the review sessions (and the reads of `session`).
-    pub fn load_review(&self, session: Option<&str>) {
-        let _ = self.tx.send(Request::Review(session.map(str::to_owned)));
+    pub fn load_review(&mut self, session: Option<&str>) {
+        self.send(Request::Review(session.map(str::to_owned)));
     }
 
     /// Saves a new or changed review session; answered with the session list.
-    pub fn save_session(&self, session: Session) {
-        let _ = self.tx.send(Request::SaveSession(Box::new(session)));
+    pub fn save_session(&mut self, session: Session) {
+        self.send(Request::SaveSession(Box::new(session)));
     }
 
     /// Checks and merges a review bundle (attachments go under `data_dir`).
-    pub fn import_bundle(&self, text: String, data_dir: PathBuf) {
-        let _ = self.tx.send(Request::ImportBundle { text, data_dir });
+    pub fn import_bundle(&mut self, text: String, data_dir: PathBuf) {
+        self.send(Request::ImportBundle { text, data_dir });
     }
 
     /// Saves one read version (acknowledged like an edit, see [`Self::all_saved`]).
     pub fn save_read(&mut self, session: &str, read: Read) {
         self.sent += 1;
-        let _ = self.tx.send(Request::SaveRead {
+        let seq = self.sent;
+        self.send(Request::SaveRead {
             session: session.to_owned(),
             read: Box::new(read),
-            seq: self.sent,
+            seq,
         });
     }
 
     /// Events since the last call.
     pub fn poll(&mut self) -> Vec<StoreEvent> {
-        let events: Vec<StoreEvent> = self.rx.try_iter().collect();
+        let mut events: Vec<StoreEvent> = std::mem::take(&mut self.local);
+        events.extend(self.rx.try_iter());
         for e in &events {
-            if let StoreEvent::Saved { seq } = e {
-                self.saved = self.saved.max(*seq);
+            match e {
+                StoreEvent::Saved { seq } => {
+                    self.answered.insert(*seq);
+                }
+                StoreEvent::SaveFailed { seq, .. } => {
+                    self.answered.insert(*seq);
+                    self.failed += 1;
+                }
+                _ => {}
             }
         }
         events
     }
 
-    /// Whether every edit sent so far is on disk.
-    pub fn all_saved(&self) -> bool {
-        self.saved == self.sent
+    /// Changes sent and not yet answered.
+    pub fn pending(&self) -> u64 {
+        self.sent - self.answered.len() as u64
     }
+
+    /// Whether every change sent so far is on disk (none pending, none failed).
+    pub fn all_saved(&self) -> bool {
+        self.pending() == 0 && self.failed == 0
+    }
+
+    /// Changes that failed to save since the store started.
+    pub fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// Ends the thread after the changes already queued, waiting at most `limit`. On time out the
+    /// error says how many changes may be lost (the thread keeps working until the process ends).
+    pub fn shutdown(&mut self, limit: std::time::Duration) -> Result<(), String> {
+        self.tx = None; // the thread's request loop ends once the queue is drained
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let deadline = std::time::Instant::now() + limit;
+        while !thread.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                self.poll();
+                return Err(format!(
+                    "the store did not finish within {} s; up to {} change(s) may not be saved",
+                    limit.as_secs(),
+                    self.pending()
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = thread.join();
+        Ok(())
+    }
+}
+
+/// A change set in words, for messages: "2 annotation(s) saved, 1 deleted on /path/slide.svs".
+fn describe_changes(changes: &[Change], slide: &Path) -> String {
+    let (mut up, mut del, mut classes) = (0, 0, false);
+    for c in changes {
+        match c {
+            Change::Upsert(_) => up += 1,
+            Change::Delete(_) => del += 1,
+            Change::Classes(_) => classes = true,
+        }
+    }
+    let mut parts = Vec::new();
+    if up > 0 {
+        parts.push(format!("{up} annotation(s) saved"));
+    }
+    if del > 0 {
+        parts.push(format!("{del} deleted"));
+    }
+    if classes {
+        parts.push("the class list".to_owned());
+    }
+    format!("{} on {}", parts.join(", "), slide.display())
 }

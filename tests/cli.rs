@@ -346,6 +346,121 @@ fn export_writes_each_tumour_region_with_its_mask_and_refuses_a_broken_file() {
     assert!(!dir.join("none").exists(), "nothing written");
 }
 
+/// A slide whose name holds dots (TCGA's "DX1.<uuid>", "mpp0.5") once sent every region of an
+/// export to the same file (`with_extension` cut the name at its last dot), each replacing the last.
+#[test]
+fn export_of_a_dotted_slide_name_writes_every_region_apart() {
+    let f = common::svs();
+    let dir = tmp("export-dotted");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let slide = dir.join("TCGA-AA-3562-01Z-00-DX1.8a2b5c7d.svs");
+    std::fs::copy(&f.path, &slide).expect("copy");
+    let geojson = dir.join("two.geojson");
+    let square = |x: u32| {
+        format!(
+            r#"{{"type": "Feature", "geometry": {{"type": "Polygon", "coordinates": [[[{x}, 1000], [{}, 1000], [{}, 1300], [{x}, 1300], [{x}, 1000]]]}},
+              "properties": {{"objectType": "annotation", "classification": {{"name": "Tumor"}}}}}}"#,
+            x + 300,
+            x + 300
+        )
+    };
+    std::fs::write(
+        &geojson,
+        format!(
+            r#"{{"type": "FeatureCollection", "features": [{}, {}]}}"#,
+            square(1000),
+            square(2000)
+        ),
+    )
+    .expect("write");
+    let out_dir = dir.join("regions");
+    let run = || {
+        let o = sentinel()
+            .args(["export", slide.to_str().expect("utf8"), "--annotations"])
+            .arg(&geojson)
+            .args(["--level", "0", "--out"])
+            .arg(&out_dir)
+            .output()
+            .expect("run export");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run();
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "TCGA-AA-3562-01Z-00-DX1_8a2b5c7d-000-Tumor.png",
+            "TCGA-AA-3562-01Z-00-DX1_8a2b5c7d-001-Tumor.png"
+        ]
+    );
+    // A second run never overwrites the first one's files.
+    run();
+    assert_eq!(std::fs::read_dir(&out_dir).expect("ls").count(), 4);
+}
+
+/// A region wholly off the slide (level-0 coordinates laid on a downsampled file, say) once
+/// exported as large uniform images with exit 0; now it refuses the export and names it, and a
+/// region partly off the slide is cut to it and said so.
+#[test]
+fn export_refuses_regions_off_the_slide_and_clips_partial_ones() {
+    let f = common::svs(); // 4096 x 3072
+    let dir = tmp("export-outside");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let write = |name: &str, x0: i64, y0: i64, x1: i64, y1: i64| {
+        let p = dir.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"type": "Feature", "id": "far-1", "geometry": {{"type": "Polygon", "coordinates": [[[{x0}, {y0}], [{x1}, {y0}], [{x1}, {y1}], [{x0}, {y1}], [{x0}, {y0}]]]}},
+                   "properties": {{"objectType": "annotation", "name": "deposit", "classification": {{"name": "Tumor"}}}}}}"#
+            ),
+        )
+        .expect("write");
+        p
+    };
+    let export = |annotations: &Path, out: &Path| {
+        sentinel()
+            .args(["export", f.path.to_str().expect("utf8"), "--annotations"])
+            .arg(annotations)
+            .args(["--level", "0", "--out"])
+            .arg(out)
+            .output()
+            .expect("run export")
+    };
+    let far = write("far.geojson", 40_000, 30_000, 41_000, 31_000);
+    let out = dir.join("far-out");
+    let o = export(&far, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wholly outside the 4096x3072 px slide")
+            && err.contains("\"deposit\"")
+            && err.contains("far-1"),
+        "{err}"
+    );
+    assert!(!out.exists() || std::fs::read_dir(&out).expect("ls").count() == 0);
+
+    let edge = write("edge.geojson", 3900, 2900, 4300, 3300);
+    let out = dir.join("edge-out");
+    let o = export(&edge, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("exported clipped to it"), "{err}");
+    let png = std::fs::read_dir(&out)
+        .expect("ls")
+        .flatten()
+        .next()
+        .expect("a file")
+        .path();
+    let img = image::open(&png).expect("png");
+    assert_eq!((img.width(), img.height()), (196, 172), "cut to the slide");
+}
+
 #[test]
 fn review_session_from_the_command_line_new_export_import_report() {
     use sentinel::review::session::{Arm, Assessment, Category, Read};

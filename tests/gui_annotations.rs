@@ -217,18 +217,23 @@ fn region_export_from_the_panel_runs_off_the_ui_thread() {
         centre: [1100.0, 1500.0],
         radii: [300.0, 200.0],
     };
-    let a = sentinel::annotate::Annotation::new(shape.clone(), Some("Tumor".into()));
-    let id = a.id.clone();
+    // Imported annotations keep their files' ids: short and non-ASCII ones too (the export once
+    // sliced ids at byte 8 and its thread panicked on these).
+    let mut a = sentinel::annotate::Annotation::new(shape.clone(), Some("Tumor".into()));
+    a.id = "é".into();
+    let mut b = sentinel::annotate::Annotation::new(shape.clone(), Some("Tumor".into()));
+    b.id = "x".into();
+    let ids = [a.id.clone(), b.id.clone()];
     h.state_mut()
         .annotations_mut()
-        .edit(sentinel::annotate::Edit::Add(vec![a]));
+        .edit(sentinel::annotate::Edit::Add(vec![a, b]));
     let src = std::sync::Arc::clone(&h.state().slide_view().expect("view").slide);
     let out = dir.path().join("regions");
     std::fs::create_dir_all(&out).expect("dir");
     h.state_mut().annotations_mut().export.mask = true;
     h.state_mut()
         .annotations_mut()
-        .export_regions(src, &[id], out.clone());
+        .export_regions(src, &ids, out.clone());
     assert!(
         h.state().annotations().export_progress().is_some(),
         "running"
@@ -243,8 +248,16 @@ fn region_export_from_the_panel_runs_off_the_ui_thread() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files[0].starts_with("CMU-1-Small-Region-Tumor-") && files[0].ends_with("-mask.png"));
+    // Two regions of the same class: numbered apart, each with its mask.
+    assert_eq!(
+        files,
+        [
+            "CMU-1-Small-Region-000-Tumor-mask.png",
+            "CMU-1-Small-Region-000-Tumor.png",
+            "CMU-1-Small-Region-001-Tumor-mask.png",
+            "CMU-1-Small-Region-001-Tumor.png",
+        ]
+    );
     let img = image::open(out.join(&files[1])).expect("png");
     assert_eq!((img.width(), img.height()), (600, 400));
 }

@@ -66,8 +66,31 @@ pub struct JobSpec {
 
 pub struct AnalysisJob {
     rx: Receiver<JobEvent>,
+    /// The heatmap so far: only the newest is kept, however long the UI does not poll.
+    progress: Arc<Latest<(Arc<Heatmap>, usize, usize)>>,
     cancel: Arc<AtomicBool>,
     pub started: Instant,
+}
+
+/// A one-place mailbox: a new value replaces one not yet taken. Progress goes through it, so a
+/// UI that draws no frames for a while (minimised, busy) holds one heatmap, not one per batch.
+pub struct Latest<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> Default for Latest<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> Latest<T> {
+    pub fn put(&self, value: T) {
+        // A poisoned lock only means a panic elsewhere mid-put; the slot itself stays usable.
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+    }
+
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// At most this often does a running job send the heatmap so far.
@@ -81,21 +104,43 @@ impl AnalysisJob {
         wake: Arc<dyn Fn() + Send + Sync>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = channel();
+        let progress = Arc::new(Latest::default());
         let cancel = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&cancel);
+        let (flag, slot) = (Arc::clone(&cancel), Arc::clone(&progress));
         std::thread::Builder::new()
             .name("analysis".into())
-            .spawn(move || run(slide.as_ref(), &spec, &flag, &tx, wake.as_ref()))?;
+            .spawn(move || run(slide.as_ref(), &spec, &flag, &tx, &slot, wake.as_ref()))?;
         Ok(Self {
             rx,
+            progress,
             cancel,
             started: Instant::now(),
         })
     }
 
-    /// Events so far; never blocks.
+    /// Events so far, the newest progress last (none once the job has ended: its result
+    /// supersedes any progress); never blocks.
     pub fn poll(&self) -> Vec<JobEvent> {
-        self.rx.try_iter().collect()
+        let mut events: Vec<JobEvent> = self.rx.try_iter().collect();
+        let ended = events.iter().any(|e| {
+            matches!(
+                e,
+                JobEvent::Finished { .. }
+                    | JobEvent::Cancelled { .. }
+                    | JobEvent::Failed(_)
+                    | JobEvent::NothingStored
+            )
+        });
+        if let Some((heatmap, done, total)) = self.progress.take()
+            && !ended
+        {
+            events.push(JobEvent::Progress {
+                heatmap,
+                done,
+                total,
+            });
+        }
+        events
     }
 
     /// Asks the job to stop; it reports `Cancelled` within one batch.
@@ -131,6 +176,7 @@ fn run(
     spec: &JobSpec,
     cancel: &AtomicBool,
     tx: &Sender<JobEvent>,
+    progress: &Latest<(Arc<Heatmap>, usize, usize)>,
     wake: &(dyn Fn() + Send + Sync),
 ) {
     let send = |e: JobEvent| {
@@ -183,11 +229,8 @@ fn run(
             } => {
                 if done == total || last_sent.elapsed() >= PROGRESS_EVERY {
                     last_sent = Instant::now();
-                    send(JobEvent::Progress {
-                        heatmap: Arc::new(heatmap.clone()),
-                        done,
-                        total,
-                    });
+                    progress.put((Arc::new(heatmap.clone()), done, total));
+                    wake();
                 }
             }
         },
@@ -200,5 +243,21 @@ fn run(
         }),
         Err(AnalysisError::Cancelled { done, total }) => send(JobEvent::Cancelled { done, total }),
         Err(e) => send(JobEvent::Failed(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_keeps_only_the_newest_value() {
+        let slot = Latest::default();
+        assert_eq!(slot.take(), None::<u32>);
+        for v in 0..1000u32 {
+            slot.put(v);
+        }
+        assert_eq!(slot.take(), Some(999));
+        assert_eq!(slot.take(), None, "taken once");
     }
 }

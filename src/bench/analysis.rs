@@ -53,7 +53,7 @@ pub struct AnalysisBenchReport {
     pub tissue_tiles: usize,
     pub threads: usize,
     pub rows: Vec<AnalysisBenchRow>,
-    /// Mean |Sentinel - Python| over the sampled tiles' scores (the pipelines resize with
+    /// Mean |Sentinel - Python| over the sampled tiles' raw class probabilities (the pipelines resize with
     /// different code, so small differences are expected; a large one means they disagree).
     pub python_score_gap: Option<f64>,
 }
@@ -240,9 +240,10 @@ pub fn run(
         row(END_TO_END, batch, stats.tiles, stats.seconds),
         &mut rows,
     );
+    // The raw class probability: what the Python peer computes (it applies no calibration).
     let ours: Vec<f32> = tiles
         .iter()
-        .map(|t| heatmap.get(t.col, t.row).unwrap_or(f32::NAN))
+        .map(|t| heatmap.raw(t.col, t.row).unwrap_or(f32::NAN))
         .collect();
 
     let mut python_score_gap = None;

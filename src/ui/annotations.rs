@@ -209,6 +209,12 @@ impl AnnotationUi {
         self.store.all_saved()
     }
 
+    /// Ends the store thread once its queued saves are done (at most `limit`); see
+    /// [`StoreThread::shutdown`].
+    pub fn shutdown(&mut self, limit: std::time::Duration) -> Result<(), String> {
+        self.store.shutdown(limit)
+    }
+
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
     }
@@ -233,7 +239,9 @@ impl AnnotationUi {
                     }
                 }
                 StoreEvent::Saved { .. } | StoreEvent::Review { .. } | StoreEvent::Imported(_) => {}
-                StoreEvent::Failed(m) => self.error = Some(m),
+                StoreEvent::Failed(m) | StoreEvent::SaveFailed { message: m, .. } => {
+                    self.error = Some(m)
+                }
             }
         }
         if let Some(job) = &self.export_job {
@@ -808,10 +816,12 @@ impl AnnotationUi {
         }
         let saved = if !self.loaded {
             "Loading…".to_owned()
-        } else if self.store.all_saved() {
-            "All changes saved".to_owned()
-        } else {
+        } else if self.store.pending() > 0 {
             "Saving…".to_owned()
+        } else if self.store.failed() > 0 {
+            format!("{} change(s) not saved (see above)", self.store.failed())
+        } else {
+            "All changes saved".to_owned()
         };
         ui.label(RichText::new(saved).weak());
         if let Some(s) = &self.status {
@@ -1046,11 +1056,7 @@ impl AnnotationUi {
         };
         let heatmap = self.heatmap.clone().filter(|_| self.export.heatmap);
         let settings = self.export;
-        let stem = slide
-            .path()
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let slide_path = slide.path().to_path_buf();
         let progress = Arc::new(AtomicU32::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel();
@@ -1071,25 +1077,34 @@ impl AnnotationUi {
                 });
                 let mut written = Vec::new();
                 let n = items.len().max(1) as f64;
+                // Every region is placed on the slide before anything is written: one wholly off
+                // it refuses the export, one partly off it is cut to the slide.
+                let dims = slide.dimensions();
+                let mut boxes = Vec::with_capacity(items.len());
                 for (k, a) in items.iter().enumerate() {
-                    let safe: String = format!(
-                        "{stem}-{}-{}",
-                        a.class.as_deref().unwrap_or("unclassified"),
-                        &a.id[..8]
-                    )
-                    .chars()
-                    .map(|ch| {
-                        if ch.is_alphanumeric() || ch == '-' || ch == '_' {
-                            ch
-                        } else {
-                            '_'
+                    match crate::region::placement(a.shape.bbox(), dims) {
+                        crate::region::Placement::Inside => boxes.push(a.shape.bbox()),
+                        crate::region::Placement::Clipped(cut) => boxes.push(cut),
+                        crate::region::Placement::Outside => {
+                            let _ = tx.send(Err(format!(
+                                "region {} ({}) lies wholly outside the {}x{} px slide: nothing exported",
+                                k + 1,
+                                if a.name.is_empty() { &a.id } else { &a.name },
+                                dims.0,
+                                dims.1
+                            )));
+                            wake();
+                            return;
                         }
-                    })
-                    .collect();
+                    }
+                }
+                // Named on this thread: the namer looks at the folder for names already taken.
+                let mut names = crate::export_names::RegionNamer::new(&dir, &slide_path);
+                for ((k, a), bbox) in items.iter().enumerate().zip(boxes) {
                     let req = RegionRequest {
-                        bbox: a.shape.bbox(),
+                        bbox,
                         level: settings.level,
-                        out: dir.join(safe),
+                        out: names.next(k, a.class.as_deref(), &a.name),
                         mask: settings.mask.then_some(&a.shape),
                         overlay,
                         png_max_pixels: crate::region::PNG_MAX_PIXELS,

@@ -94,7 +94,7 @@ use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
     pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
-        let store = StoreThread::start(data_dir.clone(), wake);
+        let mut store = StoreThread::start(data_dir.clone(), wake);
         store.load_review(None);
         Self {
             store,
@@ -166,7 +166,13 @@ impl ReviewUi {
         self.store.all_saved()
     }
 
-    pub fn reload(&self) {
+    /// Ends the store thread once its queued saves are done (at most `limit`); see
+    /// [`StoreThread::shutdown`].
+    pub fn shutdown(&mut self, limit: std::time::Duration) -> Result<(), String> {
+        self.store.shutdown(limit)
+    }
+
+    pub fn reload(&mut self) {
         let id = self
             .reading
             .as_ref()
@@ -384,7 +390,9 @@ impl ReviewUi {
                     self.reload();
                 }
                 StoreEvent::Imported(Err(e)) => self.error = Some(format!("bundle refused: {e}")),
-                StoreEvent::Failed(m) => self.error = Some(m),
+                StoreEvent::Failed(m) | StoreEvent::SaveFailed { message: m, .. } => {
+                    self.error = Some(m)
+                }
                 _ => {}
             }
         }
