@@ -39,6 +39,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 pub struct Store {
     path: PathBuf,
     db: Connection,
+    /// Rows that could not be read since the last [`Store::take_skipped`]: skipped, so one damaged
+    /// record never makes the rest unreadable, and reported.
+    skipped: std::cell::RefCell<Vec<String>>,
 }
 
 impl Store {
@@ -125,7 +128,13 @@ impl Store {
         Ok(Self {
             path: path.to_path_buf(),
             db,
+            skipped: std::cell::RefCell::new(Vec::new()),
         })
+    }
+
+    /// The rows skipped as unreadable since the last call, each "table id: reason".
+    pub fn take_skipped(&self) -> Vec<String> {
+        std::mem::take(&mut *self.skipped.borrow_mut())
     }
 
     pub fn path(&self) -> &Path {
@@ -178,22 +187,7 @@ impl Store {
         sql: &str,
         args: impl rusqlite::Params,
     ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.db.prepare(sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(args, |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&json).map_err(|e| StoreError::Record {
-                path: self.path.clone(),
-                id,
-                message: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        json_rows_in(&self.db, &self.path, &self.skipped, sql, args)
     }
 
     /// Writes `changes` for the slide `key` (at `slide_path`) in one transaction; when this returns
@@ -295,7 +289,14 @@ impl Store {
     }
 
     pub fn review_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        Ok(self.review_sessions()?.into_iter().find(|s| s.id == id))
+        json_rows_in(
+            &self.db,
+            &self.path,
+            &self.skipped,
+            "SELECT id, json FROM review_sessions WHERE id = ?1",
+            [id],
+        )
+        .map(|mut v| v.pop())
     }
 
     pub fn save_review_session(&mut self, session: &Session) -> Result<(), StoreError> {
@@ -353,11 +354,20 @@ impl Store {
             message: e.to_string(),
         };
         let mut report = MergeReport::default();
-        let existing = self.review_session(&session.id)?;
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
+        // Read inside the write transaction: another connection's merge of the same session
+        // cannot slip in between this read and the write below.
+        let existing: Option<Session> = json_rows_in(
+            &tx,
+            &path,
+            &self.skipped,
+            "SELECT id, json FROM review_sessions WHERE id = ?1",
+            [&session.id],
+        )?
+        .pop();
         let merged = match existing {
             None => {
                 report.cases_added = session.cases.len();
@@ -507,6 +517,46 @@ fn put_read(
     Ok(outcome)
 }
 
+/// Rows of (id, JSON) parsed as `T`; a row that does not parse is skipped and noted in `skipped`.
+fn json_rows_in<T: serde::de::DeserializeOwned>(
+    db: &Connection,
+    path: &Path,
+    skipped: &std::cell::RefCell<Vec<String>>,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let err = |e: rusqlite::Error| StoreError::Db {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut stmt = db.prepare(sql).map_err(err)?;
+    let rows = stmt
+        .query_map(args, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, json) = row.map_err(err)?;
+        match serde_json::from_str(&json) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                let table = sql
+                    .split("FROM ")
+                    .nth(1)
+                    .and_then(|t| t.split_whitespace().next())
+                    .unwrap_or("?");
+                tracing::warn!(
+                    "{}: skipping unreadable {table} row {id}: {e}",
+                    path.display()
+                );
+                skipped.borrow_mut().push(format!("{table} {id}: {e}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +568,87 @@ mod tests {
 
     fn noop() -> std::sync::Arc<dyn Fn() + Send + Sync> {
         std::sync::Arc::new(|| {})
+    }
+
+    #[test]
+    fn a_damaged_row_is_skipped_and_reported_and_the_rest_stays_usable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::in_data_dir(dir.path()).expect("store");
+        let session = |id: &str| Session {
+            id: id.into(),
+            name: format!("session {id}"),
+            cases: Vec::new(),
+            readers: Vec::new(),
+            seed: 1,
+            questions: Default::default(),
+        };
+        store.save_review_session(&session("good")).expect("save");
+        store
+            .db
+            .execute(
+                "INSERT INTO review_sessions (id, json) VALUES ('bad', '{\"id\": 3')",
+                [],
+            )
+            .expect("insert a damaged row");
+        let sessions = store.review_sessions().expect("the store stays usable");
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].id, "good");
+        let skipped = store.take_skipped();
+        assert_eq!(skipped.len(), 1);
+        assert!(
+            skipped[0].starts_with("review_sessions bad:"),
+            "{skipped:?}"
+        );
+        // A merge into the good session still works with the damaged row present.
+        let report = store.merge_review(&session("good"), &[]).expect("merge");
+        assert_eq!(report.cases_added, 0);
+    }
+
+    /// Merges of the same session from two connections at once: each reads and writes inside
+    /// its own write transaction, so no merge overwrites another's additions.
+    #[test]
+    fn concurrent_merges_of_one_session_lose_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = Session {
+            id: "s".into(),
+            name: "shared".into(),
+            cases: Vec::new(),
+            readers: Vec::new(),
+            seed: 1,
+            questions: Default::default(),
+        };
+        Store::in_data_dir(dir.path())
+            .expect("store")
+            .save_review_session(&base)
+            .expect("save");
+        let threads: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|who| {
+                let (dir, base) = (dir.path().to_path_buf(), base.clone());
+                std::thread::spawn(move || {
+                    let mut store = Store::in_data_dir(&dir).expect("store");
+                    for i in 0..300 {
+                        let mut s = base.clone();
+                        s.readers = vec![crate::review::session::Reader::new(
+                            &format!("{who}{i}"),
+                            &format!("Reader {who}{i}"),
+                            vec![crate::review::session::Arm::Unassisted],
+                        )];
+                        store.merge_review(&s, &[]).expect("merge");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let store = Store::in_data_dir(dir.path()).expect("store");
+        let merged = store.review_session("s").expect("read").expect("session");
+        assert_eq!(
+            merged.readers.len(),
+            600,
+            "every reader of both workstations"
+        );
     }
 
     #[test]
@@ -852,6 +983,14 @@ impl StoreThread {
                                 ),
                             }),
                         },
+                    }
+                    let skipped = store.take_skipped();
+                    if !skipped.is_empty() {
+                        send(StoreEvent::Failed(format!(
+                            "{} damaged record(s) in the store were skipped: {}",
+                            skipped.len(),
+                            skipped.join("; ")
+                        )));
                     }
                 }
             });

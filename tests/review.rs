@@ -154,7 +154,7 @@ fn damaged_or_escaping_bundles_change_nothing() {
     let s = session();
     let text = bundle::write(&s, &[submitted("case-0", "a", Category::MACRO)], Vec::new());
 
-    let tampered = text.replace("\"category\": 3", "\"category\": 0");
+    let tampered = text.replace("\"category\":3", "\"category\":0");
     assert_ne!(tampered, text, "the edit changes the answer");
     assert!(matches!(
         bundle::import(&mut store, ws.path(), &tampered),
@@ -180,4 +180,26 @@ fn damaged_or_escaping_bundles_change_nothing() {
     );
     let outside = ws.path().parent().expect("parent").join("evil.sh");
     assert!(!outside.exists());
+}
+
+/// A bundle written by the release before bundle version 2 (tests/fixtures/review-bundle-v1.json,
+/// made with `sentinel review export`) still imports, and its checksum still guards it.
+#[test]
+fn a_bundle_written_by_the_previous_release_still_imports() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/review-bundle-v1.json");
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    assert!(
+        text.contains("\"version\": 1"),
+        "the fixture is a version-1 bundle"
+    );
+    let ws = tempfile::tempdir().expect("dir");
+    let mut store = Store::in_data_dir(ws.path()).expect("store");
+    bundle::import(&mut store, ws.path(), &text).expect("imports");
+    let sessions = store.review_sessions().expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].name, "SLN pilot (fixture)");
+    assert_eq!(sessions[0].readers.len(), 2);
+    let edited = text.replace("A. Reader", "Z. Reader");
+    assert!(matches!(bundle::read(&edited), Err(BundleError::Checksum)));
 }

@@ -5,6 +5,12 @@
 //!
 //! The checksum detects damage and casual edits, not a forger who recomputes it: bundles travel
 //! between colleagues' workstations, not across a trust boundary.
+//!
+//! It covers bytes, never structs: version 2 embeds the payload as raw JSON and hashes exactly
+//! those bytes, checked before the payload is parsed; version 1 hashed the compact serialisation
+//! of its payload, which is the payload text as written minus insignificant whitespace. So a
+//! bundle stays valid whatever fields a later Sentinel adds to its structs, and unknown fields
+//! (from a newer Sentinel) are ignored, never a reason to refuse.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -14,7 +20,8 @@ use sha2::{Digest, Sha256};
 use super::session::{Read, Session};
 
 pub const FORMAT: &str = "sentinel-review-bundle";
-pub const VERSION: u32 = 1;
+/// The version written; 1 is still read.
+pub const VERSION: u32 = 2;
 
 /// A file carried with the bundle (e.g. a case thumbnail), stored under the session's folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,12 +40,22 @@ pub struct Payload {
     pub attachments: Vec<Attachment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Envelope {
-    format: String,
+/// The envelope as read: the payload kept as the exact text of the file.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
     version: u32,
     sha256: String,
-    payload: Payload,
+    #[serde(borrow)]
+    payload: &'a serde_json::value::RawValue,
+}
+
+/// The envelope as written.
+#[derive(Serialize)]
+struct OutEnvelope<'a> {
+    format: &'a str,
+    version: u32,
+    sha256: String,
+    payload: &'a serde_json::value::RawValue,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -65,12 +82,36 @@ pub enum BundleError {
     UnknownCase { case: String },
 }
 
-fn digest(payload: &Payload) -> String {
-    let bytes = serde_json::to_vec(payload).unwrap_or_default();
-    Sha256::digest(&bytes)
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// JSON text without the whitespace outside strings: a pretty-printed value becomes the compact
+/// form serde_json writes for the same value (same key order, numbers and escapes).
+fn without_insignificant_whitespace(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The bundle text of `session` with `reads` (all, or one reader's) and `attachments`.
@@ -80,11 +121,15 @@ pub fn write(session: &Session, reads: &[Read], attachments: Vec<Attachment>) ->
         reads: reads.to_vec(),
         attachments,
     };
-    let env = Envelope {
-        format: FORMAT.into(),
+    let text = serde_json::to_string(&payload).unwrap_or_default();
+    let Ok(raw) = serde_json::value::RawValue::from_string(text) else {
+        return String::new();
+    };
+    let env = OutEnvelope {
+        format: FORMAT,
         version: VERSION,
-        sha256: digest(&payload),
-        payload,
+        sha256: sha256_hex(raw.get().as_bytes()),
+        payload: &raw,
     };
     serde_json::to_string_pretty(&env).unwrap_or_default()
 }
@@ -123,28 +168,35 @@ pub fn read(text: &str) -> Result<Payload, BundleError> {
             u32::try_from(version).unwrap_or(u32::MAX),
         ));
     }
-    let env: Envelope = serde_json::from_value(value).map_err(|e| BundleError::Unreadable {
-        line: 0,
-        column: 0,
+    let unreadable = |e: serde_json::Error| BundleError::Unreadable {
+        line: e.line(),
+        column: e.column(),
         message: e.to_string(),
-    })?;
-    if digest(&env.payload) != env.sha256 {
+    };
+    let env: RawEnvelope<'_> = serde_json::from_str(text).map_err(unreadable)?;
+    let hashed = match env.version {
+        1 => sha256_hex(without_insignificant_whitespace(env.payload.get()).as_bytes()),
+        _ => sha256_hex(env.payload.get().as_bytes()),
+    };
+    if hashed != env.sha256 {
         return Err(BundleError::Checksum);
     }
-    for a in &env.payload.attachments {
+    // Only now is the payload parsed (unknown fields are ignored).
+    let payload: Payload = serde_json::from_str(env.payload.get()).map_err(unreadable)?;
+    for a in &payload.attachments {
         safe_relative(&a.name)?;
         if a.hex.len() % 2 != 0 || !a.hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(BundleError::Attachment(a.name.clone()));
         }
     }
-    for r in &env.payload.reads {
-        if !env.payload.session.cases.iter().any(|c| c.id == r.case_id) {
+    for r in &payload.reads {
+        if !payload.session.cases.iter().any(|c| c.id == r.case_id) {
             return Err(BundleError::UnknownCase {
                 case: r.case_id.clone(),
             });
         }
     }
-    Ok(env.payload)
+    Ok(payload)
 }
 
 /// Writes the attachments under `dir` (the session's folder in the data directory), each
@@ -263,12 +315,10 @@ mod tests {
         let (s, r) = sample();
         let text = write(&s, &r, Vec::new());
         assert!(
-            text.contains("\"category\": 2"),
+            text.contains("\"category\":2"),
             "the answer is in the bundle"
         );
-        let edited = text
-            .replace("Micrometastasis", "Macrometastasis")
-            .replace("\"category\": 2", "\"category\": 3");
+        let edited = text.replace("\"category\":2", "\"category\":3");
         assert_ne!(edited, text);
         assert_eq!(read(&edited), Err(BundleError::Checksum));
         let cut = &text[..text.len() * 2 / 3];
@@ -280,6 +330,66 @@ mod tests {
         assert_eq!(
             read("{\"format\": \"something else\"}"),
             Err(BundleError::Format("something else".into()))
+        );
+    }
+
+    /// A bundle written by the release before question sets existed: version 1, no `questions`
+    /// field, its checksum over that version's compact payload. It was refused as "altered" once
+    /// the struct gained the field (the checksum was recomputed from today's structs).
+    #[test]
+    fn a_bundle_from_before_a_field_was_added_still_reads() {
+        let (s, r) = sample();
+        let mut payload = serde_json::to_value(Payload {
+            session: s.clone(),
+            reads: r.clone(),
+            attachments: Vec::new(),
+        })
+        .expect("value");
+        payload["session"]
+            .as_object_mut()
+            .expect("object")
+            .remove("questions");
+        let compact = serde_json::to_vec(&payload).expect("json");
+        let old = serde_json::to_string_pretty(&serde_json::json!({
+            "format": FORMAT,
+            "version": 1,
+            "sha256": sha256_hex(&compact),
+            "payload": payload,
+        }))
+        .expect("json");
+        let back = read(&old).expect("an older bundle reads");
+        assert_eq!(back.session, s, "the missing field takes its default");
+        assert_eq!(back.reads, r);
+        // Its checksum still guards it.
+        let edited = old.replace("SLN pilot", "SLN pilo7");
+        assert_eq!(read(&edited), Err(BundleError::Checksum));
+    }
+
+    /// A bundle from a newer Sentinel carries fields this one does not know: ignored, not refused.
+    #[test]
+    fn unknown_fields_are_ignored_not_a_reason_to_refuse() {
+        let (s, r) = sample();
+        let mut payload = serde_json::to_value(Payload {
+            session: s.clone(),
+            reads: r,
+            attachments: Vec::new(),
+        })
+        .expect("value");
+        payload["session"]["washout_days"] = serde_json::json!(14);
+        payload["future_section"] = serde_json::json!({"x": [1, 2]});
+        let raw = serde_json::to_string(&payload).expect("json");
+        let text = format!(
+            r#"{{"format": "{FORMAT}", "version": 2, "sha256": "{}", "payload": {raw}}}"#,
+            sha256_hex(raw.as_bytes())
+        );
+        assert_eq!(read(&text).expect("reads").session, s);
+    }
+
+    #[test]
+    fn whitespace_outside_strings_only_is_removed() {
+        assert_eq!(
+            without_insignificant_whitespace("{\n  \"a b\": [1, 2],\n  \"c\": \"x \\\" y\"\n}"),
+            r#"{"a b":[1,2],"c":"x \" y"}"#
         );
     }
 
