@@ -79,7 +79,7 @@ impl SlideInfo {
                     height: dim(n, "height"),
                 })
                 .collect(),
-            quickhash: props.get("openslide.quickhash-1").cloned(),
+            quickhash: props.get(crate::slide::QUICKHASH_PROPERTY).cloned(),
             properties: props.clone(),
         }
     }

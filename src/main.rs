@@ -913,8 +913,8 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
             let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
             let r: sentinel::analysis::result::AnalysisResult = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a stored analysis", p.display()))?;
-            let hash = s.properties().get("openslide.quickhash-1");
-            if hash != Some(&r.provenance.slide_hash) {
+            // Matched by identity: a slide without a quickhash has one too (its content id).
+            if s.id().provenance_hash() != r.provenance.slide_hash {
                 anyhow::bail!("{}: this heatmap belongs to another slide", p.display());
             }
             Some(r.heatmap)

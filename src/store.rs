@@ -173,6 +173,44 @@ impl Store {
     }
 
     /// The annotations of the slide `key`, in the order they were first saved.
+    /// Moves the annotations stored under `legacy` (a key of an earlier release: `path:<path>` for
+    /// slides without a quickhash) to `key`, if `key` has none yet; returns how many moved.
+    pub fn adopt_legacy(&mut self, key: &str, legacy: &str) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let here: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM annotations WHERE slide = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if here > 0 {
+            return Ok(0);
+        }
+        tx.execute(
+            "INSERT INTO slides (key, path) SELECT ?1, path FROM slides WHERE key = ?2
+             ON CONFLICT(key) DO NOTHING",
+            params![key, legacy],
+        )
+        .map_err(err)?;
+        let moved = tx
+            .execute(
+                "UPDATE annotations SET slide = ?1 WHERE slide = ?2",
+                params![key, legacy],
+            )
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(moved)
+    }
+
     pub fn annotations(&self, key: &str) -> Result<Vec<Annotation>, StoreError> {
         self.json_rows(
             "SELECT id, json FROM annotations WHERE slide = ?1 ORDER BY seq",
@@ -651,6 +689,45 @@ mod tests {
         );
     }
 
+    /// Annotations an earlier release stored under `path:<path>` (slides without a quickhash) are
+    /// adopted by the slide's identity once, and never into a key that has its own.
+    #[test]
+    fn legacy_path_keys_are_adopted_by_the_identity() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut store = Store::in_data_dir(dir.path()).expect("store");
+        let p = Path::new("/slides/scan.tiff");
+        store
+            .apply(
+                "path:/slides/scan.tiff",
+                p,
+                &[Change::Upsert(rect(1.0)), Change::Upsert(rect(2.0))],
+            )
+            .expect("old");
+        assert_eq!(
+            store
+                .adopt_legacy("content1:ab", "path:/slides/scan.tiff")
+                .expect("adopt"),
+            2
+        );
+        assert_eq!(store.annotations("content1:ab").expect("read").len(), 2);
+        assert!(
+            store
+                .annotations("path:/slides/scan.tiff")
+                .expect("read")
+                .is_empty()
+        );
+        store
+            .apply("path:/slides/scan.tiff", p, &[Change::Upsert(rect(3.0))])
+            .expect("old again");
+        assert_eq!(
+            store
+                .adopt_legacy("content1:ab", "path:/slides/scan.tiff")
+                .expect("adopt"),
+            0
+        );
+        assert_eq!(store.annotations("content1:ab").expect("read").len(), 2);
+    }
+
     #[test]
     fn store_thread_is_joined_with_every_queued_change_on_disk() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -849,7 +926,8 @@ pub enum StoreEvent {
 }
 
 enum Request {
-    Load(String),
+    /// Annotations of a slide key; those of the legacy key are adopted first if the key has none.
+    Load(String, Option<String>),
     Review(Option<String>),
     ImportBundle {
         text: String,
@@ -906,7 +984,14 @@ impl StoreThread {
                 };
                 for req in requests {
                     match req {
-                        Request::Load(key) => {
+                        Request::Load(key, legacy) => {
+                            if let Some(old) = &legacy {
+                                match store.adopt_legacy(&key, old) {
+                                    Ok(0) => {}
+                                    Ok(n) => tracing::info!("{n} annotation(s) moved from {old} to {key}"),
+                                    Err(e) => send(StoreEvent::Failed(e.to_string())),
+                                }
+                            }
                             match store
                                 .annotations(&key)
                                 .and_then(|a| Ok((a, store.classes()?)))
@@ -1029,7 +1114,13 @@ impl StoreThread {
     }
 
     pub fn load(&mut self, key: &str) {
-        self.send(Request::Load(key.to_owned()));
+        self.send(Request::Load(key.to_owned(), None));
+    }
+
+    /// Loads `key`, adopting what an earlier release stored under `legacy` (see
+    /// [`Store::adopt_legacy`]).
+    pub fn load_or_adopt(&mut self, key: &str, legacy: Option<&str>) {
+        self.send(Request::Load(key.to_owned(), legacy.map(str::to_owned)));
     }
 
     pub fn apply(&mut self, key: &str, path: &Path, changes: Vec<Change>) {

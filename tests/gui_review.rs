@@ -341,9 +341,9 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
     let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
     h.state_mut().set_review_panel(true);
     run_until(&mut h, "the sessions", |a| a.review().is_loaded());
-    h.state_mut()
-        .review_mut()
-        .import_text(text.replace("\"category\": 1", "\"category\": 3"));
+    let tampered = text.replace("\"category\":1", "\"category\":3");
+    assert_ne!(tampered, text, "the edit changes the answer");
+    h.state_mut().review_mut().import_text(tampered);
     run_until(&mut h, "the refusal", |a| a.review().error().is_some());
     assert!(
         h.state()

@@ -443,3 +443,168 @@ fn analyze_refuses_unusable_resolutions_warns_on_coarse_ones_and_takes_mpp() {
     let line: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert!(line["tiles"].as_u64().expect("tiles") > 10, "{line}");
 }
+
+/// Two slides called `slide.tiff` in different folders once shared one stored result (keyed by
+/// file name): the second overwrote the first, which then re-ran. Keyed by identity, each keeps
+/// its own, and a result stored under the old file-name scheme is still found.
+#[test]
+fn results_are_keyed_by_slide_identity_not_file_name() {
+    let Some(dir) = test_models() else { return };
+    let root =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("same-name-{}", std::process::id()));
+    let (a, b) = (root.join("caseA/slide.tiff"), root.join("caseB/slide.tiff"));
+    for (p, seed) in [(&a, 21u64), (&b, 22u64)] {
+        std::fs::create_dir_all(p.parent().expect("dir")).expect("dir");
+        let mut spec =
+            sentinel::synth::SynthSpec::new(1600, 1200, sentinel::synth::SynthFormat::Tiff);
+        (spec.seed, spec.mpp) = (seed, 0.5);
+        sentinel::synth::write_slide(&spec, p, |_| {}).expect("write");
+    }
+    let out = root.join("analyses");
+    let model = dir.join("mean-red");
+    let run = |slides: &[&Path]| -> Vec<serde_json::Value> {
+        let mut args: Vec<&std::ffi::OsStr> = slides.iter().map(|s| s.as_os_str()).collect();
+        args.extend([
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--json".as_ref(),
+        ]);
+        let o = analyze_cli(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    };
+    let first = run(&[&a, &b]);
+    assert_ne!(
+        first[0]["heatmap"], first[1]["heatmap"],
+        "each slide its own result"
+    );
+    let again = run(&[&a]);
+    assert_eq!(
+        again[0]["reused"], true,
+        "slide A's result survived slide B's analysis"
+    );
+
+    // A result stored by an earlier release (beside the slide's file name) is still found.
+    let current = Path::new(again[0]["heatmap"].as_str().expect("path")).to_path_buf();
+    let legacy = out.join("slide.tiff.heatmap.json");
+    std::fs::rename(&current, &legacy).expect("move to the old name");
+    let old = run(&[&a]);
+    assert_eq!(old[0]["reused"], true, "the legacy result is used");
+    // ... but never for another slide of that name.
+    let other = run(&[&b]);
+    assert_eq!(other[0]["reused"], true, "B has its own stored result");
+    assert_ne!(other[0]["max"], serde_json::Value::Null);
+}
+
+/// A slide without an OpenSlide quickhash: keyed by its content, so a different slide written over
+/// the same path does not inherit the stored result (it once did, reported as reused).
+#[test]
+fn a_slide_replaced_in_place_is_not_taken_for_the_old_one() {
+    use sentinel::analysis::pipeline::{Params, analyze_slide};
+    use sentinel::slide::{Level, RgbaImage, SlideError, SlideId};
+    use std::collections::BTreeMap;
+
+    /// The slide as a format without a quickhash would open it.
+    struct Unhashed {
+        inner: Box<dyn SlideSource>,
+        props: BTreeMap<String, String>,
+        id: SlideId,
+    }
+    impl SlideSource for Unhashed {
+        fn path(&self) -> &Path {
+            self.inner.path()
+        }
+        fn id(&self) -> &SlideId {
+            &self.id
+        }
+        fn levels(&self) -> &[Level] {
+            self.inner.levels()
+        }
+        fn mpp(&self) -> Option<(f64, f64)> {
+            self.inner.mpp()
+        }
+        fn objective_power(&self) -> Option<f64> {
+            None
+        }
+        fn vendor(&self) -> &str {
+            self.inner.vendor()
+        }
+        fn properties(&self) -> &BTreeMap<String, String> {
+            &self.props
+        }
+        fn associated_image_names(&self) -> &[String] {
+            &[]
+        }
+        fn associated_image(&self, name: &str) -> Result<RgbaImage, SlideError> {
+            self.inner.associated_image(name)
+        }
+        fn read_region(
+            &self,
+            level: usize,
+            x: i64,
+            y: i64,
+            w: u32,
+            h: u32,
+        ) -> Result<RgbaImage, SlideError> {
+            self.inner.read_region(level, x, y, w, h)
+        }
+    }
+    let open = |p: &Path| -> Unhashed {
+        let inner = sentinel::slide::open(p).expect("open");
+        let mut props = inner.properties().clone();
+        props.remove(sentinel::slide::QUICKHASH_PROPERTY);
+        let id = SlideId::compute(p, &props, inner.levels()).expect("id");
+        Unhashed { inner, props, id }
+    };
+
+    let Some(dir) = test_models() else { return };
+    let root = tempfile::tempdir().expect("dir");
+    let path = root.path().join("scan.tiff");
+    let write = |seed: u64| {
+        let mut spec =
+            sentinel::synth::SynthSpec::new(1600, 1200, sentinel::synth::SynthFormat::Tiff);
+        (spec.seed, spec.mpp) = (seed, 0.5);
+        sentinel::synth::write_slide(&spec, &path, |_| {}).expect("write");
+    };
+    let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("model");
+    let mut analyse = |slide: &Unhashed| {
+        analyze_slide(
+            slide,
+            &mut model,
+            root.path(),
+            Params::default(),
+            RunOptions {
+                batch: 8,
+                reader_threads: 1,
+            },
+            None,
+            &AtomicBool::new(false),
+            |_| {},
+        )
+        .expect("analysis")
+    };
+    write(31);
+    let first = open(&path);
+    assert!(first.id().as_str().starts_with("content1:"));
+    let (r1, _) = analyse(&first);
+    assert!(!r1.reused);
+    assert!(
+        analyse(&open(&path)).0.reused,
+        "the same slide again: reused"
+    );
+    write(32);
+    let second = open(&path);
+    assert_ne!(second.id(), first.id());
+    let (r2, res2) = analyse(&second);
+    assert!(
+        !r2.reused,
+        "another slide at the same path must be analysed, not given the old result"
+    );
+    assert_eq!(res2.provenance.slide_hash, second.id().provenance_hash());
+    assert_ne!(r2.heatmap, r1.heatmap);
+}

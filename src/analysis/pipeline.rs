@@ -148,7 +148,7 @@ pub fn analyze_slide(
         source: e,
     };
     let provenance = provenance(slide, model, params)?;
-    let sidecar = sidecar_path(out_dir, &path);
+    let sidecar = sidecar_path(out_dir, slide.id());
     let model_name = model.meta.name.clone();
     let provider = model.provider.name();
     let report = |r: &AnalysisResult, tiles: usize, reused: bool| SlideReport {
@@ -168,7 +168,10 @@ pub fn analyze_slide(
         warnings: r.summary.warnings.clone(),
         heatmap: sidecar.clone(),
     };
-    if let Some(stored) = AnalysisResult::load_matching(&sidecar, &provenance) {
+    let legacy = super::result::legacy_sidecar_path(out_dir, &path);
+    if let Some(stored) = AnalysisResult::load_matching(&sidecar, &provenance)
+        .or_else(|| AnalysisResult::load_matching(&legacy, &provenance))
+    {
         let line = report(&stored, stored.summary.analysed_cells, true);
         return Ok((line, stored));
     }
@@ -269,11 +272,7 @@ fn provenance_for(
             model_mpp: meta.mpp,
         })?;
     Ok(Provenance {
-        slide_hash: slide
-            .properties()
-            .get("openslide.quickhash-1")
-            .cloned()
-            .unwrap_or_else(|| format!("unhashed:{}", slide.path().display())),
+        slide_hash: slide.id().provenance_hash().to_owned(),
         model_hash,
         model_name: meta.name.clone(),
         model_version: meta.version.clone(),
@@ -299,14 +298,20 @@ pub fn stored_result(
     if let Some(v) = &meta.cpu_variant {
         candidates.insert(0, model_dir.join(v));
     }
-    let sidecar = sidecar_path(out_dir, slide.path());
+    let sidecars = [
+        sidecar_path(out_dir, slide.id()),
+        super::result::legacy_sidecar_path(out_dir, slide.path()),
+    ];
     for onnx in candidates.iter().filter(|f| f.is_file()) {
         let hash = super::result::files_hash(&[onnx, &json]).map_err(|e| SlideError::Io {
             path: onnx.clone(),
             source: e,
         })?;
         let p = provenance_for(slide, &meta, hash, params)?;
-        if let Some(r) = AnalysisResult::load_matching(&sidecar, &p) {
+        if let Some(r) = sidecars
+            .iter()
+            .find_map(|s| AnalysisResult::load_matching(s, &p))
+        {
             return Ok(Some(r));
         }
     }
@@ -323,7 +328,7 @@ pub enum ExportFormat {
     /// One pixel per tile, colour-mapped, transparent where nothing was analysed.
     Png,
     /// A figure: the heatmap over the slide's thumbnail, 1600 px wide, with a legend
-    /// (`<slide>.heatmap.figure.png`).
+    /// (`<sidecar>.figure.png`).
     Figure,
 }
 

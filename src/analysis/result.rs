@@ -13,7 +13,8 @@ use super::heatmap::{Heatmap, Summary};
 /// What a stored result depends on: if any of it changes, the result is not reused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
-    /// OpenSlide's quickhash-1: a hash of the slide's properties and its smallest level's tiles.
+    /// The slide's identity ([`crate::slide::SlideId::provenance_hash`]): OpenSlide's quickhash-1
+    /// where the format has one, else `content1:<hex>`.
     pub slide_hash: String,
     /// SHA-256 of the ONNX file that ran and model.json.
     pub model_hash: String,
@@ -56,8 +57,15 @@ pub fn files_hash(files: &[&Path]) -> std::io::Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-/// `OUT/<slide file name>.heatmap.json`.
-pub fn sidecar_path(out_dir: &Path, slide: &Path) -> PathBuf {
+/// `OUT/<slide identity>.heatmap.json`: two slides of one name never share a result, and another
+/// slide written over the same path never finds this one. The slide's name is inside (`slide`).
+pub fn sidecar_path(out_dir: &Path, slide: &crate::slide::SlideId) -> PathBuf {
+    out_dir.join(format!("{}.heatmap.json", slide.file_stem()))
+}
+
+/// Where earlier releases stored a slide's result: `OUT/<slide file name>.heatmap.json`. Still
+/// read (a result found there is used only if its provenance names this very slide), never written.
+pub fn legacy_sidecar_path(out_dir: &Path, slide: &Path) -> PathBuf {
     let mut name = slide.file_name().unwrap_or_default().to_os_string();
     name.push(".heatmap.json");
     out_dir.join(name)

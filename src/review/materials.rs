@@ -10,15 +10,23 @@ use crate::slide::SlideSource;
 
 /// The slide's identity as sessions and the annotation store record it.
 pub fn slide_key(slide: &dyn SlideSource) -> String {
-    slide
-        .properties()
-        .get("openslide.quickhash-1")
-        .map(|h| format!("quickhash1:{h}"))
-        .unwrap_or_else(|| format!("path:{}", slide.path().display()))
+    slide.id().to_string()
+}
+
+/// The key an earlier release used where it differs from today's: `path:<path>` for slides
+/// without a quickhash (quickhash keys are unchanged).
+pub fn legacy_key(slide: &dyn SlideSource) -> Option<String> {
+    (!slide.id().as_str().starts_with("quickhash1:"))
+        .then(|| format!("path:{}", slide.path().display()))
+}
+
+/// Whether `key` (recorded in a session, perhaps by an earlier release) names this slide.
+pub fn key_matches(slide: &dyn SlideSource, key: &str) -> bool {
+    key == slide.id().as_str() || legacy_key(slide).is_some_and(|l| l == key)
 }
 
 fn matches(path: &Path, key: &str) -> bool {
-    crate::slide::open(path).is_ok_and(|s| slide_key(s.as_ref()) == key)
+    crate::slide::open(path).is_ok_and(|s| key_matches(s.as_ref(), key))
 }
 
 /// Where the case's slide is now: its recorded path if that is still the same slide, else a file
@@ -40,11 +48,18 @@ pub fn stored_analysis(
     slide: &dyn SlideSource,
     analyses_dir: &Path,
 ) -> Option<crate::analysis::result::AnalysisResult> {
-    let sidecar = crate::analysis::result::sidecar_path(analyses_dir, slide.path());
-    let bytes = std::fs::read(sidecar).ok()?;
-    let r: crate::analysis::result::AnalysisResult = serde_json::from_slice(&bytes).ok()?;
-    let hash = slide.properties().get("openslide.quickhash-1")?;
-    (r.complete && &r.provenance.slide_hash == hash).then_some(r)
+    use crate::analysis::result::{AnalysisResult, legacy_sidecar_path, sidecar_path};
+    let hash = slide.id().provenance_hash();
+    [
+        sidecar_path(analyses_dir, slide.id()),
+        legacy_sidecar_path(analyses_dir, slide.path()),
+    ]
+    .iter()
+    .find_map(|p| {
+        let bytes = std::fs::read(p).ok()?;
+        let r: AnalysisResult = serde_json::from_slice(&bytes).ok()?;
+        (r.complete && r.provenance.slide_hash == hash).then_some(r)
+    })
 }
 
 /// Distinct outline colours for readers, in order.

@@ -5,6 +5,7 @@
 //! Nothing here knows about the GUI.
 
 mod error;
+mod identity;
 mod image;
 mod openslide;
 mod overview;
@@ -12,6 +13,7 @@ mod tiff_check;
 mod with_mpp;
 
 pub use error::SlideError;
+pub use identity::{QUICKHASH_PROPERTY, SlideId};
 pub use image::RgbaImage;
 pub use openslide::{OpenSlideSource, openslide_version};
 pub use overview::read_overview;
@@ -35,6 +37,8 @@ pub struct Level {
 pub trait SlideSource: Send + Sync {
     /// The file the slide was opened from.
     fn path(&self) -> &Path;
+    /// What per-slide records are keyed by (computed once, at open).
+    fn id(&self) -> &SlideId;
     /// Pyramid levels, finest (level 0) first.
     fn levels(&self) -> &[Level];
     /// Microns per pixel at level 0, horizontally and vertically, where the slide records it.

@@ -24,6 +24,7 @@ pub struct OpenSlideSource {
     properties: BTreeMap<String, String>,
     associated: Vec<String>,
     vendor: String,
+    id: super::SlideId,
 }
 
 impl OpenSlideSource {
@@ -106,6 +107,11 @@ impl OpenSlideSource {
             .cloned()
             .unwrap_or_else(|| "unknown".into());
 
+        let id =
+            super::SlideId::compute(path, &properties, &levels).map_err(|e| SlideError::Io {
+                path: path_buf.clone(),
+                source: e,
+            })?;
         Ok(Self {
             path: path_buf,
             slide,
@@ -113,6 +119,7 @@ impl OpenSlideSource {
             properties,
             associated,
             vendor,
+            id,
         })
     }
 
@@ -157,6 +164,10 @@ fn map_open_error(path: &Path, e: OpenSlideError) -> SlideError {
 impl SlideSource for OpenSlideSource {
     fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn id(&self) -> &super::SlideId {
+        &self.id
     }
 
     fn levels(&self) -> &[Level] {

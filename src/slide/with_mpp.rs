@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Level, RgbaImage, SlideError, SlideSource};
+use super::{Level, RgbaImage, SlideError, SlideId, SlideSource};
 
 pub struct WithMpp {
     inner: Box<dyn SlideSource>,
@@ -30,6 +30,9 @@ impl WithMpp {
 impl SlideSource for WithMpp {
     fn path(&self) -> &Path {
         self.inner.path()
+    }
+    fn id(&self) -> &SlideId {
+        self.inner.id()
     }
     fn levels(&self) -> &[Level] {
         self.inner.levels()

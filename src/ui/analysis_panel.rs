@@ -398,7 +398,10 @@ impl AnalysisUi {
                 ] {
                     if ui.button(label).clicked() {
                         // Written on a thread: the UI never waits on the disk.
-                        let sidecar = sidecar_path(&self.out_dir, &r.slide);
+                        let sidecar = sidecar_path(
+                            &self.out_dir,
+                            &crate::slide::SlideId::from_provenance_hash(&r.provenance.slide_hash),
+                        );
                         let (result, colormap) = (r.clone(), self.style.colormap);
                         let (tx, rx) = std::sync::mpsc::channel();
                         std::thread::spawn(move || {

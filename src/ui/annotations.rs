@@ -109,8 +109,8 @@ struct ExportJob {
     count: usize,
 }
 
-/// The identity under which a slide's annotations are stored: OpenSlide's quickhash (so a moved
-/// or copied file keeps them), else the path.
+/// The identity under which a slide's annotations are stored (see [`crate::slide::SlideId`]): a
+/// moved or copied file keeps them, another file at the same path does not get them.
 pub fn slide_key(v: &SlideView) -> String {
     crate::review::materials::slide_key(v.slide.as_ref())
 }
@@ -156,14 +156,17 @@ impl AnnotationUi {
 
     /// A slide was opened: its annotations load from the store.
     pub fn on_slide_opened(&mut self, v: &SlideView) {
-        let key = self
+        let scoped = self
             .scope
             .as_ref()
             .filter(|(path, _)| path.as_path() == v.slide.path())
-            .map(|(_, scope)| scope.clone())
-            .unwrap_or_else(|| slide_key(v));
+            .map(|(_, scope)| scope.clone());
+        let key = scoped.clone().unwrap_or_else(|| slide_key(v));
         let mpp = v.slide.mpp().map(|(x, y)| [x, y]);
-        self.store.load(&key);
+        // Earlier releases keyed slides without a quickhash by their path: adopt those.
+        let legacy =
+            crate::review::materials::legacy_key(v.slide.as_ref()).filter(|_| scoped.is_none());
+        self.store.load_or_adopt(&key, legacy.as_deref());
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
         self.loaded = false;
         self.doc = Document::default();
