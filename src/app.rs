@@ -67,6 +67,8 @@ struct Opened {
 
 struct Opening {
     path: PathBuf,
+    /// A review case is being opened: a failure is the review panel's to show too.
+    for_review: bool,
     rx: Receiver<Result<Opened, String>>,
     /// Per-mille done while the demo slide is being generated on first run.
     generating: Option<Arc<std::sync::atomic::AtomicU32>>,
@@ -319,6 +321,15 @@ impl SentinelApp {
         self.show_review = show;
     }
 
+    /// Whether the review read is bound to the slide on screen (see [`ReviewUi::binding`]).
+    pub fn review_binding(&self) -> Result<(), String> {
+        self.review.binding(
+            self.current.as_ref().map(|v| v.slide.as_ref()),
+            self.annotations.is_loaded(),
+            self.opening.is_some(),
+        )
+    }
+
     pub fn review(&self) -> &ReviewUi {
         &self.review
     }
@@ -412,6 +423,7 @@ impl SentinelApp {
                 });
                 self.opening = Some(Opening {
                     path,
+                    for_review: false,
                     rx,
                     generating,
                 })
@@ -425,6 +437,7 @@ impl SentinelApp {
         let Ok(result) = opening.rx.try_recv() else {
             return;
         };
+        let for_review = opening.for_review;
         self.opening = None;
         match result {
             Ok(opened) => {
@@ -468,6 +481,9 @@ impl SentinelApp {
                 if matches!(self.screenshot, Screenshot::Waiting { .. }) {
                     self.screenshot = self.fail_screenshot(ctx, &message);
                 }
+                if for_review {
+                    self.review.case_open_failed(message.clone());
+                }
                 self.error = Some(message);
             }
         }
@@ -493,13 +509,25 @@ impl SentinelApp {
             }
             Command::OpenForReview {
                 path,
+                slide_key,
+                search,
+                label,
                 scope,
                 heatmap,
             } => {
-                self.annotations.set_scope(Some((path.clone(), scope)));
+                self.annotations.set_scope(Some((slide_key.clone(), scope)));
                 self.analysis.style.visible = heatmap;
                 self.show_analysis = heatmap;
-                self.open(path);
+                // Found, checked against the case's identity and opened on the opener thread.
+                self.spawn_open(path.clone(), None, move |_| {
+                    let slide = crate::review::materials::open_case_slide(
+                        &path, &slide_key, &search, &label,
+                    )?;
+                    opened(slide)
+                });
+                if let Some(o) = self.opening.as_mut() {
+                    o.for_review = true;
+                }
             }
             Command::LeaveReview => {
                 self.annotations.set_scope(None);
@@ -614,7 +642,13 @@ impl SentinelApp {
 /// Opens a slide and reads what the viewer needs up front (overview, associated images).
 /// Runs off the UI thread.
 fn open_slide(path: &Path) -> Result<Opened, String> {
-    let slide = crate::slide::open(path).map_err(|e| e.to_string())?;
+    opened(crate::slide::open(path).map_err(|e| e.to_string())?)
+}
+
+/// What the viewer needs of a slide just opened: its overview and associated images.
+fn opened(slide: Box<dyn SlideSource>) -> Result<Opened, String> {
+    let path = slide.path().to_path_buf();
+    let path = path.as_path();
     let overview = read_overview(slide.as_ref(), 512).map_err(|e| e.to_string())?;
     let associated = slide
         .associated_image_names()
@@ -639,6 +673,11 @@ impl eframe::App for SentinelApp {
             b.frame_start(frame.info().cpu_usage);
         }
         self.poll_opening(ctx);
+        // What the worker threads reported (analysis progress, saves, review data), once a frame
+        // before anything is drawn.
+        self.analysis.poll();
+        self.annotations.poll();
+        self.review.poll();
         if let Some(path) = self.dialog.as_ref().and_then(|rx| rx.try_recv().ok()) {
             self.dialog = None;
             self.open(path);
@@ -677,9 +716,6 @@ impl eframe::App for SentinelApp {
             });
             ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
         });
-        self.analysis.poll();
-        self.annotations.poll();
-        self.review.poll();
         // A case being read gets its heatmap computed if none is stored: the assisted arm shows
         // it, the coverage audit needs it in both. The unassisted arm never shows it.
         if self.review.reading_arm().is_some()
@@ -698,6 +734,9 @@ impl eframe::App for SentinelApp {
                 .as_ref()
                 .and_then(|v| v.slide.mpp().map(|m| m.0));
             let ctx = CaseContext {
+                slide: self.current.as_ref().map(|v| v.slide.as_ref()),
+                annotations_loaded: self.annotations.is_loaded(),
+                opening: self.opening.is_some(),
                 annotations: self.annotations.document().items(),
                 heatmap: self.analysis.heatmap(),
                 mpp,
@@ -804,7 +843,16 @@ impl SentinelApp {
             v.jump_to(centre, zoom_px / v.view.pixels_per_point);
         }
         self.canvas = Some(rect);
-        if self.review.reading_arm().is_some() {
+        // The view track records only what is on screen of the case's own slide.
+        let bound = self
+            .review
+            .binding(
+                Some(v.slide.as_ref()),
+                self.annotations.is_loaded(),
+                self.opening.is_some(),
+            )
+            .is_ok();
+        if self.review.reading_arm().is_some() && bound {
             let r = v.view.visible();
             let mag = v.magnification().unwrap_or(v.view.zoom_px());
             self.review.record([r.x0, r.y0, r.x1, r.y1], mag);

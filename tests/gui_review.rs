@@ -429,3 +429,100 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     assert!(h.query_by_label("Micrometastasis").is_none());
     assert!(h.query_by_label_contains("largest deposit").is_none());
 }
+
+/// A read belongs to its case's slide: while another slide is on screen (the case's is still
+/// opening, is missing, or its recorded path now holds another slide) nothing is recorded and
+/// Submit does nothing; the case's slide found in an added search folder binds the read.
+#[test]
+fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
+    let Some(data) = common::shared_data() else {
+        return;
+    };
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let synth = common::svs().path.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The case was recorded on the synthetic slide; its recorded path now holds CMU-1, and the
+    // slide itself moved to another folder under the same name.
+    let recorded = dir.path().join("slides/case.svs");
+    let moved = dir.path().join("moved");
+    std::fs::create_dir_all(recorded.parent().expect("dir")).expect("dir");
+    std::fs::create_dir_all(&moved).expect("dir");
+    std::fs::copy(&cmu, &recorded).expect("copy");
+    std::fs::copy(&synth, moved.join("case.svs")).expect("copy");
+    let synth_key = {
+        let s = sentinel::slide::open(&synth).expect("open");
+        sentinel::review::materials::slide_key(s.as_ref())
+    };
+    let session = Session {
+        id: "bound".into(),
+        name: "Bound reads".into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: recorded.clone(),
+            slide_key: synth_key,
+            truth: None,
+        }],
+        readers: vec![Reader {
+            id: "a".into(),
+            name: "Dr Alpha".into(),
+            initials: "DA".into(),
+            arms: vec![Arm::Unassisted],
+        }],
+        seed: 3,
+        questions: Default::default(),
+    };
+    Store::in_data_dir(dir.path())
+        .expect("store")
+        .save_review_session(&session)
+        .expect("save");
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| {
+        a.review().is_loaded() && a.slide_view().is_some()
+    });
+    h.get_by_label("Start reading").click();
+    h.step();
+    assert!(
+        h.state().review_binding().is_err(),
+        "CMU-1 is on screen, not the case's slide"
+    );
+    run_until(&mut h, "the refusal", |a| {
+        a.review_binding()
+            .is_err_and(|e| e.contains("now holds another slide"))
+    });
+    assert!(
+        h.state()
+            .slide_view()
+            .is_some_and(|v| v.slide.path() == cmu.as_path()),
+        "the wrong slide was not opened as the case"
+    );
+    h.get_by_label("OK").click(); // the error dialog
+    h.step();
+    h.get_by_label("Micrometastasis").click();
+    h.step();
+    h.get_by_label("Submit").click();
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(
+        !h.state().review().reads().iter().any(|r| r.submitted),
+        "nothing submitted for a slide that is not the case's"
+    );
+    assert_eq!(h.state().review().view_track_len(), 0, "nothing recorded");
+
+    h.state_mut().review_mut().add_search_folder(moved.clone());
+    let found = moved.join("case.svs");
+    run_until(&mut h, "the case's slide from the search folder", |a| {
+        a.slide_view()
+            .is_some_and(|v| v.slide.path() == found.as_path())
+            && a.review_binding().is_ok()
+    });
+    for _ in 0..5 {
+        h.step();
+    }
+    assert!(h.state().review().view_track_len() > 0, "now recorded");
+    h.get_by_label("Submit").click();
+    run_until(&mut h, "the submitted read", |a| {
+        a.review().reads().iter().any(|r| r.submitted) && a.review().all_saved()
+    });
+}

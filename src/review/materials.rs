@@ -29,6 +29,53 @@ fn matches(path: &Path, key: &str) -> bool {
     crate::slide::open(path).is_ok_and(|s| key_matches(s.as_ref(), key))
 }
 
+/// Opens the slide of a case: at `path` if that file is still the slide recorded as `key`, else
+/// the file of the same name in one of `search` that is. Each candidate is opened once and the
+/// opened slide is returned (no second open). Runs off the UI thread. The error says why,
+/// naming the case (`label`): missing, or another slide at its path.
+pub fn open_case_slide(
+    path: &Path,
+    key: &str,
+    search: &[PathBuf],
+    label: &str,
+) -> Result<Box<dyn SlideSource>, String> {
+    let mut other = None;
+    if path.is_file() {
+        match crate::slide::open(path) {
+            Ok(s) if key_matches(s.as_ref(), key) => return Ok(s),
+            Ok(s) => other = Some(s.id().to_string()),
+            Err(e) => other = Some(format!("unreadable: {e}")),
+        }
+    }
+    if let Some(name) = path.file_name() {
+        for dir in search {
+            let p = dir.join(name);
+            if p.is_file()
+                && let Ok(s) = crate::slide::open(&p)
+                && key_matches(s.as_ref(), key)
+            {
+                return Ok(s);
+            }
+        }
+    }
+    let folders = if search.is_empty() {
+        "no folder to search was given".to_owned()
+    } else {
+        format!("not found in {} folder(s) searched", search.len())
+    };
+    Err(match other {
+        Some(found) => format!(
+            "{label}'s slide: {} now holds another slide ({found}, not {key}); it is refused. \
+             Locate the case's slide: add the folder that holds it ({folders})",
+            path.display()
+        ),
+        None => format!(
+            "{label}'s slide is missing: {} ({folders}); locate it: add the folder that holds it",
+            path.display()
+        ),
+    })
+}
+
 /// Where the case's slide is now: its recorded path if that is still the same slide, else a file
 /// of the same name in one of `search` that is.
 pub fn locate(case: &CaseRef, search: &[PathBuf]) -> Option<PathBuf> {

@@ -73,7 +73,8 @@ pub struct AnnotationUi {
     /// Class list before and during a colour-picker drag.
     pending_classes: Option<(Vec<Class>, Vec<Class>)>,
     /// Where the annotations of the slide at this path are kept, when not under its identity.
-    scope: Option<(PathBuf, String)>,
+    /// (slide identity, scope): a review read's annotations, kept under the scope.
+    scope: Option<(String, String)>,
     /// Region export settings and the running export.
     pub export: ExportSettings,
     export_job: Option<ExportJob>,
@@ -147,10 +148,11 @@ impl AnnotationUi {
         }
     }
 
-    /// Keeps the annotations of the slide at `path`, when it opens, under `scope` instead of the
-    /// slide's own identity (a review read's annotations, which no other reader sees); any other
-    /// slide keeps its own. `None` goes back to slide identities.
-    pub fn set_scope(&mut self, scope: Option<(PathBuf, String)>) {
+    /// Keeps the annotations of the slide whose identity is `key` (wherever it is found), when it
+    /// opens, under `scope` instead of the slide's own identity (a review read's annotations,
+    /// which no other reader sees); any other slide keeps its own. `None` goes back to slide
+    /// identities.
+    pub fn set_scope(&mut self, scope: Option<(String, String)>) {
         self.scope = scope;
     }
 
@@ -159,7 +161,7 @@ impl AnnotationUi {
         let scoped = self
             .scope
             .as_ref()
-            .filter(|(path, _)| path.as_path() == v.slide.path())
+            .filter(|(key, _)| crate::review::materials::key_matches(v.slide.as_ref(), key))
             .map(|(_, scope)| scope.clone());
         let key = scoped.clone().unwrap_or_else(|| slide_key(v));
         let mpp = v.slide.mpp().map(|(x, y)| [x, y]);

@@ -42,9 +42,14 @@ pub enum Command {
     SnapshotDialog,
     ToggleReviewPanel,
     /// Open a case of a review session: its annotations kept under `scope`, the heatmap shown or
-    /// hidden by the reading arm.
+    /// hidden by the reading arm. The slide must be the case's (`slide_key`): it is looked for at
+    /// `path`, then by file name in `search`, off the UI thread; another slide is refused.
     OpenForReview {
         path: PathBuf,
+        slide_key: String,
+        search: Vec<PathBuf>,
+        /// "case 3", for messages.
+        label: String,
         scope: String,
         heatmap: bool,
     },

@@ -37,6 +37,12 @@ struct Reading {
 
 /// What the open case needs from the rest of the app this frame.
 pub struct CaseContext<'a> {
+    /// The slide on screen: a read is bound to its case only while this is the case's slide.
+    pub slide: Option<&'a dyn crate::slide::SlideSource>,
+    /// Whether the open slide's annotations (the read's) have loaded.
+    pub annotations_loaded: bool,
+    /// Whether a slide is being opened.
+    pub opening: bool,
     pub annotations: &'a [Annotation],
     pub heatmap: Option<&'a Heatmap>,
     pub mpp: Option<f64>,
@@ -82,6 +88,16 @@ pub struct ReviewUi {
     error: Option<String>,
     notice: Option<String>,
     search: Vec<PathBuf>,
+    /// Why the open case's slide could not be opened (missing, another slide at its path).
+    open_error: Option<String>,
+    /// The command that opened the current case (re-sent with more folders to search).
+    case_command: Option<Command>,
+    /// Open the current case again at the next frame (a folder to search was added).
+    reopen: bool,
+    /// A folder being picked in a dialog, off the UI thread.
+    picking_folder: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// Repaints the UI when a dialog answers.
+    wake: Arc<dyn Fn() + Send + Sync>,
     last_record: Option<Instant>,
     export_rx: Option<std::sync::mpsc::Receiver<Option<Result<PathBuf, String>>>>,
     /// The session and case being adjudicated.
@@ -94,10 +110,11 @@ use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
     pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
-        let mut store = StoreThread::start(data_dir.clone(), wake);
+        let mut store = StoreThread::start(data_dir.clone(), Arc::clone(&wake));
         store.load_review(None);
         Self {
             store,
+            wake,
             data_dir,
             form: NewSessionForm::default(),
             pending_select: None,
@@ -116,6 +133,10 @@ impl ReviewUi {
             error: None,
             notice: None,
             search: Vec::new(),
+            open_error: None,
+            case_command: None,
+            reopen: false,
+            picking_folder: None,
             last_record: None,
             export_rx: None,
             adjudicating: None,
@@ -469,9 +490,12 @@ impl ReviewUi {
         self.largest_mm = a.as_ref().and_then(|a| a.largest_mm).unwrap_or(0.0);
         self.confidence = a.as_ref().map_or(3, |a| a.confidence);
         self.notes = a.map(|a| a.notes).unwrap_or_default();
-        let path = crate::review::materials::locate(&case, &self.search).unwrap_or(case.path);
-        out.push(Command::OpenForReview {
-            path,
+        self.open_error = None;
+        let cmd = Command::OpenForReview {
+            path: case.path.clone(),
+            slide_key: case.slide_key.clone(),
+            search: self.search.clone(),
+            label: format!("case {}", pos + 1),
             scope: format!(
                 "review:{}:{}:{}:{}",
                 r.session.id,
@@ -480,11 +504,116 @@ impl ReviewUi {
                 r.arm.label()
             ),
             heatmap: r.arm == Arm::Assisted,
-        });
+        };
+        self.case_command = Some(cmd.clone());
+        out.push(cmd);
+    }
+
+    /// The case being read (or adjudicated): its number for messages and its slide identity.
+    fn open_case(&self) -> Option<(String, String)> {
+        if let Some(r) = self.reading.as_ref().filter(|r| r.pos < r.order.len()) {
+            let case = &r.session.cases[r.order[r.pos]];
+            return Some((format!("case {}", r.pos + 1), case.slide_key.clone()));
+        }
+        let (s, id) = self.adjudicating.as_ref()?;
+        let case = s.cases.iter().find(|c| &c.id == id)?;
+        Some((format!("case {id}"), case.slide_key.clone()))
+    }
+
+    /// Whether the read is bound to what is on screen: the open slide is the case's and its
+    /// annotations have loaded. Otherwise why not, for the form.
+    pub fn binding(
+        &self,
+        slide: Option<&dyn crate::slide::SlideSource>,
+        annotations_loaded: bool,
+        opening: bool,
+    ) -> Result<(), String> {
+        let Some((label, key)) = self.open_case() else {
+            return Err("no case is open".into());
+        };
+        let matches = slide.is_some_and(|s| crate::review::materials::key_matches(s, &key));
+        if matches && annotations_loaded && !opening {
+            return Ok(());
+        }
+        if let Some(e) = &self.open_error {
+            return Err(e.clone());
+        }
+        Err(if opening || !matches {
+            format!("Loading {label}…")
+        } else {
+            format!("Loading {label}'s annotations…")
+        })
+    }
+
+    /// The app could not open the case's slide (missing, or another slide at its path).
+    pub fn case_open_failed(&mut self, message: String) {
+        self.open_error = Some(message);
+    }
+
+    /// Adds a folder where moved slides are looked for (by file name, checked by identity) and
+    /// opens the current case again.
+    pub fn add_search_folder(&mut self, dir: PathBuf) {
+        if !self.search.contains(&dir) {
+            self.search.push(dir);
+        }
+        self.open_error = None;
+        self.reopen = true;
+    }
+
+    /// Picks a folder to search in a dialog on its own thread.
+    fn pick_search_folder(&mut self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wake = Arc::clone(&self.wake);
+        let spawned = std::thread::Builder::new()
+            .name("pick-search-folder".into())
+            .spawn(move || {
+                let _ = tx.send(rfd::FileDialog::new().pick_folder());
+                wake();
+            });
+        match spawned {
+            Ok(_) => self.picking_folder = Some(rx),
+            Err(e) => self.error = Some(format!("cannot open the folder dialog: {e}")),
+        }
+    }
+
+    /// A picked folder, and the case opened again when one was added.
+    fn poll_search(&mut self, out: &mut Vec<Command>) {
+        if let Some(rx) = &self.picking_folder
+            && let Ok(picked) = rx.try_recv()
+        {
+            self.picking_folder = None;
+            if let Some(dir) = picked {
+                self.add_search_folder(dir);
+            }
+        }
+        if std::mem::take(&mut self.reopen)
+            && let Some(Command::OpenForReview {
+                path,
+                slide_key,
+                label,
+                scope,
+                heatmap,
+                ..
+            }) = self.case_command.clone()
+        {
+            out.push(Command::OpenForReview {
+                path,
+                slide_key,
+                search: self.search.clone(),
+                label,
+                scope,
+                heatmap,
+            });
+        }
     }
 
     /// Submits the open read with `ctx`'s annotations; the coverage audit is computed at once.
+    /// Refused unless the read is bound to the slide on screen (see [`Self::binding`]).
     pub fn submit(&mut self, ctx: &CaseContext<'_>) {
+        if let Err(why) = self.binding(ctx.slide, ctx.annotations_loaded, ctx.opening) {
+            self.error = Some(format!("not submitted: {why}"));
+            return;
+        }
         let Some(category) = self.category else {
             self.error = Some("choose a category first".into());
             return;
@@ -589,12 +718,17 @@ impl ReviewUi {
             .and_then(|r| r.assessment.clone());
         self.consensus = done.as_ref().map(|a| a.category);
         self.consensus_notes = done.map(|a| a.notes).unwrap_or_default();
-        let path = crate::review::materials::locate(&case, &self.search).unwrap_or(case.path);
-        out.push(Command::OpenForReview {
-            path,
+        self.open_error = None;
+        let cmd = Command::OpenForReview {
+            path: case.path.clone(),
+            slide_key: case.slide_key.clone(),
+            search: self.search.clone(),
+            label: format!("case {}", case.id),
             scope: format!("adjudication:{}:{}", s.id, case.id),
             heatmap: false,
-        });
+        };
+        self.case_command = Some(cmd.clone());
+        out.push(cmd);
         self.adjudicating = Some((s, case.id));
     }
 
@@ -762,6 +896,7 @@ impl ReviewUi {
 
     /// The panel.
     pub fn panel(&mut self, ui: &mut egui::Ui, ctx: &CaseContext<'_>, out: &mut Vec<Command>) {
+        self.poll_search(out);
         ui.heading("Review");
         if let Some(n) = &self.notice {
             ui.label(RichText::new(n).weak());
@@ -960,11 +1095,24 @@ impl ReviewUi {
             );
         });
         if !locked {
+            let bound = self.binding(ctx.slide, ctx.annotations_loaded, ctx.opening);
             if ui
-                .add_enabled(self.category.is_some(), egui::Button::new("Submit"))
+                .add_enabled(
+                    self.category.is_some() && bound.is_ok(),
+                    egui::Button::new("Submit"),
+                )
                 .clicked()
             {
                 self.submit(ctx);
+            }
+            if let Err(why) = bound {
+                ui.colored_label(Color32::from_rgb(230, 160, 60), why);
+                if self.open_error.is_some()
+                    && self.picking_folder.is_none()
+                    && ui.button("Add a folder to search…").clicked()
+                {
+                    self.pick_search_folder();
+                }
             }
             return;
         }
