@@ -38,6 +38,13 @@ pub fn ensure_demo_slide(
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
+        // The synthetic demo of earlier releases (hundreds of MB) is ours and replaced by this one.
+        for old in [
+            "sentinel-demo-40x.svs",
+            "sentinel-demo-40x.svs.truth.geojson",
+        ] {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
     }
     let (report, _) = write_node_slide(&demo_spec(), &path, progress)?;
     Ok((path, Some(report)))

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::auc;
+
 use std::path::{Path, PathBuf};
 
 use sentinel::analysis::bundled_model_dir;
@@ -36,24 +38,6 @@ fn to_model_input(patch: &image::RgbaImage, model_mpp: f64, size: u32) -> Vec<u8
         }
     }
     out
-}
-
-fn auc(scores: &[(f32, bool)]) -> f64 {
-    let pos: Vec<f32> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
-    let neg: Vec<f32> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
-    let mut wins = 0.0;
-    for p in &pos {
-        for n in &neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()) as f64
 }
 
 fn patches(root: &Path) -> Vec<(PathBuf, bool)> {

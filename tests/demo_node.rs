@@ -10,23 +10,8 @@ use sentinel::analysis::pipeline::{Params, analyze_slide};
 use sentinel::analysis::runner::RunOptions;
 use sentinel::synth::node_demo::{node_spec, write_node_slide};
 
-fn auc(scores: &[(f32, bool)]) -> f64 {
-    let pos: Vec<f32> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
-    let neg: Vec<f32> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
-    let mut wins = 0.0;
-    for p in &pos {
-        for n in &neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()) as f64
-}
+mod common;
+use common::auc;
 
 /// Mean absolute step between horizontally adjacent pixels, at columns `x` with `x % period == 0`
 /// (the left edge of a would-be pasted patch) and elsewhere.

@@ -69,8 +69,8 @@ pub fn check_resolution(
             reason: format!(
                 "the model's {size} px tile at {model} µm/px is {cell:.1} px of this {w}x{h} px slide at \
                  {slide_mpp} µm/px ({cells:.0} grid cells); it needs at least {MIN_TILE_PX} px a tile and \
-                 at most {MAX_GRID_CELLS:.0} cells. The slide is too coarse for this model, or its µm/px \
-                 is wrong (give the right one with --mpp)",
+                 at most {MAX_GRID_CELLS:.0} cells. The slide is too coarse for this model, or a µm/px \
+                 (the slide's or the model's) is wrong (give the slide's with --mpp)",
                 size = meta.input_size,
                 model = meta.mpp,
             ),

@@ -128,3 +128,22 @@ pub fn run_until(
     }
     h.step();
 }
+
+/// ROC AUC of (score, positive) pairs: P(a positive outscores a negative), ties counting half.
+pub fn auc(scores: &[(f32, bool)]) -> f64 {
+    let pos: Vec<f32> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
+    let neg: Vec<f32> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
+    let mut wins = 0.0;
+    for p in &pos {
+        for n in &neg {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (pos.len() * neg.len()) as f64
+}
