@@ -122,6 +122,45 @@ pub fn pixel_box(bbox: [f64; 4], ds: f64) -> ([i64; 2], u32, u32) {
 }
 
 /// Rings of an area shape (exterior and holes alike: the even-odd rule makes holes holes).
+/// The part of segment `p`-`q` inside the box [x0, y0, x1, y1] (Liang-Barsky); `None` when it
+/// misses the box or a coordinate is not finite.
+fn clip_segment(p: Point, q: Point, b: [f64; 4]) -> Option<(Point, Point)> {
+    if !p.iter().chain(q.iter()).all(|v| v.is_finite()) {
+        return None;
+    }
+    let d = [q[0] - p[0], q[1] - p[1]];
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (pk, qk) in [
+        (-d[0], p[0] - b[0]),
+        (d[0], b[2] - p[0]),
+        (-d[1], p[1] - b[1]),
+        (d[1], b[3] - p[1]),
+    ] {
+        if pk == 0.0 {
+            if qk < 0.0 {
+                return None;
+            }
+        } else {
+            let r = qk / pk;
+            if pk < 0.0 {
+                if r > t1 {
+                    return None;
+                }
+                t0 = t0.max(r);
+            } else {
+                if r < t0 {
+                    return None;
+                }
+                t1 = t1.min(r);
+            }
+        }
+    }
+    Some((
+        [p[0] + t0 * d[0], p[1] + t0 * d[1]],
+        [p[0] + t1 * d[0], p[1] + t1 * d[1]],
+    ))
+}
+
 fn rings(shape: &Shape) -> Vec<Vec<Point>> {
     match shape {
         Shape::Rectangle { .. } | Shape::Ellipse { .. } => vec![shape.outline()],
@@ -199,8 +238,13 @@ pub fn burn(rgb: &mut [u8], w: u32, h: u32, origin: [f64; 2], ds: f64, overlay: 
         if z[0] < -2.0 || z[1] < -2.0 || a[0] > f64::from(w) + 2.0 || a[1] > f64::from(h) + 2.0 {
             continue;
         }
+        // The image box with the outline's width around it: segments are cut to it first, so a
+        // vertex at 1e18 costs no more than one across the image (it once stepped for ever).
+        let frame = [-2.0, -2.0, f64::from(w) + 2.0, f64::from(h) + 2.0];
         let mut segment = |p: Point, q: Point| {
-            let (p, q) = (to_px(p), to_px(q));
+            let Some((p, q)) = clip_segment(to_px(p), to_px(q), frame) else {
+                return;
+            };
             let steps = ((q[0] - p[0]).abs().max((q[1] - p[1]).abs()) * 2.0)
                 .ceil()
                 .max(1.0);
@@ -469,6 +513,58 @@ fn write_tiff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_are_cut_to_the_box_before_drawing() {
+        let b = [0.0, 0.0, 10.0, 10.0];
+        assert_eq!(
+            clip_segment([-5.0, 5.0], [15.0, 5.0], b),
+            Some(([0.0, 5.0], [10.0, 5.0]))
+        );
+        assert_eq!(clip_segment([20.0, 20.0], [30.0, 30.0], b), None);
+        assert_eq!(clip_segment([1.0, 1.0], [f64::NAN, 1.0], b), None);
+        let (p, q) = clip_segment([5.0, 5.0], [1e18, 5.0], b).expect("crosses");
+        assert_eq!(p, [5.0, 5.0]);
+        assert!((q[0] - 10.0).abs() < 1e-6 && q[1] == 5.0, "{q:?}");
+    }
+
+    /// An outline to x = 1e18 (a hostile or broken file) once stepped along the whole segment,
+    /// for ever; cut to the image it draws its visible part at once.
+    #[test]
+    fn outlines_with_huge_coordinates_burn_only_their_visible_part() {
+        let (w, h) = (64u32, 48u32);
+        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        let far = [
+            (
+                Shape::Line {
+                    points: vec![[10.0, 20.0], [1e18, 20.0]],
+                },
+                [255, 0, 0],
+            ),
+            (
+                Shape::Ellipse {
+                    centre: [0.0, 0.0],
+                    radii: [1e18, 1e18],
+                },
+                [0, 255, 0],
+            ),
+        ];
+        let overlay = Overlay {
+            outlines: &far,
+            heatmap: None,
+        };
+        burn(&mut rgb, w, h, [0.0, 0.0], 1.0, &overlay);
+        let at = |x: u32, y: u32| {
+            let i = ((y * w + x) * 3) as usize;
+            [rgb[i], rgb[i + 1], rgb[i + 2]]
+        };
+        assert_eq!(
+            at(40, 20),
+            [255, 0, 0],
+            "the visible part of the line is drawn"
+        );
+        assert_eq!(at(5, 20), [0, 0, 0], "nothing before its start");
+    }
 
     #[test]
     fn regions_are_placed_against_the_slide() {
