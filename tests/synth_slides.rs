@@ -214,3 +214,30 @@ fn regions_beyond_the_edges_are_transparent() {
     let far = s.read_region(0, 10_000, 10_000, 64, 64).expect("read");
     assert!(far.pixels.iter().all(|&b| b == 0));
 }
+
+/// Extreme coordinates read glass, not pixels from elsewhere: `-i64::MIN` once wrapped and the
+/// read landed at x = 0 (`sentinel region --x=-9223372036854775808`).
+#[test]
+fn regions_at_extreme_coordinates_are_transparent() {
+    let f = svs();
+    let s = OpenSlideSource::open(&f.path).expect("open");
+    for (x, y) in [
+        (i64::MIN, 0),
+        (0, i64::MIN),
+        (i64::MIN, i64::MIN),
+        (i64::MAX, 0),
+        (-(1 << 40), 100),
+    ] {
+        for level in 0..s.level_count() {
+            let img = s.read_region(level, x, y, 16, 16).expect("read");
+            assert!(
+                img.pixels.chunks_exact(4).all(|p| p[3] == 0),
+                "({x}, {y}) at level {level} read slide pixels"
+            );
+        }
+    }
+    // A region straddling the origin still shows the slide where it overlaps it.
+    let img = s.read_region(0, -8, -8, 16, 16).expect("read");
+    assert_eq!(img.pixels[3], 0, "outside: transparent");
+    assert_eq!(img.pixels[(8 * 16 + 8) * 4 + 3], 255, "inside: the slide");
+}

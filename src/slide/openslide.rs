@@ -245,13 +245,15 @@ impl SlideSource for OpenSlideSource {
         // place it into a transparent canvas when the request starts left of or above the origin.
         let (w0, h0) = self.dimensions();
         let ds = lvl.downsample;
+        // unsigned_abs: `-i64::MIN` overflows (it wrapped, and the read landed at x = 0); a
+        // skip beyond u32 saturates, which is past any region's width.
         let skip_x = if x < 0 {
-            ((-x) as f64 / ds).ceil() as u32
+            (x.unsigned_abs() as f64 / ds).ceil() as u32
         } else {
             0
         };
         let skip_y = if y < 0 {
-            ((-y) as f64 / ds).ceil() as u32
+            (y.unsigned_abs() as f64 / ds).ceil() as u32
         } else {
             0
         };
@@ -259,6 +261,8 @@ impl SlideSource for OpenSlideSource {
         let read_y = y + (f64::from(skip_y) * ds).round() as i64;
         if skip_x >= width
             || skip_y >= height
+            || read_x < 0
+            || read_y < 0
             || read_x >= w0 as i64
             || read_y >= h0 as i64
             || read_x > i64::from(u32::MAX)
