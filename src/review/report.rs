@@ -264,11 +264,20 @@ pub fn coverage(
         .collect()
 }
 
+/// A text field for CSV: quoted where needed, and neutralised as OWASP recommends when it starts
+/// with a character a spreadsheet reads as a formula (`=`, `+`, `-`, `@`, tab, CR): a leading `'`
+/// (names and notes can come from another workstation's bundle). Numbers are written as numbers,
+/// not through here.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -484,6 +493,22 @@ pub fn html(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_text_fields_cannot_become_formulas() {
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("@SUM(A1:A9)"), "'@SUM(A1:A9)");
+        assert_eq!(csv_field("-2+3"), "'-2+3");
+        assert_eq!(csv_field("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+        assert_eq!(csv_field("\t=1"), "'\t=1");
+        assert_eq!(
+            csv_field("=A1,B1"),
+            "\"'=A1,B1\"",
+            "neutralised, then quoted"
+        );
+        assert_eq!(csv_field("plain notes"), "plain notes");
+        assert_eq!(csv_field("a \"quote\""), "\"a \"\"quote\"\"\"");
+    }
     use crate::annotate::{Annotation, Shape};
     use crate::review::session::{Assessment, CaseRef, Reader};
     use std::path::PathBuf;
