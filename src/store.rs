@@ -57,10 +57,30 @@ impl Store {
             message: e.to_string(),
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Db {
+            // A data directory made here is its owner's only (reader names, reads, notes).
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|e| StoreError::Db {
                 path: dir.to_path_buf(),
                 message: e.to_string(),
             })?;
+        }
+        // A new database is created private (0600); SQLite gives its WAL files the same mode.
+        if !path.exists() {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            if let Err(e) = options.open(path)
+                && e.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(StoreError::Db {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                });
+            }
         }
         let db = Connection::open(path).map_err(err)?;
         db.busy_timeout(std::time::Duration::from_secs(5))
@@ -726,6 +746,25 @@ mod tests {
             0
         );
         assert_eq!(store.annotations("content1:ab").expect("read").len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("sentinel-data");
+        let mut store = Store::in_data_dir(&data).expect("store");
+        store
+            .apply("k", Path::new("/s.svs"), &[Change::Upsert(rect(0.0))])
+            .expect("write, so the WAL exists");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        assert_eq!(mode(&data.join("sentinel.db")), 0o600, "the database");
+        let wal = data.join("sentinel.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "its write-ahead log");
+        }
     }
 
     #[test]
