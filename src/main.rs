@@ -437,6 +437,17 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
             out,
         } => {
             let s = slide::open(&slide)?;
+            // Bounded by the slide, not per side: no region holds more pixels than its level.
+            if let Some(l) = s.levels().get(level)
+                && u64::from(width) * u64::from(height) > (l.width_px * l.height_px).max(1)
+            {
+                anyhow::bail!(
+                    "a {width}x{height} px region holds more pixels than level {level} itself \
+                     ({}x{} px): nothing to gain from reading it",
+                    l.width_px,
+                    l.height_px
+                );
+            }
             let img = s.read_region(level, x, y, width, height)?;
             let (w, h) = (img.width, img.height);
             sentinel::fsutil::write_png(&out, w, h, img.pixels)

@@ -164,6 +164,40 @@ fn region_writes_the_pixels_as_png() {
     assert_eq!(img.into_raw(), want.pixels);
 }
 
+/// A region is bounded by the slide, not per side: 1 x 536,870,912 px once took 3.7 GB and wrote
+/// an 805 MB PNG of glass.
+#[test]
+fn region_larger_than_its_level_is_refused() {
+    let f = common::svs(); // level 1 is 1024 x 768
+    let png = tmp("huge-region.png");
+    let out = sentinel()
+        .args(["region"])
+        .arg(&f.path)
+        .args([
+            "--level",
+            "1",
+            "--x",
+            "0",
+            "--y",
+            "0",
+            "--width",
+            "1",
+            "--height",
+            "536870912",
+            "--out",
+        ])
+        .arg(&png)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("more pixels than level 1 itself (1024x768 px)"),
+        "{err}"
+    );
+    assert!(!png.exists());
+}
+
 /// The real app in a real window (under xvfb-run): `--at X,Y --mag M --screenshot` saves the view
 /// at that place and magnification once it is at full resolution, and exits 0.
 #[test]
