@@ -80,6 +80,96 @@ pub enum BundleError {
     Attachment(String),
     #[error("read of case {case} refers to no case of the session")]
     UnknownCase { case: String },
+    /// A record the app's own forms would not accept: the bundle is refused whole.
+    #[error("{place}: {message}")]
+    Invalid { place: String, message: String },
+}
+
+/// The checks the app's forms apply, over everything a bundle carries (one bad record refuses the
+/// bundle): the question set, unique case and reader ids, names without control characters, and
+/// reads by readers of the session, of version 1 or more, answering categories of its question set
+/// with a confidence of 0-5 and finite sizes and times.
+fn validate(p: &Payload) -> Result<(), BundleError> {
+    let invalid = |place: String, message: String| BundleError::Invalid { place, message };
+    let s = &p.session;
+    s.questions
+        .validate()
+        .map_err(|m| invalid("the session's question set".into(), m))?;
+    let plain = |place: String, text: &str| {
+        if text.chars().any(char::is_control) {
+            Err(invalid(place, format!("{text:?} holds control characters")))
+        } else {
+            Ok(())
+        }
+    };
+    plain("the session's name".into(), &s.name)?;
+    let mut seen = std::collections::HashSet::new();
+    for c in &s.cases {
+        plain(format!("case {:?}", c.id), &c.id)?;
+        if !seen.insert(c.id.as_str()) {
+            return Err(invalid(format!("case {}", c.id), "listed twice".into()));
+        }
+    }
+    let mut readers = std::collections::HashSet::new();
+    for r in &s.readers {
+        plain(
+            format!("reader {:?}", r.id),
+            &format!("{}{}{}", r.id, r.name, r.initials),
+        )?;
+        if !readers.insert(r.id.as_str()) {
+            return Err(invalid(format!("reader {}", r.id), "listed twice".into()));
+        }
+    }
+    let categories = s.questions.categories.len();
+    for r in &p.reads {
+        let place = || {
+            format!(
+                "read of case {} by {} (version {})",
+                r.case_id, r.reader_id, r.version
+            )
+        };
+        if r.reader_id != super::session::CONSENSUS && !readers.contains(r.reader_id.as_str()) {
+            return Err(invalid(place(), "the reader is not in the session".into()));
+        }
+        if r.version == 0 {
+            return Err(invalid(place(), "versions start at 1".into()));
+        }
+        if !(r.seconds_on_case.is_finite() && r.seconds_on_case >= 0.0) {
+            return Err(invalid(
+                place(),
+                format!("{} seconds on the case", r.seconds_on_case),
+            ));
+        }
+        match &r.assessment {
+            None if r.submitted => {
+                return Err(invalid(place(), "submitted without an answer".into()));
+            }
+            None => {}
+            Some(a) => {
+                if usize::from(a.category.0) >= categories {
+                    return Err(invalid(
+                        place(),
+                        format!("category {} of a set of {categories}", a.category.0),
+                    ));
+                }
+                if a.confidence > 5 {
+                    return Err(invalid(
+                        place(),
+                        format!("confidence {} (0-5)", a.confidence),
+                    ));
+                }
+                if a.largest_mm
+                    .is_some_and(|mm| !(mm.is_finite() && mm >= 0.0))
+                {
+                    return Err(invalid(
+                        place(),
+                        format!("largest deposit {:?} mm", a.largest_mm),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -196,6 +286,7 @@ pub fn read(text: &str) -> Result<Payload, BundleError> {
             });
         }
     }
+    validate(&payload)?;
     Ok(payload)
 }
 
@@ -391,6 +482,50 @@ mod tests {
             without_insignificant_whitespace("{\n  \"a b\": [1, 2],\n  \"c\": \"x \\\" y\"\n}"),
             r#"{"a b":[1,2],"c":"x \" y"}"#
         );
+    }
+
+    /// Records the app's forms refuse were once imported from bundles (and counted in kappa and
+    /// AUC): each refuses the whole bundle, naming the record.
+    #[test]
+    fn records_the_app_would_refuse_refuse_the_bundle() {
+        let (s, r) = sample();
+        assert!(
+            read(&write(&s, &r, Vec::new())).is_ok(),
+            "the sample is valid"
+        );
+        let refused = |s: &Session, r: &[Read], what: &str| match read(&write(s, r, Vec::new())) {
+            Err(BundleError::Invalid { place, message }) => {
+                assert!(
+                    format!("{place}: {message}").contains(what),
+                    "{place}: {message} (expected {what:?})"
+                );
+            }
+            other => panic!("{what}: {other:?}"),
+        };
+        let mut bad = r.clone();
+        bad[0].assessment.as_mut().expect("answer").category = Category(200);
+        refused(&s, &bad, "category 200 of a set of 4");
+        let mut bad = r.clone();
+        bad[0].assessment.as_mut().expect("answer").confidence = 200;
+        refused(&s, &bad, "confidence 200");
+        let mut bad = r.clone();
+        bad[0].version = 0;
+        refused(&s, &bad, "versions start at 1");
+        let mut bad = r.clone();
+        bad[0].reader_id = "intruder".into();
+        refused(&s, &bad, "not in the session");
+        let mut dup = s.clone();
+        dup.cases.push(dup.cases[0].clone());
+        refused(&dup, &r, "listed twice");
+        let mut ansi = s.clone();
+        ansi.readers[0].name = "A. Reader\u{1b}[31m".into();
+        refused(&ansi, &r, "control characters");
+        let mut q = s.clone();
+        q.questions.positive_from = 255;
+        refused(&q, &r, "question set");
+        let mut q = s.clone();
+        q.questions.categories.clear();
+        refused(&q, &[], "question set");
     }
 
     #[test]
