@@ -203,3 +203,47 @@ fn a_bundle_written_by_the_previous_release_still_imports() {
     let edited = text.replace("A. Reader", "Z. Reader");
     assert!(matches!(bundle::read(&edited), Err(BundleError::Checksum)));
 }
+
+/// An attachment that cannot be written (here two that clash: a file and a folder of one name)
+/// once failed after the session and reads were committed; staged first, it now fails before
+/// anything is merged, and leaves nothing behind. A killed import's staging folder is removed
+/// by the next import.
+#[test]
+fn an_import_whose_attachments_cannot_be_written_changes_nothing() {
+    let ws = tempfile::tempdir().expect("dir");
+    let mut store = Store::in_data_dir(ws.path()).expect("store");
+    let s = session();
+    let clash = bundle::write(
+        &s,
+        &[submitted("case-0", "a", Category::MACRO)],
+        vec![
+            bundle::attachment("x", b"1"),
+            bundle::attachment("x/y", b"2"),
+        ],
+    );
+    assert!(matches!(
+        bundle::import(&mut store, ws.path(), &clash),
+        Err(ImportError::Io { .. })
+    ));
+    assert!(
+        store.review_sessions().expect("sessions").is_empty(),
+        "nothing merged"
+    );
+    let review = ws.path().join("review");
+    let left: Vec<_> = std::fs::read_dir(&review).expect("ls").flatten().collect();
+    assert!(left.is_empty(), "nothing left: {left:?}");
+
+    // A staging folder of a process that is gone, then a good import.
+    let stale = review.join(".import-4294967-1");
+    std::fs::create_dir_all(stale.join("thumbs")).expect("dir");
+    let good = bundle::write(
+        &s,
+        &[submitted("case-0", "a", Category::MACRO)],
+        vec![bundle::attachment("thumbs/case-0.png", b"png")],
+    );
+    bundle::import(&mut store, ws.path(), &good).expect("imports");
+    assert!(!stale.exists(), "the killed import's leftovers are removed");
+    let placed = review.join(&s.id).join("thumbs/case-0.png");
+    assert_eq!(std::fs::read(&placed).expect("attachment in place"), b"png");
+    assert_eq!(store.review_sessions().expect("sessions").len(), 1);
+}

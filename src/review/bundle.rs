@@ -338,13 +338,70 @@ pub fn import(
     if folder.components().count() != 1 {
         return Err(BundleError::PathEscape(payload.session.id.clone()).into());
     }
-    let report = store.merge_review(&payload.session, &payload.reads)?;
-    let dir = data_dir.join("review").join(folder);
-    write_attachments(&dir, &payload.attachments).map_err(|source| ImportError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    // All or nothing: the attachments are written to a staging folder first (a name clash or an
+    // unwritable name fails here, before anything is merged), then the store commits, then the
+    // staged files are renamed into place. Staging folders left by a killed import are removed.
+    let review = data_dir.join("review");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImportError::Io { path, source }
+    };
+    std::fs::create_dir_all(&review).map_err(io(&review))?;
+    remove_stale_staging(&review);
+    let staging = review.join(format!(
+        ".import-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let staged = write_attachments(&staging, &payload.attachments);
+    let staged = match staged {
+        Ok(files) => files,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(io(&staging)(e));
+        }
+    };
+    let report = match store.merge_review(&payload.session, &payload.reads) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
+    };
+    let dir = review.join(folder);
+    for file in staged {
+        let rel = file.strip_prefix(&staging).unwrap_or(&file);
+        let target = dir.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::rename(&file, &target).map_err(io(&target))?;
+    }
+    let _ = std::fs::remove_dir_all(&staging);
     Ok(report)
+}
+
+/// Removes staging folders of imports that did not finish (their process is gone: a kill).
+fn remove_stale_staging(review: &Path) {
+    let Ok(entries) = std::fs::read_dir(review) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(".import-")
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        // A staging folder of a live process (another import under way) is left alone.
+        let alive = pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// An attachment of `bytes` under `name`.
