@@ -90,6 +90,13 @@ impl LineIndex {
 fn parse(text: &str) -> Result<Elem, XmlError> {
     let lines = LineIndex::new(text);
     let line_of = |_: &str, byte: u64| lines.line(byte);
+    // Strict, as an XML parser is: what is not well-formed imports nothing.
+    if let Some(at) = text.find('\0') {
+        return Err(XmlError {
+            line: line_of(text, at as u64),
+            message: "a NUL character: not an XML file".into(),
+        });
+    }
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
     let mut stack: Vec<Elem> = vec![Elem::default()];
@@ -106,6 +113,18 @@ fn parse(text: &str) -> Result<Elem, XmlError> {
                     line,
                     message: err.to_string(),
                 })?;
+            if value
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            {
+                return Err(XmlError {
+                    line,
+                    message: format!(
+                        "attribute {} holds a control character (e.g. &#0;)",
+                        a.key.as_ref()
+                    ),
+                });
+            }
             attrs.push((a.key.as_ref().to_owned(), value.into_owned()));
         }
         Ok(Elem {
@@ -150,6 +169,31 @@ fn parse(text: &str) -> Result<Elem, XmlError> {
                 }
             }
             Event::Eof => break,
+            Event::Decl(d) => {
+                if let Some(Ok(enc)) = d.encoding() {
+                    let enc = enc.to_ascii_lowercase();
+                    if !matches!(enc.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii") {
+                        return Err(XmlError {
+                            line,
+                            message: format!(
+                                "declared encoding {enc:?}: only UTF-8 files are read (save it as UTF-8)"
+                            ),
+                        });
+                    }
+                }
+            }
+            Event::Text(t) if stack.len() == 1 && !AsRef::<str>::as_ref(&t).trim().is_empty() => {
+                return Err(XmlError {
+                    line,
+                    message: "text outside the root element".into(),
+                });
+            }
+            Event::CData(_) | Event::GeneralRef(_) if stack.len() == 1 => {
+                return Err(XmlError {
+                    line,
+                    message: "content outside the root element".into(),
+                });
+            }
             _ => {}
         }
     }
@@ -490,6 +534,32 @@ mod tests {
         let idx = LineIndex::new(text);
         let lines: Vec<usize> = (0..text.len() as u64).map(|b| idx.line(b)).collect();
         assert_eq!(lines, vec![1, 1, 2, 2, 2, 3, 4]);
+    }
+
+    /// What an XML parser rejects imports nothing (each once imported with exit 0).
+    #[test]
+    fn malformed_xml_is_refused_not_half_read() {
+        let body = r#"<ASAP_Annotations><Annotations><Annotation Name="a" Type="Polygon" PartOfGroup="Tumor"><Coordinates><Coordinate Order="0" X="0" Y="0"/><Coordinate Order="1" X="10" Y="0"/><Coordinate Order="2" X="10" Y="10"/></Coordinates></Annotation></Annotations></ASAP_Annotations>"#;
+        let ok = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}");
+        assert_eq!(import(&ok).expect("UTF-8 declared").annotations.len(), 1);
+        for (bad, why) in [
+            (
+                format!("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n{body}"),
+                "encoding",
+            ),
+            (body.replace("Name=\"a\"", "Name=\"a\0\""), "NUL"),
+            // quick-xml refuses &#0; itself; other control characters are refused here.
+            (body.replace("Name=\"a\"", "Name=\"a&#0;\""), "character"),
+            (
+                body.replace("Name=\"a\"", "Name=\"a&#27;[31m\""),
+                "control character",
+            ),
+            (format!("<![CDATA[x]]>{body}"), "outside the root"),
+            (format!("stray text {body}"), "outside the root"),
+        ] {
+            let e = import(&bad).expect_err(why);
+            assert!(e.message.contains(why), "{why}: {e}");
+        }
     }
 
     /// A file with two roots once imported the first root's annotations and dropped the rest,
