@@ -88,6 +88,81 @@ impl RegionNamer {
     }
 }
 
+/// One export run, all or nothing: files are written into a staging folder inside the output
+/// folder and moved into place by [`ExportRun::commit`] once every region is written. A run that
+/// fails or is dropped leaves nothing; staging folders of runs that were killed are removed when
+/// the next run starts.
+pub struct ExportRun {
+    dir: PathBuf,
+    staging: PathBuf,
+    committed: bool,
+}
+
+const STAGING_PREFIX: &str = ".sentinel-export-";
+
+impl ExportRun {
+    pub fn start(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        remove_dead_staging(dir);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let staging = dir.join(format!("{STAGING_PREFIX}{}-{nanos}", std::process::id()));
+        std::fs::create_dir(&staging)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            staging,
+            committed: false,
+        })
+    }
+
+    /// Where to write the file whose final base path is `base` (from [`RegionNamer::next`]).
+    pub fn stage(&self, base: &Path) -> PathBuf {
+        self.staging.join(base.file_name().unwrap_or_default())
+    }
+
+    /// Moves the staged files into the output folder; returns their final paths.
+    pub fn commit(mut self, staged: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::with_capacity(staged.len());
+        for f in staged {
+            let target = self.dir.join(f.file_name().unwrap_or_default());
+            std::fs::rename(f, &target)?;
+            out.push(target);
+        }
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.staging);
+        Ok(out)
+    }
+}
+
+impl Drop for ExportRun {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Removes staging folders whose process is gone (a killed export).
+fn remove_dead_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STAGING_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// `base` with `suffix` appended to its file name (`base` + ".png", "-mask.png"): unlike
 /// `with_extension`, never replaces part of a name that holds a dot.
 pub fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
@@ -120,6 +195,41 @@ mod tests {
             m.next(3, None, "").file_name().expect("name"),
             "colon_mpp0_5-003"
         );
+    }
+
+    #[test]
+    fn an_export_run_is_all_or_nothing_and_cleans_up_after_killed_runs() {
+        let dir = tempfile::tempdir().expect("dir");
+        let out = dir.path().join("regions");
+        // A run killed earlier (its process is gone) left a staging folder.
+        let dead = out.join(format!("{STAGING_PREFIX}4294967-1"));
+        std::fs::create_dir_all(&dead).expect("dir");
+        std::fs::write(dead.join("x.tif.partial"), b"half").expect("write");
+        let run = ExportRun::start(&out).expect("start");
+        assert!(!dead.exists(), "the killed run's leftovers are removed");
+        let a = run.stage(&out.join("s-000"));
+        std::fs::write(with_suffix(&a, ".png"), b"png").expect("write");
+        // Dropped without commit (an error on a later region): nothing appears.
+        drop(run);
+        assert_eq!(std::fs::read_dir(&out).expect("ls").count(), 0);
+
+        let run = ExportRun::start(&out).expect("start");
+        let staged = [
+            with_suffix(&run.stage(&out.join("s-000")), ".png"),
+            with_suffix(&run.stage(&out.join("s-001")), ".png"),
+        ];
+        for f in &staged {
+            std::fs::write(f, b"png").expect("write");
+        }
+        let placed = run.commit(&staged).expect("commit");
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["s-000.png", "s-001.png"]);
+        assert_eq!(placed[1], out.join("s-001.png"));
     }
 
     #[test]

@@ -1004,24 +1004,43 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
         }
     }
     let cancel = std::sync::atomic::AtomicBool::new(false);
+    // All or nothing: the regions are written into a staging folder and moved into place once
+    // every one is written (an error on the k-th leaves nothing of the first k-1).
+    let run = sentinel::export_names::ExportRun::start(&args.out)
+        .with_context(|| args.out.display().to_string())?;
+    let mut done_all = Vec::new();
+    let mut staged = Vec::new();
     for ((i, a), bbox) in areas.into_iter().zip(boxes) {
         let req = RegionRequest {
             bbox,
             level,
-            out: names.next(*i, a.class.as_deref(), &a.name),
+            out: run.stage(&names.next(*i, a.class.as_deref(), &a.name)),
             mask: args.mask.then_some(&a.shape),
             overlay,
             png_max_pixels: sentinel::region::PNG_MAX_PIXELS,
         };
-        let label = req.out.display().to_string();
+        let label = req
+            .out
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let done = export_region(s.as_ref(), &req, &cancel, progress_printer("export"))
             .with_context(|| format!("exporting {label}"))?;
         if std::io::stderr().is_terminal() {
             eprintln!();
         }
+        staged.push(done.image.clone());
+        staged.extend(done.mask.clone());
+        done_all.push(done);
+    }
+    run.commit(&staged)
+        .with_context(|| format!("moving the regions into {}", args.out.display()))?;
+    let placed = |p: &std::path::Path| args.out.join(p.file_name().unwrap_or_default());
+    for done in done_all {
         println!(
             "{}: {}x{} px at level {}{}{}",
-            done.image.display(),
+            placed(&done.image).display(),
             done.width,
             done.height,
             done.level,
@@ -1029,7 +1048,7 @@ fn export_regions(args: &ExportArgs) -> anyhow::Result<()> {
                 .map(|m| format!(" ({m:.3} µm/px)"))
                 .unwrap_or_default(),
             done.mask
-                .map(|m| format!(", mask {}", m.display()))
+                .map(|m| format!(", mask {}", placed(&m).display()))
                 .unwrap_or_default()
         );
     }

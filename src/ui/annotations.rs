@@ -1105,11 +1105,20 @@ impl AnnotationUi {
                 }
                 // Named on this thread: the namer looks at the folder for names already taken.
                 let mut names = crate::export_names::RegionNamer::new(&dir, &slide_path);
+                // All or nothing: staged, moved into place once every region is written.
+                let run = match crate::export_names::ExportRun::start(&dir) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("{}: {e}", dir.display())));
+                        wake();
+                        return;
+                    }
+                };
                 for ((k, a), bbox) in items.iter().enumerate().zip(boxes) {
                     let req = RegionRequest {
                         bbox,
                         level: settings.level,
-                        out: names.next(k, a.class.as_deref(), &a.name),
+                        out: run.stage(&names.next(k, a.class.as_deref(), &a.name)),
                         mask: settings.mask.then_some(&a.shape),
                         overlay,
                         png_max_pixels: crate::region::PNG_MAX_PIXELS,
@@ -1124,13 +1133,17 @@ impl AnnotationUi {
                             written.extend(out.mask);
                         }
                         Err(e) => {
-                            let _ = tx.send(Err(format!("exporting {}: {e}", req.out.display())));
+                            let name = req.out.file_name().unwrap_or_default().to_string_lossy();
+                            let _ = tx.send(Err(format!("exporting {name}: {e}")));
                             wake();
                             return;
                         }
                     }
                 }
-                let _ = tx.send(Ok(written));
+                let _ = tx.send(
+                    run.commit(&written)
+                        .map_err(|e| format!("moving the regions into {}: {e}", dir.display())),
+                );
                 wake();
             });
         match spawned {
