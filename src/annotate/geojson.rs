@@ -161,6 +161,11 @@ pub fn import(text: &str) -> Result<Imported, GeoJsonError> {
             continue;
         }
         let shape = parse_geometry(f.get("geometry").unwrap_or(&Value::Null)).map_err(fail)?;
+        if shape.is_degenerate() {
+            return Err(fail(
+                "the geometry is empty (no area, length or point left)".into(),
+            ));
+        }
         let text = |key: &str| {
             props
                 .and_then(|p| p.get(key))
@@ -222,7 +227,15 @@ fn point(v: &Value, path: &str) -> Result<Point, String> {
     let x = a[0].as_f64();
     let y = a[1].as_f64();
     match (x, y) {
-        (Some(x), Some(y)) if x.is_finite() && y.is_finite() => Ok([x, y]),
+        (Some(x), Some(y)) if x.is_finite() && y.is_finite() => {
+            let max = crate::annotate::shape::MAX_COORDINATE;
+            if x.abs() > max || y.abs() > max {
+                return Err(format!(
+                    "{path}: position [{x}, {y}] is beyond any slide (at most {max:e} px)"
+                ));
+            }
+            Ok([x, y])
+        }
         _ => Err(format!("{path}: a position must be two numbers")),
     }
 }

@@ -9,6 +9,10 @@ pub type Point = [f64; 2];
 
 /// Vertices used for an ellipse wherever a polygon is needed (export, masks, boolean operations).
 pub const ELLIPSE_VERTICES: usize = 72;
+/// The largest coordinate an imported annotation may have, level-0 px: 1e8 px is 25 m at
+/// 0.25 µm/px, far beyond any slide. Larger values are a broken or hostile file; geometry
+/// operations lose all precision there.
+pub const MAX_COORDINATE: f64 = 1e8;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

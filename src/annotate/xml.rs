@@ -57,12 +57,21 @@ impl Elem {
             .attr(key)
             .ok_or_else(|| self.fail(format!("<{}> has no {key}", self.name)))?;
         // Some writers use a decimal comma.
-        v.trim()
+        let x = v
+            .trim()
             .replace(',', ".")
             .parse::<f64>()
             .ok()
             .filter(|x| x.is_finite())
-            .ok_or_else(|| self.fail(format!("<{}> {key}=\"{v}\" is not a number", self.name)))
+            .ok_or_else(|| self.fail(format!("<{}> {key}=\"{v}\" is not a number", self.name)))?;
+        let max = crate::annotate::shape::MAX_COORDINATE;
+        if x.abs() > max {
+            return Err(self.fail(format!(
+                "<{}> {key}=\"{v}\" is beyond any slide (at most {max:e} px)",
+                self.name
+            )));
+        }
+        Ok(x)
     }
 }
 
@@ -337,6 +346,9 @@ fn import_asap(root: &Elem) -> Result<Imported, XmlError> {
         if let Some(c) = &class {
             add_class(&mut out.classes, c, None);
         }
+        if shape.is_degenerate() {
+            return Err(a.fail("the annotation's geometry is empty"));
+        }
         out.annotations.push(Annotation {
             id: new_id(),
             shape,
@@ -442,7 +454,7 @@ fn import_imagescope(root: &Elem) -> Result<Imported, XmlError> {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .map(|v| [v as u8, (v >> 8) as u8, (v >> 16) as u8]);
         let layer_name = layer.attr("Name").filter(|n| !n.trim().is_empty());
-        let mut positives: Vec<(Shape, String, Option<String>)> = Vec::new();
+        let mut positives: Vec<(Shape, String, Option<String>, usize)> = Vec::new();
         let mut negatives: Vec<Shape> = Vec::new();
         for region in layer
             .child("Regions")
@@ -494,10 +506,10 @@ fn import_imagescope(root: &Elem) -> Result<Imported, XmlError> {
                 let class = layer_name
                     .map(str::to_owned)
                     .or_else(|| (!text.trim().is_empty()).then(|| text.trim().to_owned()));
-                positives.push((shape, text, class));
+                positives.push((shape, text, class, region.line));
             }
         }
-        for (mut shape, text, class) in positives {
+        for (mut shape, text, class, line) in positives {
             for n in &negatives {
                 let b = (shape.bbox(), n.bbox());
                 let overlaps =
@@ -511,6 +523,13 @@ fn import_imagescope(root: &Elem) -> Result<Imported, XmlError> {
             }
             if let Some(c) = &class {
                 add_class(&mut out.classes, c, color);
+            }
+            if shape.is_degenerate() {
+                return Err(XmlError {
+                    line,
+                    message: "the region's geometry is empty (its negative regions cover it)"
+                        .into(),
+                });
             }
             out.annotations.push(Annotation {
                 id: new_id(),
