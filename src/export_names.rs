@@ -102,16 +102,9 @@ const STAGING_PREFIX: &str = ".sentinel-export-";
 
 impl ExportRun {
     pub fn start(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        remove_dead_staging(dir);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let staging = dir.join(format!("{STAGING_PREFIX}{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&staging)?;
         Ok(Self {
+            staging: crate::fsutil::new_staging_dir(dir, STAGING_PREFIX)?,
             dir: dir.to_path_buf(),
-            staging,
             committed: false,
         })
     }
@@ -139,26 +132,6 @@ impl Drop for ExportRun {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.staging);
-        }
-    }
-}
-
-/// Removes staging folders whose process is gone (a killed export).
-fn remove_dead_staging(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(STAGING_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        let alive = pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
-        if !alive {
-            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }

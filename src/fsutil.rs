@@ -43,6 +43,35 @@ pub fn write_atomic_with(
     Ok(())
 }
 
+/// A new, empty staging folder `parent/<prefix><pid>-<nanos>` for output that is moved into place
+/// only once complete. Staging folders under `parent` with the same prefix whose process is gone
+/// (a killed run) are removed first; those of live processes (another run under way) are kept.
+pub fn new_staging_dir(parent: &Path, prefix: &str) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split('-').next())
+            else {
+                continue;
+            };
+            let alive =
+                pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = parent.join(format!("{prefix}{}-{nanos}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
 /// Encodes straight-alpha RGBA8 pixels as PNG and writes them with [`write_atomic`].
 pub fn write_png(path: &Path, width: u32, height: u32, rgba: Vec<u8>) -> std::io::Result<()> {
     let buf = image::RgbaImage::from_raw(width, height, rgba).ok_or_else(|| {

@@ -346,15 +346,7 @@ pub fn import(
         let path = path.to_path_buf();
         move |source| ImportError::Io { path, source }
     };
-    std::fs::create_dir_all(&review).map_err(io(&review))?;
-    remove_stale_staging(&review);
-    let staging = review.join(format!(
-        ".import-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
+    let staging = crate::fsutil::new_staging_dir(&review, ".import-").map_err(io(&review))?;
     let staged = write_attachments(&staging, &payload.attachments);
     let staged = match staged {
         Ok(files) => files,
@@ -381,27 +373,6 @@ pub fn import(
     }
     let _ = std::fs::remove_dir_all(&staging);
     Ok(report)
-}
-
-/// Removes staging folders of imports that did not finish (their process is gone: a kill).
-fn remove_stale_staging(review: &Path) {
-    let Ok(entries) = std::fs::read_dir(review) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(".import-")
-            .and_then(|rest| rest.split('-').next())
-        else {
-            continue;
-        };
-        // A staging folder of a live process (another import under way) is left alone.
-        let alive = pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
-        if !alive {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
 }
 
 /// An attachment of `bytes` under `name`.
