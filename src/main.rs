@@ -830,11 +830,14 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
             let mut audit_threshold = sentinel::analysis::model::UNCALIBRATED_THRESHOLD;
             let mut thumbs = std::collections::HashMap::new();
             for c in &s.cases {
-                let Some(path) = materials::locate(c, &search) else {
-                    eprintln!("{}: {} not found (use --search)", c.id, c.path.display());
-                    continue;
+                let slide = match materials::open_case_slide(&c.path, &c.slide_key, &search, &c.id)
+                {
+                    Ok(s) => s,
+                    Err(why) => {
+                        eprintln!("{why} (use --search)");
+                        continue;
+                    }
                 };
-                let slide = slide::open(&path)?;
                 if let Some(result) =
                     materials::stored_analysis(slide.as_ref(), &data_dir.join("analyses"))
                 {

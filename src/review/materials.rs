@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::session::{CaseRef, Read};
+use super::session::Read;
 use crate::annotate::Shape;
 use crate::slide::SlideSource;
 
@@ -23,10 +23,6 @@ pub fn legacy_key(slide: &dyn SlideSource) -> Option<String> {
 /// Whether `key` (recorded in a session, perhaps by an earlier release) names this slide.
 pub fn key_matches(slide: &dyn SlideSource, key: &str) -> bool {
     key == slide.id().as_str() || legacy_key(slide).is_some_and(|l| l == key)
-}
-
-fn matches(path: &Path, key: &str) -> bool {
-    crate::slide::open(path).is_ok_and(|s| key_matches(s.as_ref(), key))
 }
 
 /// Opens the slide of a case: at `path` if that file is still the slide recorded as `key`, else
@@ -74,19 +70,6 @@ pub fn open_case_slide(
             path.display()
         ),
     })
-}
-
-/// Where the case's slide is now: its recorded path if that is still the same slide, else a file
-/// of the same name in one of `search` that is.
-pub fn locate(case: &CaseRef, search: &[PathBuf]) -> Option<PathBuf> {
-    if case.path.is_file() && matches(&case.path, &case.slide_key) {
-        return Some(case.path.clone());
-    }
-    let name = case.path.file_name()?;
-    search
-        .iter()
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file() && matches(p, &case.slide_key))
 }
 
 /// The stored, complete analysis of `slide` in `analyses_dir`, if it is of this very slide: its
