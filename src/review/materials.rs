@@ -35,11 +35,16 @@ pub fn open_case_slide(
     search: &[PathBuf],
     label: &str,
 ) -> Result<Box<dyn SlideSource>, String> {
+    // Identities shortened for people: 12 hex digits tell slides apart.
+    let short = |id: &str| match id.split_once(':') {
+        Some((kind, hex)) => format!("{kind}:{}", hex.get(..12).unwrap_or(hex)),
+        None => id.to_owned(),
+    };
     let mut other = None;
     if path.is_file() {
         match crate::slide::open(path) {
             Ok(s) if key_matches(s.as_ref(), key) => return Ok(s),
-            Ok(s) => other = Some(s.id().to_string()),
+            Ok(s) => other = Some(short(s.id().as_str())),
             Err(e) => other = Some(format!("unreadable: {e}")),
         }
     }
@@ -54,6 +59,10 @@ pub fn open_case_slide(
             }
         }
     }
+    let mut label = label.to_owned();
+    if let Some(first) = label.get(..1) {
+        label.replace_range(..1, &first.to_uppercase());
+    }
     let folders = if search.is_empty() {
         "no folder to search was given".to_owned()
     } else {
@@ -61,9 +70,11 @@ pub fn open_case_slide(
     };
     Err(match other {
         Some(found) => format!(
-            "{label}'s slide: {} now holds another slide ({found}, not {key}); it is refused. \
+            "{label}'s slide: {} now holds another slide ({}, not {}); it is refused. \
              Locate the case's slide: add the folder that holds it ({folders})",
-            path.display()
+            path.display(),
+            found,
+            short(key)
         ),
         None => format!(
             "{label}'s slide is missing: {} ({folders}); locate it: add the folder that holds it",
