@@ -662,6 +662,40 @@ mod tests {
         assert_eq!(report.cases_added, 0);
     }
 
+    /// An annotation row whose shape no tool makes (radii 1e18: the outline burner and the
+    /// coverage maths would loop over it) is skipped and reported like an unparsable one.
+    #[test]
+    fn an_annotation_row_with_an_impossible_shape_is_skipped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::in_data_dir(dir.path()).expect("store");
+        for (id, shape) in [
+            ("ok", r#"{"kind":"rectangle","min":[0,0],"max":[5,5]}"#),
+            (
+                "huge",
+                r#"{"kind":"ellipse","centre":[1,1],"radii":[1e18,1e18]}"#,
+            ),
+            ("empty", r#"{"kind":"area","polygons":[]}"#),
+        ] {
+            let json = format!(r#"{{"id":"{id}","shape":{shape},"class":null}}"#);
+            store
+                .db
+                .execute(
+                    "INSERT INTO annotations (slide, id, seq, json) VALUES ('k', ?1, 0, ?2)",
+                    [id, json.as_str()],
+                )
+                .expect("insert");
+        }
+        let kept = store.annotations("k").expect("the store stays usable");
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id, "ok");
+        let skipped = store.take_skipped();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped.iter().any(|s| s.contains("not within")),
+            "{skipped:?}"
+        );
+    }
+
     /// Merges of the same session from two connections at once: each reads and writes inside
     /// its own write transaction, so no merge overwrites another's additions.
     #[test]

@@ -34,6 +34,8 @@ pub fn default_classes() -> Vec<Class> {
 pub struct Annotation {
     /// A UUID, as QuPath gives its objects.
     pub id: String,
+    /// Checked on the way in: the store and review bundles hold no shape the app could not make.
+    #[serde(deserialize_with = "Shape::deserialize_checked")]
     pub shape: Shape,
     /// Class name; `None` is unclassified.
     pub class: Option<String>,

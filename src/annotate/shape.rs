@@ -90,6 +90,85 @@ impl Shape {
         )
     }
 
+    /// Whether the shape is one the app could have made: every coordinate finite and within
+    /// [`MAX_COORDINATE`], ellipse radii and rectangle sides not negative, and enough vertices for
+    /// its kind. What every reader of stored or handed-over shapes (the store, review bundles)
+    /// checks, so a damaged or hostile record cannot send the geometry code into a loop over
+    /// 1e18 px or a polygon with no ring.
+    pub fn check(&self) -> Result<(), String> {
+        let coordinate = |p: &Point| -> Result<(), String> {
+            if p.iter().all(|v| v.is_finite() && v.abs() <= MAX_COORDINATE) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "position [{}, {}] is not within ±{MAX_COORDINATE:e} px",
+                    p[0], p[1]
+                ))
+            }
+        };
+        let at_least = |n: usize, what: &str, found: usize| -> Result<(), String> {
+            if found >= n {
+                Ok(())
+            } else {
+                Err(format!("{what} needs at least {n} vertices, found {found}"))
+            }
+        };
+        match self {
+            Shape::Rectangle { min, max } => {
+                coordinate(min)?;
+                coordinate(max)?;
+                if min[0] > max[0] || min[1] > max[1] {
+                    return Err(format!(
+                        "rectangle corners [{}, {}] and [{}, {}] are the wrong way round",
+                        min[0], min[1], max[0], max[1]
+                    ));
+                }
+            }
+            Shape::Ellipse { centre, radii } => {
+                coordinate(centre)?;
+                if !radii.iter().all(|r| r.is_finite() && *r >= 0.0) {
+                    return Err(format!(
+                        "ellipse radii [{}, {}] must be finite and not negative",
+                        radii[0], radii[1]
+                    ));
+                }
+                let [x0, y0, x1, y1] = self.bbox();
+                coordinate(&[x0, y0])?;
+                coordinate(&[x1, y1])?;
+            }
+            Shape::Area { polygons } => {
+                if polygons.is_empty() {
+                    return Err("an area with no polygon".into());
+                }
+                for rings in polygons {
+                    if rings.is_empty() {
+                        return Err("a polygon with no ring".into());
+                    }
+                    for ring in rings {
+                        at_least(3, "a polygon ring", ring.len())?;
+                        ring.iter().try_for_each(coordinate)?;
+                    }
+                }
+            }
+            Shape::Points { points } => {
+                at_least(1, "a point set", points.len())?;
+                points.iter().try_for_each(coordinate)?;
+            }
+            Shape::Line { points } => {
+                at_least(2, "a line", points.len())?;
+                points.iter().try_for_each(coordinate)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deserializes a shape and [`Shape::check`]s it (for `#[serde(deserialize_with)]`).
+    pub fn deserialize_checked<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let shape = Shape::deserialize(d)?;
+        shape.check().map_err(serde::de::Error::custom)?;
+        Ok(shape)
+    }
+
     /// Whether the shape is too small to keep (a click without a drag, a polygon of two points).
     pub fn is_degenerate(&self) -> bool {
         match self {
@@ -388,6 +467,86 @@ mod tests {
 
     fn square(x: f64, y: f64, s: f64) -> Vec<Point> {
         vec![[x, y], [x + s, y], [x + s, y + s], [x, y + s]]
+    }
+
+    /// Shapes no tool can draw (a bundle's read held a ruler to x = 1e18 and an ellipse of radii
+    /// 1e18, and every report over it hung) are refused, saying what is wrong; drawn ones pass.
+    #[test]
+    fn check_refuses_shapes_the_app_cannot_make() {
+        let refused = |s: Shape, what: &str| {
+            let e = s.check().expect_err(what);
+            assert!(e.contains(what), "{e} (expected {what:?})");
+        };
+        refused(
+            Shape::Line {
+                points: vec![[0.0, 0.0], [1e18, 5.0]],
+            },
+            "not within",
+        );
+        refused(
+            Shape::Ellipse {
+                centre: [10.0, 10.0],
+                radii: [1e18, 1e18],
+            },
+            "not within",
+        );
+        refused(
+            Shape::Ellipse {
+                centre: [10.0, 10.0],
+                radii: [-1.0, 3.0],
+            },
+            "not negative",
+        );
+        refused(
+            Shape::Rectangle {
+                min: [5.0, 5.0],
+                max: [1.0, 9.0],
+            },
+            "wrong way round",
+        );
+        refused(
+            Shape::Area {
+                polygons: Vec::new(),
+            },
+            "no polygon",
+        );
+        refused(
+            Shape::Area {
+                polygons: vec![Vec::new()],
+            },
+            "no ring",
+        );
+        refused(Shape::polygon(vec![[0.0, 0.0], [1.0, 1.0]]), "at least 3");
+        refused(Shape::Points { points: Vec::new() }, "at least 1");
+        refused(
+            Shape::Points {
+                points: vec![[f64::NAN, 0.0]],
+            },
+            "not within",
+        );
+        refused(
+            Shape::Line {
+                points: vec![[0.0, 0.0]],
+            },
+            "at least 2",
+        );
+        for ok in [
+            Shape::rectangle([0.0, 0.0], [10.0, 10.0]),
+            Shape::ellipse_in([0.0, 0.0], [10.0, 4.0]),
+            Shape::polygon(square(0.0, 0.0, 5.0)),
+            Shape::Points {
+                points: vec![[1.0, 2.0]],
+            },
+            Shape::Line {
+                points: vec![[0.0, 0.0], [3.0, 4.0]],
+            },
+        ] {
+            assert_eq!(ok.check(), Ok(()), "{ok:?}");
+        }
+        // Deserializing an annotation checks its shape.
+        let json = r#"{"id":"a","shape":{"kind":"ellipse","centre":[1,1],"radii":[1e18,1e18]},"class":null}"#;
+        let e = serde_json::from_str::<crate::annotate::Annotation>(json).expect_err("refused");
+        assert!(e.to_string().contains("not within"), "{e}");
     }
 
     #[test]

@@ -134,6 +134,18 @@ fn validate(p: &Payload) -> Result<(), BundleError> {
         if r.version == 0 {
             return Err(invalid(place(), "versions start at 1".into()));
         }
+        let max = crate::annotate::shape::MAX_COORDINATE;
+        if let Some(v) = r.view_track.iter().find(|v| {
+            !(v.rect.iter().all(|x| x.is_finite() && x.abs() <= max)
+                && v.t.is_finite()
+                && v.seconds.is_finite()
+                && v.magnification.is_finite())
+        }) {
+            return Err(invalid(
+                place(),
+                format!("a view {:?} at {} s is not within any slide", v.rect, v.t),
+            ));
+        }
         if !(r.seconds_on_case.is_finite() && r.seconds_on_case >= 0.0) {
             return Err(invalid(
                 place(),
@@ -554,6 +566,53 @@ mod tests {
         let mut q = s.clone();
         q.questions.categories.clear();
         refused(&q, &[], "question set");
+    }
+
+    /// A read holding a ruler to x = 1e18, an ellipse of radii 1e18 or an empty polygon once
+    /// imported and then hung every report on the session: now the bundle is refused, naming the
+    /// shape and where it is in the file.
+    #[test]
+    fn a_read_with_a_shape_no_tool_makes_refuses_the_bundle() {
+        use crate::annotate::{Annotation, Shape};
+        let (s, r) = sample();
+        for shape in [
+            Shape::Line {
+                points: vec![[0.0, 0.0], [1e18, 0.0]],
+            },
+            Shape::Ellipse {
+                centre: [0.0, 0.0],
+                radii: [1e18, 1e18],
+            },
+            Shape::Area {
+                polygons: vec![Vec::new()],
+            },
+        ] {
+            let mut bad = r.clone();
+            bad[0]
+                .annotations
+                .push(Annotation::new(shape.clone(), None));
+            match read(&write(&s, &bad, Vec::new())) {
+                Err(BundleError::Unreadable { message, .. }) => assert!(
+                    message.contains("not within") || message.contains("no ring"),
+                    "{shape:?}: {message}"
+                ),
+                other => panic!("{shape:?}: {other:?}"),
+            }
+        }
+        let mut bad = r.clone();
+        bad[0].view_track.push(crate::review::session::ViewSample {
+            t: 0.0,
+            seconds: 1.0,
+            rect: [0.0, 0.0, 1e18, 1.0],
+            magnification: 10.0,
+        });
+        assert!(
+            matches!(
+                read(&write(&s, &bad, Vec::new())),
+                Err(BundleError::Invalid { .. })
+            ),
+            "a view beyond any slide refuses the bundle"
+        );
     }
 
     #[test]
