@@ -93,8 +93,8 @@ struct Run {
     meta: sentinel::analysis::model::ModelMeta,
 }
 
-fn patch_auc(full_precision: bool) -> Option<Run> {
-    let data = common::shared_data()?;
+fn patch_auc(full_precision: bool) -> Run {
+    let data = common::shared_data();
     let mut model = Model::load(
         &bundled_model_dir(),
         LoadOptions {
@@ -128,20 +128,18 @@ fn patch_auc(full_precision: bool) -> Option<Run> {
             named.push((name, p));
         }
     }
-    Some(Run {
+    Run {
         auc: auc(&scores),
         scores: named,
         risks,
         onnx: model.onnx.clone(),
         meta,
-    })
+    }
 }
 
 /// Runs the patches through the Rust pipeline and checks AUC and per-patch scores against the card.
 fn check_against_card(full_precision: bool, variant: &str, file: &str, max_gap: f64) {
-    let Some(run) = patch_auc(full_precision) else {
-        return;
-    };
+    let run = patch_auc(full_precision);
     let (auc, card) = (run.auc, card_auc(variant));
     let gap = mean_score_gap(variant, &run.scores);
     println!(
@@ -182,7 +180,7 @@ fn cpu_default_is_the_file_the_card_ships_and_matches_its_scores() {
         None => check_against_card(false, "fp32", "model.onnx", 0.01),
         Some(file) => {
             // A shipped variant's own scores are compared per tile in the agreement test.
-            let run = patch_auc(false).expect("data");
+            let run = patch_auc(false);
             assert!(run.onnx.ends_with(&file));
         }
     }
@@ -193,9 +191,7 @@ fn cpu_default_is_the_file_the_card_ships_and_matches_its_scores() {
 /// same patches, and the meaning shown in the legend quotes the card's cross-validated figures.
 #[test]
 fn calibrated_threshold_gives_the_cards_sensitivity_and_specificity() {
-    let Some(run) = patch_auc(false) else {
-        return;
-    };
+    let run = patch_auc(false);
     let card = card();
     let cal = &card["calibration"];
     let meta = &run.meta;
@@ -260,9 +256,7 @@ fn cpu_default_agrees_with_full_model_per_tile_on_real_slides() {
     use sentinel::analysis::pipeline::{Params, analyze_slide};
     use sentinel::analysis::runner::RunOptions;
 
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let rule = card()["cpu_variants"]["rule"].clone();
     let num = |k: &str| rule[k].as_f64().unwrap_or_else(|| panic!("rule {k}"));
     let (pearson_min, p99_max, near) = (
@@ -436,9 +430,7 @@ fn mosaic_of_real_patches_analysed_end_to_end_keeps_the_cards_auc() {
     use sentinel::analysis::runner::RunOptions;
     use sentinel::synth::{SynthFormat, SynthSpec, write_painted};
 
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     const MOSAIC_MARGIN: f64 = 0.05;
     let mut list = patches(&data.join("patches/camelyon16"));
     fastrand::Rng::with_seed(16).shuffle(&mut list);

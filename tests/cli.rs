@@ -78,15 +78,18 @@ fn synth_then_info_json() {
 #[test]
 fn info_properties_match_openslide_python() {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python");
-    if !python.is_file() {
-        eprintln!("skipping: {} is absent (run ./setup)", python.display());
-        return;
-    }
-    let mut slides = vec![common::svs().path.clone(), common::tiff().path.clone()];
-    if let Some(data) = common::shared_data() {
-        slides.push(data.join("slides/CMU-1-Small-Region.svs"));
-        slides.push(data.join("slides/dicom-wsi-jpeg.dcm"));
-    }
+    assert!(
+        python.is_file(),
+        "{} is absent: run ./setup",
+        python.display()
+    );
+    let data = common::shared_data();
+    let slides = [
+        common::svs().path.clone(),
+        common::tiff().path.clone(),
+        data.join("slides/CMU-1-Small-Region.svs"),
+        data.join("slides/dicom-wsi-jpeg.dcm"),
+    ];
     for slide in slides {
         let ours = sentinel()
             .args(["info", "--json"])
@@ -202,10 +205,10 @@ fn region_larger_than_its_level_is_refused() {
 /// at that place and magnification once it is at full resolution, and exits 0.
 #[test]
 fn scripted_screenshot_shows_the_requested_place() {
-    if Command::new("xvfb-run").arg("--help").output().is_err() {
-        eprintln!("skipping: xvfb-run is absent (./setup installs xvfb)");
-        return;
-    }
+    assert!(
+        Command::new("xvfb-run").arg("--help").output().is_ok(),
+        "xvfb-run is absent: run ./setup (it installs xvfb)"
+    );
     let f = common::svs();
     let t = &f.report.scene.tumours[0];
     let (cx, cy) = (t.cx.round() as i64, t.cy.round() as i64);
@@ -281,10 +284,10 @@ fn scripted_screenshot_shows_the_requested_place() {
 
 #[test]
 fn screenshot_of_a_bad_slide_fails_with_the_reason() {
-    if Command::new("xvfb-run").arg("--help").output().is_err() {
-        eprintln!("skipping: xvfb-run is absent (./setup installs xvfb)");
-        return;
-    }
+    assert!(
+        Command::new("xvfb-run").arg("--help").output().is_ok(),
+        "xvfb-run is absent: run ./setup (it installs xvfb)"
+    );
     let bad = tmp("bad-for-screenshot.svs");
     std::fs::write(&bad, b"not a slide").expect("write");
     let runtime = tmp("xdg2");

@@ -452,9 +452,7 @@ fn heatmap_overlay_lines_up_with_slide_cells_at_every_zoom() {
 fn analyze_button_runs_the_bundled_model_and_shows_the_heatmap() {
     use egui_kittest::kittest::Queryable;
     use sentinel::ui::analysis_panel::RunState;
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let mut h = harness(&slide);
     h.state_mut().set_analysis_panel(true);

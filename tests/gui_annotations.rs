@@ -46,9 +46,7 @@ fn slide_at(h: &Harness<'static, SentinelApp>, p: Pos2) -> [f64; 2] {
 
 #[test]
 fn polygon_by_clicks_then_undo_redo_select_delete_and_saved() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -161,9 +159,7 @@ fn polygon_by_clicks_then_undo_redo_select_delete_and_saved() {
 
 #[test]
 fn rectangle_by_drag_draws_without_panning() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -204,9 +200,7 @@ fn rectangle_by_drag_draws_without_panning() {
 
 #[test]
 fn region_export_from_the_panel_runs_off_the_ui_thread() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -264,9 +258,7 @@ fn region_export_from_the_panel_runs_off_the_ui_thread() {
 
 #[test]
 fn snapshot_saves_the_canvas_with_annotations_and_scale_bar() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -313,9 +305,7 @@ fn snapshot_saves_the_canvas_with_annotations_and_scale_bar() {
 #[test]
 fn panel_buttons_pick_tools_undo_and_list_with_measures() {
     use egui_kittest::kittest::Queryable;
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -364,9 +354,7 @@ fn panel_buttons_pick_tools_undo_and_list_with_measures() {
 
 #[test]
 fn select_tool_moves_a_shape_and_drags_a_vertex_with_undo() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());
@@ -452,9 +440,7 @@ fn select_tool_moves_a_shape_and_drags_a_vertex_with_undo() {
 
 #[test]
 fn brush_paints_an_area_and_shift_erases_from_it() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let slide = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = harness(&slide, dir.path());

@@ -14,9 +14,7 @@ use common::run_until;
 
 #[test]
 fn start_answer_submit_next_with_blinding() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let synth = common::svs().path.clone();
     let dir = tempfile::tempdir().expect("temp dir");
@@ -200,9 +198,7 @@ fn start_answer_submit_next_with_blinding() {
 #[test]
 fn adjudication_shows_both_readers_and_records_the_consensus() {
     use sentinel::annotate::{Annotation, Shape};
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let key = {
@@ -305,9 +301,7 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
 
 #[test]
 fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let session = Session {
@@ -361,9 +355,7 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
 
 #[test]
 fn a_session_made_in_the_panel_can_be_read_at_once() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 800.0));
@@ -435,9 +427,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
 /// Submit does nothing; the case's slide found in an added search folder binds the read.
 #[test]
 fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
-    let Some(data) = common::shared_data() else {
-        return;
-    };
+    let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let synth = common::svs().path.clone();
     let dir = tempfile::tempdir().expect("temp dir");

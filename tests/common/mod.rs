@@ -59,18 +59,16 @@ pub fn psnr_rgba_rgb(rgba: &[u8], rgb: &[u8]) -> f64 {
     10.0 * (255.0f64 * 255.0 / mse).log10()
 }
 
-/// The shared test data folder, or `None` (with a printed reason) where it is absent.
-pub fn shared_data() -> Option<PathBuf> {
+/// The shared test data folder (`../shared/data`); a test that needs it panics where it is absent.
+pub fn shared_data() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} is absent (real test data lives there)",
-            dir.display()
-        );
-        None
-    }
+    // A test that needs the real slides fails without them rather than passing unseen.
+    assert!(
+        dir.is_dir(),
+        "{} is absent: the real test slides live there (see the README's Testing section)",
+        dir.display()
+    );
+    dir
 }
 
 /// The app on `slide` with its data in `data_dir`, in a `size` window, every side panel hidden
