@@ -510,3 +510,47 @@ fn brush_paints_an_area_and_shift_erases_from_it() {
         "the middle is erased"
     );
 }
+
+/// An annotation file for another slide (a region a million pixels away) imports nothing, and
+/// the panel says which annotation and why; one that fits is imported.
+#[test]
+fn importing_a_file_for_another_slide_adds_nothing_and_says_why() {
+    let data = common::shared_data();
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some() && a.annotations().is_loaded()
+    });
+    let classes = sentinel::annotate::default_classes();
+    let far = sentinel::annotate::Annotation::new(
+        Shape::rectangle([1_000_000.0, 0.0], [1_000_400.0, 300.0]),
+        None,
+    );
+    let near =
+        sentinel::annotate::Annotation::new(Shape::rectangle([100.0, 100.0], [400.0, 300.0]), None);
+    let file = dir.path().join("other-slide.geojson");
+    std::fs::write(
+        &file,
+        sentinel::annotate::geojson::export(&[near.clone(), far], &classes),
+    )
+    .expect("write");
+    h.state_mut().annotations_mut().import_path(file);
+    run_until(&mut h, "the refusal", |a| a.annotations().error().is_some());
+    let e = h.state().annotations().error().expect("error").to_owned();
+    assert!(
+        e.contains("annotation 2") && e.contains("2220x2967 px"),
+        "{e}"
+    );
+    assert!(h.state().annotations().document().items().is_empty());
+    let file = dir.path().join("this-slide.geojson");
+    std::fs::write(
+        &file,
+        sentinel::annotate::geojson::export(&[near], &classes),
+    )
+    .expect("write");
+    h.state_mut().annotations_mut().import_path(file);
+    run_until(&mut h, "the import", |a| {
+        a.annotations().document().items().len() == 1
+    });
+}

@@ -23,3 +23,72 @@ pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, String> 
         geojson::import(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
+
+/// [`import_file`] for a slide of `dims` level-0 px: a file with an annotation wholly outside the
+/// slide (its box does not touch it: coordinates of another scan, level or slide) imports
+/// nothing, and the error names the annotation and its box. Annotations partly off the slide are
+/// kept, as drawn ones may be.
+pub fn import_file_for_slide(
+    path: &std::path::Path,
+    dims: (u64, u64),
+) -> Result<geojson::Imported, String> {
+    let imported = import_file(path)?;
+    if let Some((i, a)) = first_off_slide(&imported.annotations, dims) {
+        let [x0, y0, x1, y1] = a.shape.bbox();
+        let name = if a.name.is_empty() {
+            String::new()
+        } else {
+            format!(" \"{}\"", a.name)
+        };
+        return Err(format!(
+            "{}: annotation {}{name} lies wholly outside this {}x{} px slide (its box is \
+             {x0:.0},{y0:.0} to {x1:.0},{y1:.0}); is the file for another slide, level or scan? \
+             Nothing was imported",
+            path.display(),
+            i + 1,
+            dims.0,
+            dims.1
+        ));
+    }
+    Ok(imported)
+}
+
+/// The first annotation whose bounding box does not touch the `dims` slide, with its index.
+pub fn first_off_slide(list: &[Annotation], dims: (u64, u64)) -> Option<(usize, &Annotation)> {
+    let (w, h) = (dims.0 as f64, dims.1 as f64);
+    list.iter().enumerate().find(|(_, a)| {
+        let [x0, y0, x1, y1] = a.shape.bbox();
+        x1 < 0.0 || y1 < 0.0 || x0 > w || y0 > h
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_annotation_wholly_off_the_slide_refuses_the_import() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("a.geojson");
+        let doc = Document::default();
+        let list = [
+            Annotation::new(Shape::rectangle([10.0, 10.0], [50.0, 50.0]), None),
+            // Partly off: kept.
+            Annotation::new(Shape::rectangle([900.0, 10.0], [1100.0, 50.0]), None),
+            // A million px away: refused.
+            Annotation::new(
+                Shape::rectangle([1_000_000.0, 0.0], [1_000_500.0, 400.0]),
+                None,
+            ),
+        ];
+        std::fs::write(&file, geojson::export(&list, doc.classes())).expect("write");
+        let e = import_file_for_slide(&file, (1000, 800)).expect_err("refused");
+        assert!(
+            e.contains("annotation 3") && e.contains("1000x800 px") && e.contains("1000000,0"),
+            "{e}"
+        );
+        std::fs::write(&file, geojson::export(&list[..2], doc.classes())).expect("write");
+        let ok = import_file_for_slide(&file, (1000, 800)).expect("on the slide");
+        assert_eq!(ok.annotations.len(), 2);
+    }
+}

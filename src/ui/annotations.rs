@@ -50,6 +50,8 @@ pub struct AnnotationUi {
     wake: Arc<dyn Fn() + Send + Sync>,
     /// Identity key, path and µm per pixel of the open slide.
     slide: Option<(String, PathBuf, Option<[f64; 2]>)>,
+    /// The open slide's level-0 size: imports are placed against it.
+    slide_dims: Option<(u64, u64)>,
     loaded: bool,
     doc: Document,
     tool: Tool,
@@ -122,6 +124,7 @@ impl AnnotationUi {
             store: StoreThread::start(data_dir, Arc::clone(&wake)),
             wake,
             slide: None,
+            slide_dims: None,
             loaded: false,
             doc: Document::default(),
             tool: Tool::Select,
@@ -170,6 +173,7 @@ impl AnnotationUi {
             crate::review::materials::legacy_key(v.slide.as_ref()).filter(|_| scoped.is_none());
         self.store.load_or_adopt(&key, legacy.as_deref());
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
+        self.slide_dims = Some(v.slide.dimensions());
         self.loaded = false;
         self.doc = Document::default();
         self.selected = None;
@@ -1253,6 +1257,7 @@ impl AnnotationUi {
     }
 
     fn import_dialog(&mut self) {
+        let dims = self.slide_dims;
         let (tx, rx) = channel();
         let wake = Arc::clone(&self.wake);
         let spawned = std::thread::Builder::new()
@@ -1264,7 +1269,7 @@ impl AnnotationUi {
                         &["geojson", "json", "xml"],
                     )
                     .pick_file();
-                let result = picked.map(|p| crate::annotate::import_file(&p));
+                let result = picked.map(|p| import(&p, dims));
                 let _ = tx.send(result);
                 wake();
             });
@@ -1276,10 +1281,11 @@ impl AnnotationUi {
 
     /// Reads and parses `path` off the UI thread; the annotations arrive through [`Self::poll`].
     pub fn import_path(&mut self, path: PathBuf) {
+        let dims = self.slide_dims;
         let (tx, rx) = channel();
         let wake = Arc::clone(&self.wake);
         std::thread::spawn(move || {
-            let _ = tx.send(Some(crate::annotate::import_file(&path)));
+            let _ = tx.send(Some(import(&path, dims)));
             wake();
         });
         self.file_job = Some(FileJob::Import(rx));
@@ -1328,6 +1334,17 @@ impl AnnotationUi {
 }
 
 /// "1.23 mm² · 4.5 mm" style measures (pixels where the slide has no mpp).
+/// Reads an annotation file, placed against the open slide's size when there is one.
+fn import(
+    path: &std::path::Path,
+    dims: Option<(u64, u64)>,
+) -> Result<crate::annotate::geojson::Imported, String> {
+    match dims {
+        Some(d) => crate::annotate::import_file_for_slide(path, d),
+        None => crate::annotate::import_file(path),
+    }
+}
+
 pub fn measure_text(shape: &Shape, mpp: Option<[f64; 2]>) -> String {
     let Some(mpp) = mpp else {
         return match shape {
