@@ -336,6 +336,14 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
         m.replace("\"version\": \"1\"", "\"version\": \"2\"")
     });
     assert_eq!(run(&changed)["reused"], false);
+    // The new heatmap replaced the old one's exports too: a kill between the heatmap and its
+    // exports once left a new heatmap beside the previous run's GeoJSON.
+    for ext in ["csv", "geojson", "figure.png"] {
+        assert!(
+            !sidecar.with_extension(ext).exists(),
+            "the previous heatmap's {ext} is still beside the new heatmap"
+        );
+    }
 }
 
 #[test]

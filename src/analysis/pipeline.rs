@@ -212,6 +212,11 @@ pub fn analyze_slide(
         tissue_area_mm2: mask.area_mm2(mpp0),
         complete: true,
     };
+    // The heatmap and its exports are one set: the previous heatmap's exports go before the new
+    // heatmap lands, so no kill or failure can leave a new heatmap beside an old run's CSV or
+    // GeoJSON. (A kill in between leaves the old heatmap alone; one after, the new one alone,
+    // and `--export` writes its files from it on the next run.)
+    remove_exports(&sidecar).map_err(|e| io(e, &sidecar))?;
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
     let line = report(&result, stats.tiles, false);
     Ok((line, result))
@@ -332,6 +337,42 @@ pub enum ExportFormat {
     Figure,
 }
 
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 4] = [
+        ExportFormat::Csv,
+        ExportFormat::Geojson,
+        ExportFormat::Png,
+        ExportFormat::Figure,
+    ];
+
+    /// Where this export of the heatmap stored at `sidecar` goes.
+    pub fn path(self, sidecar: &Path) -> PathBuf {
+        sidecar.with_extension(match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Geojson => "geojson",
+            ExportFormat::Png => "png",
+            ExportFormat::Figure => "figure.png",
+        })
+    }
+}
+
+/// Removes every export of the heatmap stored at `sidecar` (they describe that heatmap, not the
+/// one about to replace it), durably: the folder is synced before the caller writes on.
+fn remove_exports(sidecar: &Path) -> std::io::Result<()> {
+    let mut removed = false;
+    for f in ExportFormat::ALL {
+        match std::fs::remove_file(f.path(sidecar)) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if removed && let Some(dir) = sidecar.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Writes `result`'s heatmap beside its sidecar in each format (PNG in `colormap`); returns the
 /// paths written. `slide` gives the figure its thumbnail (without it, the figure is over white).
 pub fn export(
@@ -367,31 +408,28 @@ pub fn export(
                 result.summary.threshold,
                 style,
             );
-            let path = sidecar.with_extension("figure.png");
+            let path = f.path(sidecar);
             crate::fsutil::write_png(&path, img.width, img.height, img.pixels)?;
             written.push(path);
             continue;
         }
         if *f == ExportFormat::Png {
             let h = &result.heatmap;
-            let path = sidecar.with_extension("png");
+            let path = f.path(sidecar);
             crate::fsutil::write_png(&path, h.cols, h.rows, super::export::to_rgba(h, colormap))?;
             written.push(path);
             continue;
         }
-        let (ext, bytes) = match f {
+        let bytes = match f {
             ExportFormat::Png | ExportFormat::Figure => unreachable!("written above"),
-            ExportFormat::Csv => ("csv", super::export::to_csv(&result.heatmap).into_bytes()),
-            ExportFormat::Geojson => (
-                "geojson",
-                serde_json::to_vec(&super::export::to_geojson(
-                    &result.heatmap,
-                    result.provenance.threshold,
-                ))
-                .map_err(std::io::Error::other)?,
-            ),
+            ExportFormat::Csv => super::export::to_csv(&result.heatmap).into_bytes(),
+            ExportFormat::Geojson => serde_json::to_vec(&super::export::to_geojson(
+                &result.heatmap,
+                result.provenance.threshold,
+            ))
+            .map_err(std::io::Error::other)?,
         };
-        let path = sidecar.with_extension(ext);
+        let path = f.path(sidecar);
         crate::fsutil::write_atomic(&path, &bytes)?;
         written.push(path);
     }
