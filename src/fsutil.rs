@@ -22,6 +22,7 @@ pub fn write_atomic_with(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    remove_dead_temporaries(dir, path);
     let (tmp_path, file) = tempfile_in(dir, path)?;
     let result = (|| {
         let mut w = std::io::BufWriter::new(file);
@@ -57,8 +58,9 @@ pub fn new_staging_dir(parent: &Path, prefix: &str) -> std::io::Result<std::path
             else {
                 continue;
             };
-            let alive =
-                pid == std::process::id().to_string() || Path::new("/proc").join(pid).exists();
+            let alive = pid
+                .parse::<u32>()
+                .map_or(true, |pid| pid == std::process::id() || process_alive(pid));
             if !alive {
                 let _ = std::fs::remove_dir_all(e.path());
             }
@@ -83,6 +85,40 @@ pub fn write_png(path: &Path, width: u32, height: u32, rgba: Vec<u8>) -> std::io
     buf.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(std::io::Error::other)?;
     write_atomic(path, &png)
+}
+
+/// Removes the temporaries that earlier writes of `target` left when their process was killed
+/// (`.<name>.<pid>.<n>.tmp` of a process that no longer runs): the next write of the same file
+/// cleans up after the one that died. A live process's temporary (a write under way) is kept.
+fn remove_dead_temporaries(dir: &Path, target: &Path) {
+    let prefix = format!(
+        ".{}.",
+        target.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs (on Linux, through /proc; elsewhere every process counts as
+/// running, so nothing of a live one is ever removed).
+pub fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
@@ -114,6 +150,30 @@ mod tests {
         write_atomic(&p, b"two").expect("write");
         assert_eq!(std::fs::read(&p).expect("read"), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    /// Killed writes left `.<name>.<pid>.<n>.tmp` files that no later run removed: the next write
+    /// of the same file removes those of dead processes and keeps a live one's.
+    #[test]
+    fn the_next_write_removes_temporaries_of_killed_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.heatmap.json");
+        // PIDs above the kernel's maximum (4194304) belong to no process.
+        let dead = dir.path().join(".a.heatmap.json.999999999.0.tmp");
+        let live = dir
+            .path()
+            .join(format!(".a.heatmap.json.{}.7.tmp", std::process::id()));
+        let other = dir.path().join(".b.json.999999999.0.tmp");
+        for f in [&dead, &live, &other] {
+            std::fs::write(f, b"half").expect("write");
+        }
+        write_atomic(&p, b"whole").expect("write");
+        assert!(!dead.exists(), "a killed write's temporary is removed");
+        assert!(live.exists(), "a running process's temporary is kept");
+        assert!(
+            other.exists(),
+            "another file's temporaries wait for its own next write"
+        );
     }
 
     #[cfg(unix)]
