@@ -115,10 +115,22 @@ fn remove_dead_temporaries(dir: &Path, target: &Path) {
 }
 
 /// Whether process `pid` runs (on Linux, through /proc; elsewhere every process counts as
-/// running, so nothing of a live one is ever removed).
+/// running, so nothing of a live one is ever removed). A zombie (killed, not yet reaped: in a
+/// container whose init reaps late, a killed run stays one for a while) is not running.
 pub fn process_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
+    if !proc.is_dir() {
+        return true;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // "pid (command) state ...": the command may hold spaces and parentheses.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next()),
+            Some("Z" | "X")
+        ),
+        Err(_) => false,
+    }
 }
 
 fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
@@ -174,6 +186,25 @@ mod tests {
             other.exists(),
             "another file's temporaries wait for its own next write"
         );
+    }
+
+    /// A killed export was still "running" to the next run, which kept its staging folder: the
+    /// process was a zombie that the container's init had not reaped yet.
+    #[test]
+    fn a_killed_unreaped_process_is_not_alive() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        assert!(process_alive(pid));
+        child.kill().expect("kill");
+        // Not waited for yet: a zombie until `wait` reaps it.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!process_alive(pid), "a zombie counts as gone");
+        child.wait().expect("reap");
+        assert!(!process_alive(pid));
+        assert!(process_alive(std::process::id()));
     }
 
     #[cfg(unix)]
