@@ -154,10 +154,7 @@ impl SentinelApp {
         if let Some(rs) = cc.wgpu_render_state.as_ref() {
             crate::viewer::heatmap_layer::HeatmapRenderer::install(rs);
         }
-        let analysis = AnalysisUi::new(
-            crate::analysis::bundled_model_dir(),
-            launch.data_dir.join("analyses"),
-        );
+        let analysis = AnalysisUi::new(crate::paths::model_dir(), launch.data_dir.join("analyses"));
         let annotations = AnnotationUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
         let review = ReviewUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
         let mut app = Self {

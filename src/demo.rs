@@ -7,15 +7,7 @@ use std::path::PathBuf;
 use crate::synth::node_demo::{node_spec, write_node_slide};
 use crate::synth::{PyramidReport, SynthSpec};
 
-/// Sentinel's per-user data directory (`$SENTINEL_DATA_DIR`, else the platform's data dir).
-pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SENTINEL_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("org", "Sentinel", "sentinel")
-        .map(|d| d.data_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("sentinel"))
-}
+use crate::paths::data_dir;
 
 /// The demo slide's specification: a 5.8 x 4.4 mm lymph-node section at 40x (0.243 µm/px) with a
 /// macrometastasis and a small deposit, quilted from real Camelyon16 H&E.

@@ -17,11 +17,15 @@ use sentinel::synth::{SynthFormat, SynthSpec, write_slide};
 #[derive(Parser)]
 #[command(
     name = "sentinel",
-    version,
+    disable_version_flag = true,
     about = "Whole-slide pathology viewer",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
+    /// Print the version, the git commit, and OpenSlide's and ONNX Runtime's versions and where
+    /// each was loaded from.
+    #[arg(short = 'V', long)]
+    version: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
     #[command(flatten)]
@@ -180,6 +184,9 @@ enum Cmd {
         #[command(subcommand)]
         which: ReviewCmd,
     },
+    /// Check this installation: OpenSlide, ONNX Runtime and its GPU providers, the graphics
+    /// adapter, the data folder's permissions and the bundled model; say what to fix.
+    Doctor,
     /// Benchmarks; they print figures.
     Bench {
         #[command(subcommand)]
@@ -317,6 +324,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.version {
+        println!("{}", sentinel::diagnose::version_report());
+        return Ok(ExitCode::SUCCESS);
+    }
     match cli.command {
         None => run_gui(cli.gui),
         Some(cmd) => run_command(cmd).map(|()| ExitCode::SUCCESS),
@@ -342,7 +353,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<ExitCode> {
         slide: args.slide,
         goto,
         screenshot: args.screenshot,
-        data_dir: sentinel::demo::data_dir(),
+        data_dir: sentinel::paths::data_dir(),
         bench: None,
         heatmap: if args.analyze {
             sentinel::app::LaunchHeatmap::Analyze
@@ -480,6 +491,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
         ),
         Cmd::Export(args) => export_regions(&args),
         Cmd::Review { which } => review(which),
+        Cmd::Doctor => doctor(),
         Cmd::Bench { which } => match which {
             BenchCmd::Tiles {
                 slide,
@@ -506,19 +518,16 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
                 no_python,
                 json,
             } => {
-                let python = bench::project_python();
-                if !no_python && !python.is_file() {
-                    eprintln!(
-                        "note: {} not found (run ./setup); skipping the Python pipeline",
-                        python.display()
-                    );
-                }
+                let python = usable_python(no_python, "the Python pipeline");
                 let spec = bench::analysis::AnalysisBenchSpec {
                     slide: match slide {
                         Some(s) => s,
                         None => default_bench_slide()?,
                     },
-                    model_dir: model.unwrap_or_else(sentinel::analysis::bundled_model_dir),
+                    model_dir: match model {
+                        Some(m) => m,
+                        None => sentinel::paths::model_dir()?,
+                    },
                     device,
                     full_precision,
                     tiles,
@@ -526,7 +535,7 @@ fn run_command(cmd: Cmd) -> anyhow::Result<()> {
                     threads: threads.unwrap_or_else(|| {
                         std::thread::available_parallelism().map_or(1, |n| n.get())
                     }),
-                    python: (!no_python && python.is_file()).then_some(python),
+                    python,
                     python_batches,
                 };
                 bench_analysis(&spec, json)
@@ -568,7 +577,10 @@ fn analyze(
     };
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model_dir = model_dir.unwrap_or_else(sentinel::analysis::bundled_model_dir);
+    let model_dir = match model_dir {
+        Some(d) => d,
+        None => sentinel::paths::model_dir()?,
+    };
     let mut model = Model::load(
         &model_dir,
         LoadOptions {
@@ -584,7 +596,7 @@ fn analyze(
         model.provider.name(),
         model.onnx.display()
     );
-    let out = out.unwrap_or_else(|| sentinel::demo::data_dir().join("analyses"));
+    let out = out.unwrap_or_else(|| sentinel::paths::data_dir().join("analyses"));
     let params = pipeline::Params {
         threshold,
         ..Default::default()
@@ -689,7 +701,7 @@ fn review(cmd: ReviewCmd) -> anyhow::Result<()> {
     use sentinel::review::{bundle, materials, report, session};
     use sentinel::store::Store;
 
-    let data_dir = sentinel::demo::data_dir();
+    let data_dir = sentinel::paths::data_dir();
     let mut store = Store::in_data_dir(&data_dir)?;
     let find = |store: &Store, id: &str| -> anyhow::Result<session::Session> {
         store
@@ -1195,21 +1207,14 @@ fn bench_tiles(
     } else {
         threads
     };
-    let python = bench::project_python();
     let spec = TileBenchSpec {
         slide: slide.clone(),
         levels,
         threads,
         reads,
         seed: 42,
-        python: (!no_python && python.is_file()).then_some(python),
+        python: usable_python(no_python, "openslide-python"),
     };
-    if spec.python.is_none() && !no_python {
-        eprintln!(
-            "note: {} not found (run ./setup); skipping openslide-python",
-            bench::project_python().display()
-        );
-    }
     println!(
         "tile reads of {}x{} px from {} ({} cores)",
         bench::tiles::TILE,
@@ -1248,6 +1253,52 @@ fn bench_tiles(
     }
     if json {
         println!("{}", serde_json::to_string(&rows)?);
+    }
+    Ok(())
+}
+
+/// The project venv's Python for a benchmark's peer, unless `--no-python`; where there is none,
+/// says which peer is skipped and why.
+fn usable_python(no_python: bool, peer: &str) -> Option<PathBuf> {
+    if no_python {
+        return None;
+    }
+    match bench::project_python() {
+        Ok(p) if p.is_file() => Some(p),
+        Ok(p) => {
+            eprintln!(
+                "note: {} not found (run ./setup); skipping {peer}",
+                p.display()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("note: {e}; skipping {peer}");
+            None
+        }
+    }
+}
+
+/// `sentinel doctor`: one line per check, the fix under each that needs one; an error (exit 1) if
+/// anything fails.
+fn doctor() -> anyhow::Result<()> {
+    use sentinel::diagnose::Status;
+    println!("{}", sentinel::diagnose::sentinel_version());
+    let checks = sentinel::diagnose::doctor();
+    for c in &checks {
+        let mark = match c.status {
+            Status::Ok => "ok  ",
+            Status::Note => "note",
+            Status::Fail => "FAIL",
+        };
+        println!("{mark} {}: {}", c.what, c.detail);
+        if let Some(f) = &c.fix {
+            println!("     -> {f}");
+        }
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
     }
     Ok(())
 }

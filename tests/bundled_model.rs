@@ -10,7 +10,6 @@ use common::auc;
 
 use std::path::{Path, PathBuf};
 
-use sentinel::analysis::bundled_model_dir;
 use sentinel::analysis::model::{Device, LoadOptions, Model};
 
 /// The patches are 256 px at 0.243 µm/px (Camelyon16 level 0).
@@ -520,4 +519,9 @@ fn mosaic_of_real_patches_analysed_end_to_end_keeps_the_cards_auc() {
         auc >= card - MOSAIC_MARGIN,
         "tile AUC {auc:.4} < card {card:.4} - {MOSAIC_MARGIN}"
     );
+}
+
+/// The bundled model, found as an installed or checkout build finds it.
+fn bundled_model_dir() -> std::path::PathBuf {
+    sentinel::paths::model_dir().expect("the bundled model")
 }

@@ -4,7 +4,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-use sentinel::analysis::bundled_model_dir;
 use sentinel::analysis::model::{LoadOptions, Model};
 use sentinel::analysis::pipeline::{Params, analyze_slide};
 use sentinel::analysis::runner::RunOptions;
@@ -129,4 +128,9 @@ fn demo_section_lights_up_its_metastases_and_has_no_patch_grid() {
         "heatmap AUC against the outlines {auc:.3} < 0.9"
     );
     assert!(!inside.is_empty(), "no hot-spot peaks inside a metastasis");
+}
+
+/// The bundled model, found as an installed or checkout build finds it.
+fn bundled_model_dir() -> std::path::PathBuf {
+    sentinel::paths::model_dir().expect("the bundled model")
 }

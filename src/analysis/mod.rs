@@ -14,8 +14,3 @@ pub mod runtime;
 pub mod tissue;
 
 pub mod pipeline;
-
-/// The model shipped in the repository (`models/capricorn-crc`, see its MODEL_CARD.md).
-pub fn bundled_model_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/capricorn-crc")
-}

@@ -10,21 +10,17 @@ use std::process::{Command, Stdio};
 
 /// Where benchmark inputs (large synthetic slides) are cached between runs.
 pub fn bench_data_dir() -> PathBuf {
-    std::env::var_os("SENTINEL_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data"))
+    crate::paths::bench_data_dir()
 }
 
 /// The project's Python venv made by `./setup` (benchmark peers run there).
-pub fn project_python() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".deps/venv/bin/python")
+pub fn project_python() -> Result<PathBuf, crate::paths::NotFound> {
+    crate::paths::bench_peers().map(|(python, _)| python)
 }
 
 /// A script shipped in `benches/`.
-pub fn bench_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("benches")
-        .join(name)
+pub fn bench_script(name: &str) -> Result<PathBuf, crate::paths::NotFound> {
+    crate::paths::bench_peers().map(|(_, dir)| dir.join(name))
 }
 
 /// Runs `benches/<script>` with `python`, the JSON of `job` on its stdin, and parses its stdout as
@@ -34,8 +30,9 @@ pub fn run_python<J: serde::Serialize, R: serde::de::DeserializeOwned>(
     script: &str,
     job: &J,
 ) -> Result<R, String> {
+    let path = bench_script(script).map_err(|e| e.to_string())?;
     let mut child = Command::new(python)
-        .arg(bench_script(script))
+        .arg(path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -31,6 +31,8 @@ pub enum RunState {
 
 pub struct AnalysisUi {
     pub model_dir: PathBuf,
+    /// Why there is no model to run (it was found in none of the places searched).
+    model_missing: Option<String>,
     pub out_dir: PathBuf,
     job: Option<AnalysisJob>,
     pub state: RunState,
@@ -53,9 +55,14 @@ pub struct AnalysisUi {
 }
 
 impl AnalysisUi {
-    pub fn new(model_dir: PathBuf, out_dir: PathBuf) -> Self {
+    pub fn new(model_dir: Result<PathBuf, crate::paths::NotFound>, out_dir: PathBuf) -> Self {
+        let (model_dir, model_missing) = match model_dir {
+            Ok(d) => (d, None),
+            Err(e) => (PathBuf::new(), Some(e.to_string())),
+        };
         Self {
             model_dir,
+            model_missing,
             out_dir,
             job: None,
             state: RunState::Idle,
@@ -109,7 +116,8 @@ impl AnalysisUi {
         *self = Self {
             retired,
             style: self.style,
-            ..Self::new(self.model_dir.clone(), self.out_dir.clone())
+            model_missing: self.model_missing.clone(),
+            ..Self::new(Ok(self.model_dir.clone()), self.out_dir.clone())
         };
     }
 
@@ -197,6 +205,12 @@ impl AnalysisUi {
     ) {
         if let Some(j) = self.job.take() {
             self.retire(j);
+        }
+        if let Some(m) = &self.model_missing {
+            if !stored_only {
+                self.state = RunState::Failed(m.clone());
+            }
+            return;
         }
         let spec = self.spec(Some(view.view.visible()), stored_only);
         match AnalysisJob::start(Arc::clone(&view.slide), spec, wake) {
@@ -302,6 +316,7 @@ impl AnalysisUi {
         ui.heading("Analysis");
         match &self.model {
             Some((name, provider)) => ui.label(format!("Model: {name} on {provider}")),
+            None if self.model_missing.is_some() => ui.label("Model: not found"),
             None => ui.label(format!("Model: {}", self.model_dir.display())),
         };
         ui.add_space(4.0);
