@@ -1,0 +1,333 @@
+//! `sentinel bench`: benchmarks that print figures.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use sentinel::analysis::model::Device;
+use sentinel::bench::{self, tiles::TileBenchSpec};
+use sentinel::synth::{SynthFormat, SynthSpec, write_slide};
+
+use super::{parse_size, progress_printer};
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Scripted viewer run (open, 20 jumps at 20x/40x, 10 s pan) in a real window; prints timings.
+    Viewer {
+        /// Slide to view (default: the cached 100000x80000 synthetic SVS).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        #[arg(long, value_parser = parse_size, default_value = "1920x1080")]
+        window: [f32; 2],
+        #[arg(long, default_value_t = 10.0)]
+        pan_seconds: f64,
+    },
+    /// Analysis tiles/s: Sentinel end-to-end against decode only, model only and a Python pipeline.
+    Analysis {
+        /// Slide to analyse (default: the cached 100000x80000 synthetic SVS).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        /// Model directory (default: the bundled model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Device::Cpu)]
+        device: Device,
+        #[arg(long)]
+        full_precision: bool,
+        /// Tissue tiles to run: a run of consecutive ones from the middle of the slide.
+        #[arg(long, default_value_t = 512)]
+        tiles: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// CPU threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Batch sizes to try for the Python pipeline; its best counts.
+        #[arg(long, value_delimiter = ',', default_values_t = [8usize, 16, 32])]
+        python_batches: Vec<usize>,
+        /// Skip the Python pipeline.
+        #[arg(long)]
+        no_python: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Random 256x256 tile reads at levels 0 and 1 with 1 and N threads, against raw OpenSlide and openslide-python.
+    Tiles {
+        /// Slide to read (default: a cached 100000x80000 synthetic SVS, generated on first use).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        #[arg(long, default_value_t = 3000)]
+        reads: usize,
+        /// Thread counts to run (default: 1 and all cores).
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
+        #[arg(long, value_delimiter = ',', default_values_t = [0usize, 1])]
+        levels: Vec<usize>,
+        /// Skip the openslide-python comparison.
+        #[arg(long)]
+        no_python: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(which: BenchCmd) -> anyhow::Result<()> {
+    match which {
+        BenchCmd::Tiles {
+            slide,
+            reads,
+            threads,
+            levels,
+            no_python,
+            json,
+        } => bench_tiles(slide, reads, threads, levels, no_python, json),
+        BenchCmd::Viewer {
+            slide,
+            window,
+            pan_seconds,
+        } => bench_viewer(slide, window, pan_seconds),
+        BenchCmd::Analysis {
+            slide,
+            model,
+            device,
+            full_precision,
+            tiles,
+            batch,
+            threads,
+            python_batches,
+            no_python,
+            json,
+        } => {
+            let python = usable_python(no_python, "the Python pipeline");
+            let spec = bench::analysis::AnalysisBenchSpec {
+                slide: match slide {
+                    Some(s) => s,
+                    None => default_bench_slide()?,
+                },
+                model_dir: match model {
+                    Some(m) => m,
+                    None => sentinel::paths::model_dir()?,
+                },
+                device,
+                full_precision,
+                tiles,
+                batch,
+                threads: threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                python,
+                python_batches,
+            };
+            bench_analysis(&spec, json)
+        }
+    }
+}
+
+/// The 100000 x 80000 synthetic SVS the benchmarks share (generated once, cached).
+fn default_bench_slide() -> anyhow::Result<PathBuf> {
+    let dir = bench::bench_data_dir();
+    std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+    let path = dir.join("synthetic-100000x80000-seed1.svs");
+    if !path.is_file() {
+        eprintln!("generating {} (once; cached)", path.display());
+        let spec = SynthSpec::new(100_000, 80_000, SynthFormat::Svs);
+        let r = write_slide(&spec, &path, progress_printer("synth"))?;
+        eprintln!(
+            "\ngenerated in {:.1} s ({:.1} MB)",
+            r.seconds,
+            r.file_bytes as f64 / 1e6
+        );
+    }
+    Ok(path)
+}
+
+fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicI32;
+
+    let slide = match slide {
+        Some(s) => s,
+        None => default_bench_slide()?,
+    };
+    let launch = sentinel::app::Launch {
+        slide: Some(slide),
+        goto: None,
+        screenshot: None,
+        budgets: sentinel::viewer::Budgets::default(),
+        data_dir: std::env::temp_dir().join("sentinel-bench-data"),
+        bench: Some(sentinel::bench::viewer::ViewerBenchSpec {
+            pan_seconds,
+            ..Default::default()
+        }),
+        heatmap: sentinel::app::LaunchHeatmap::Off,
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Sentinel benchmark")
+            .with_inner_size(window),
+        // Frame pacing must not hide the UI thread's own cost.
+        wgpu_options: egui_wgpu::WgpuConfiguration {
+            surface: egui_wgpu::SurfaceConfig {
+                present_mode: egui_wgpu::wgpu::PresentMode::AutoNoVsync,
+                ..egui_wgpu::SurfaceConfig::LOW_LATENCY
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Sentinel benchmark",
+        options,
+        Box::new(move |cc| {
+            Ok(Box::new(sentinel::app::SentinelApp::new(
+                cc,
+                launch,
+                Arc::new(AtomicI32::new(0)),
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {
+    use bench::analysis::{DECODE, END_TO_END, MODEL, PYTHON};
+
+    println!(
+        "analysis of {} consecutive tissue tiles of {} ({} threads)",
+        spec.tiles,
+        spec.slide.display(),
+        spec.threads
+    );
+    println!(
+        "{:<22} {:>6} {:>7} {:>9} {:>9}",
+        "pipeline", "batch", "tiles", "seconds", "tiles/s"
+    );
+    let report = bench::analysis::run(spec, |r| {
+        println!(
+            "{:<22} {:>6} {:>7} {:>9.2} {:>9.1}",
+            r.pipeline, r.batch, r.tiles, r.seconds, r.tiles_per_s
+        );
+    })?;
+    println!(
+        "model {} on {}, read at level {}; the slide has {} tissue tiles",
+        report.onnx.display(),
+        report.provider,
+        report.level,
+        report.tissue_tiles
+    );
+    if let (Some(e2e), Some(decode), Some(model)) = (
+        report.rate(END_TO_END),
+        report.rate(DECODE),
+        report.rate(MODEL),
+    ) {
+        let bound = decode.min(model);
+        println!(
+            "end-to-end = {:.1}% of the slower bound ({}: {bound:.1} tiles/s)",
+            100.0 * e2e / bound,
+            if model < decode { "model" } else { "decode" }
+        );
+        if let Some(py) = report.rate(PYTHON) {
+            println!(
+                "end-to-end = {:.2}x the Python pipeline's best ({py:.1} tiles/s)",
+                e2e / py
+            );
+        }
+    }
+    if let Some(gap) = report.python_score_gap {
+        println!("mean |score difference| Sentinel vs Python: {gap:.1e}");
+    }
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}
+
+fn bench_tiles(
+    slide: Option<PathBuf>,
+    reads: usize,
+    threads: Vec<usize>,
+    levels: Vec<usize>,
+    no_python: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let slide = match slide {
+        Some(s) => s,
+        None => default_bench_slide()?,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if threads.is_empty() {
+        if cores > 1 { vec![1, cores] } else { vec![1] }
+    } else {
+        threads
+    };
+    let spec = TileBenchSpec {
+        slide: slide.clone(),
+        levels,
+        threads,
+        reads,
+        seed: 42,
+        python: usable_python(no_python, "openslide-python"),
+    };
+    println!(
+        "tile reads of {}x{} px from {} ({} cores)",
+        bench::tiles::TILE,
+        bench::tiles::TILE,
+        slide.display(),
+        cores
+    );
+    println!(
+        "{:<26} {:>5} {:>7} {:>7} {:>9} {:>10} {:>8}",
+        "reader", "level", "threads", "tiles", "seconds", "tiles/s", "MP/s"
+    );
+    let rows = bench::tiles::run(&spec, |r| {
+        println!(
+            "{:<26} {:>5} {:>7} {:>7} {:>9.3} {:>10.0} {:>8.1}",
+            r.reader, r.level, r.threads, r.tiles, r.seconds, r.tiles_per_s, r.mp_per_s
+        );
+    })?;
+    println!();
+    for &level in &spec.levels {
+        for &t in &spec.threads {
+            let get = |name: &str| {
+                rows.iter()
+                    .find(|r| r.reader.starts_with(name) && r.level == level && r.threads == t)
+                    .map(|r| r.tiles_per_s)
+            };
+            if let (Some(raw), Some(ours)) = (get("openslide (raw"), get("sentinel")) {
+                let py = get("openslide-python")
+                    .map(|p| format!(", {:.2}x openslide-python", ours / p))
+                    .unwrap_or_default();
+                println!(
+                    "level {level}, {t} thread(s): sentinel = {:.1}% of raw OpenSlide{py}",
+                    100.0 * ours / raw
+                );
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+    }
+    Ok(())
+}
+
+/// The project venv's Python for a benchmark's peer, unless `--no-python`; where there is none,
+/// says which peer is skipped and why.
+fn usable_python(no_python: bool, peer: &str) -> Option<PathBuf> {
+    if no_python {
+        return None;
+    }
+    match bench::project_python() {
+        Ok(p) if p.is_file() => Some(p),
+        Ok(p) => {
+            eprintln!(
+                "note: {} not found (run ./setup); skipping {peer}",
+                p.display()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("note: {e}; skipping {peer}");
+            None
+        }
+    }
+}
