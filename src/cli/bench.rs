@@ -142,9 +142,6 @@ fn default_bench_slide() -> anyhow::Result<PathBuf> {
 }
 
 fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> anyhow::Result<()> {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicI32;
-
     let slide = match slide {
         Some(s) => s,
         None => default_bench_slide()?,
@@ -161,32 +158,7 @@ fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> a
         }),
         heatmap: sentinel::app::LaunchHeatmap::Off,
     };
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Sentinel benchmark")
-            .with_inner_size(window),
-        // Frame pacing must not hide the UI thread's own cost.
-        wgpu_options: egui_wgpu::WgpuConfiguration {
-            surface: egui_wgpu::SurfaceConfig {
-                present_mode: egui_wgpu::wgpu::PresentMode::AutoNoVsync,
-                ..egui_wgpu::SurfaceConfig::LOW_LATENCY
-            },
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    eframe::run_native(
-        "Sentinel benchmark",
-        options,
-        Box::new(move |cc| {
-            Ok(Box::new(sentinel::app::SentinelApp::new(
-                cc,
-                launch,
-                Arc::new(AtomicI32::new(0)),
-            )))
-        }),
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    super::gui::open_window(launch, window, super::gui::Window::Benchmark).map(|_| ())
 }
 
 fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {

@@ -58,9 +58,6 @@ fn parse_point(s: &str) -> Result<[f64; 2], String> {
 }
 
 pub fn run(args: GuiArgs) -> anyhow::Result<ExitCode> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicI32, Ordering};
-
     if args.mag.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
         anyhow::bail!("--mag must be a positive number");
     }
@@ -86,17 +83,52 @@ pub fn run(args: GuiArgs) -> anyhow::Result<ExitCode> {
             sentinel::app::LaunchHeatmap::Off
         },
     };
-    let exit = Arc::new(AtomicI32::new(0));
-    let app_exit = Arc::clone(&exit);
-    let options = eframe::NativeOptions {
+    open_window(launch, args.window, Window::Viewer)
+}
+
+/// The window the app runs in.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Window {
+    /// The user's viewer: files can be dropped on it.
+    Viewer,
+    /// `bench viewer`: no vsync, so frame pacing does not hide the UI thread's own cost.
+    Benchmark,
+}
+
+/// Opens the app's window on `launch` and runs it until it closes; the exit code is the app's
+/// (a scripted screenshot that failed, say).
+pub fn open_window(
+    launch: sentinel::app::Launch,
+    size: [f32; 2],
+    window: Window,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    let title = match window {
+        Window::Viewer => "Sentinel",
+        Window::Benchmark => "Sentinel benchmark",
+    };
+    let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("Sentinel")
-            .with_inner_size(args.window)
-            .with_drag_and_drop(true),
+            .with_title(title)
+            .with_inner_size(size)
+            .with_drag_and_drop(window == Window::Viewer),
         ..Default::default()
     };
+    if window == Window::Benchmark {
+        options.wgpu_options = egui_wgpu::WgpuConfiguration {
+            surface: egui_wgpu::SurfaceConfig {
+                present_mode: egui_wgpu::wgpu::PresentMode::AutoNoVsync,
+                ..egui_wgpu::SurfaceConfig::LOW_LATENCY
+            },
+            ..Default::default()
+        };
+    }
+    let exit = Arc::new(AtomicI32::new(0));
+    let app_exit = Arc::clone(&exit);
     eframe::run_native(
-        "Sentinel",
+        title,
         options,
         Box::new(move |cc| {
             Ok(Box::new(sentinel::app::SentinelApp::new(
