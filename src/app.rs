@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{Receiver, channel};
+
+use crate::task::{Poll, Task};
 use std::time::Instant;
 
 use egui::{Color32, TextureHandle};
@@ -69,7 +71,7 @@ struct Opening {
     path: PathBuf,
     /// A review case is being opened: a failure is the review panel's to show too.
     for_review: bool,
-    rx: Receiver<Result<Opened, String>>,
+    task: Task<Result<Opened, String>>,
     /// Per-mille done while the demo slide is being generated on first run.
     generating: Option<Arc<std::sync::atomic::AtomicU32>>,
 }
@@ -88,7 +90,7 @@ enum Screenshot {
         rx: Receiver<Arc<egui::ColorImage>>,
     },
     Saving {
-        rx: Receiver<Result<(), String>>,
+        task: Task<Result<(), String>>,
     },
     Done,
 }
@@ -102,7 +104,7 @@ pub struct SentinelApp {
     associated: Vec<(String, TextureHandle, [usize; 2])>,
     pending_associated: Vec<(String, RgbaImage)>,
     opening: Option<Opening>,
-    dialog: Option<Receiver<PathBuf>>,
+    dialog: Option<Task<Option<PathBuf>>>,
     pending_goto: Option<GoTo>,
     error: Option<String>,
     recent: RecentFiles,
@@ -124,7 +126,7 @@ pub struct SentinelApp {
     review: ReviewUi,
     show_review: bool,
     /// Opening threads whose result is no longer wanted, still running.
-    superseded: Vec<Receiver<Result<Opened, String>>>,
+    superseded: Vec<Task<Result<Opened, String>>>,
     /// A short message shown over the canvas (what was saved) and until when.
     notice: Option<(String, Instant)>,
 }
@@ -133,9 +135,10 @@ pub struct SentinelApp {
 /// write it off the UI thread.
 enum Snapshot {
     Idle,
-    Choosing(Receiver<Option<PathBuf>>),
+    Choosing(Task<Option<PathBuf>>),
+    /// The frame is asked of the window (an egui event, not a thread).
     Capturing(PathBuf, Receiver<Arc<egui::ColorImage>>),
-    Saving(PathBuf, Receiver<Result<(), String>>),
+    Saving(PathBuf, Task<Result<(), String>>),
 }
 
 impl SentinelApp {
@@ -249,13 +252,13 @@ impl SentinelApp {
         let state = std::mem::replace(&mut self.snapshot, Snapshot::Idle);
         self.snapshot = match state {
             Snapshot::Idle => Snapshot::Idle,
-            Snapshot::Choosing(rx) => match rx.try_recv() {
-                Ok(Some(path)) => {
+            Snapshot::Choosing(mut t) => match t.poll() {
+                Poll::Ready(Some(path)) => {
                     self.snapshot_to(ctx, path);
                     return;
                 }
-                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => Snapshot::Idle,
-                Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Choosing(rx),
+                Poll::Ready(None) | Poll::Gone => Snapshot::Idle,
+                Poll::Pending => Snapshot::Choosing(t),
             },
             Snapshot::Capturing(path, rx) => match rx.try_recv() {
                 Ok(img) => {
@@ -263,23 +266,19 @@ impl SentinelApp {
                         let ppp = ctx.pixels_per_point();
                         [r.min.x * ppp, r.min.y * ppp, r.max.x * ppp, r.max.y * ppp]
                     });
-                    let (tx, done) = channel();
-                    let repaint = Arc::clone(&self.repaint);
                     let target = path.clone();
-                    let spawned = std::thread::Builder::new()
-                        .name("save-snapshot".into())
-                        .spawn(move || {
+                    let spawned =
+                        Task::spawn("save-snapshot", Arc::clone(&self.repaint), move || {
                             let cropped = match crop {
                                 Some(c) => crop_image(&img, c),
                                 None => (*img).clone(),
                             };
-                            let _ = tx.send(save_png(&target, &cropped));
-                            repaint();
+                            save_png(&target, &cropped)
                         });
                     match spawned {
-                        Ok(_) => Snapshot::Saving(path, done),
+                        Ok(t) => Snapshot::Saving(path, t),
                         Err(e) => {
-                            self.error = Some(format!("cannot save the snapshot: {e}"));
+                            self.error = Some(e);
                             Snapshot::Idle
                         }
                     }
@@ -290,8 +289,8 @@ impl SentinelApp {
                     Snapshot::Idle
                 }
             },
-            Snapshot::Saving(path, rx) => match rx.try_recv() {
-                Ok(Ok(())) => {
+            Snapshot::Saving(path, mut t) => match t.poll() {
+                Poll::Ready(Ok(())) => {
                     self.notice = Some((
                         format!("Saved {}", path.display()),
                         Instant::now() + std::time::Duration::from_secs(4),
@@ -299,12 +298,15 @@ impl SentinelApp {
                     ctx.request_repaint_after(std::time::Duration::from_secs(4));
                     Snapshot::Idle
                 }
-                Ok(Err(e)) => {
+                Poll::Ready(Err(e)) => {
                     self.error = Some(e);
                     Snapshot::Idle
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Saving(path, rx),
-                Err(_) => Snapshot::Idle,
+                Poll::Pending => Snapshot::Saving(path, t),
+                Poll::Gone => {
+                    self.error = Some("saving the snapshot stopped unexpectedly".into());
+                    Snapshot::Idle
+                }
             },
         };
     }
@@ -400,39 +402,41 @@ impl SentinelApp {
         generating: Option<Arc<std::sync::atomic::AtomicU32>>,
         job: impl FnOnce(&(dyn Fn() + Send + Sync)) -> Result<Opened, String> + Send + 'static,
     ) {
-        let (tx, rx) = channel();
         let repaint = Arc::clone(&self.repaint);
-        let spawned = std::thread::Builder::new()
-            .name("open-slide".into())
-            .spawn(move || {
-                let _ = tx.send(job(repaint.as_ref()));
-                repaint();
-            });
+        let spawned = Task::spawn("open-slide", Arc::clone(&self.repaint), move || {
+            job(repaint.as_ref())
+        });
         match spawned {
-            Ok(_) => {
+            Ok(task) => {
                 // A slide still opening is superseded but keeps running: remember it so that
                 // exiting waits for it rather than unloading OpenSlide under its feet.
                 if let Some(old) = self.opening.take() {
-                    self.superseded.push(old.rx);
+                    self.superseded.push(old.task);
                 }
-                self.superseded.retain(|rx| {
-                    matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
-                });
+                self.superseded
+                    .retain_mut(|t| matches!(t.poll(), Poll::Pending));
                 self.opening = Some(Opening {
                     path,
                     for_review: false,
-                    rx,
+                    task,
                     generating,
                 })
             }
-            Err(e) => self.error = Some(format!("cannot start opening {}: {e}", path.display())),
+            Err(e) => self.error = Some(format!("{e} for {}", path.display())),
         }
     }
 
     fn poll_opening(&mut self, ctx: &egui::Context) {
-        let Some(opening) = &self.opening else { return };
-        let Ok(result) = opening.rx.try_recv() else {
+        let Some(opening) = &mut self.opening else {
             return;
+        };
+        let result = match opening.task.poll() {
+            Poll::Pending => return,
+            Poll::Ready(r) => r,
+            Poll::Gone => Err(format!(
+                "{}: opening stopped unexpectedly",
+                opening.path.display()
+            )),
         };
         let for_review = opening.for_review;
         self.opening = None;
@@ -533,27 +537,20 @@ impl SentinelApp {
                 }
             }
             Command::SnapshotDialog => {
-                let (tx, rx) = channel();
-                let repaint = Arc::clone(&self.repaint);
                 let name = self
                     .current
                     .as_ref()
                     .and_then(|v| v.slide.path().file_stem().map(|s| s.to_owned()))
                     .map(|s| format!("{}-view.png", s.to_string_lossy()))
                     .unwrap_or_else(|| "view.png".into());
-                let spawned = std::thread::Builder::new()
-                    .name("snapshot-dialog".into())
-                    .spawn(move || {
-                        let picked = rfd::FileDialog::new()
-                            .add_filter("PNG", &["png"])
-                            .set_file_name(name)
-                            .save_file();
-                        let _ = tx.send(picked);
-                        repaint();
-                    });
-                match spawned {
-                    Ok(_) => self.snapshot = Snapshot::Choosing(rx),
-                    Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+                match Task::spawn("snapshot-dialog", Arc::clone(&self.repaint), move || {
+                    rfd::FileDialog::new()
+                        .add_filter("PNG", &["png"])
+                        .set_file_name(name)
+                        .save_file()
+                }) {
+                    Ok(t) => self.snapshot = Snapshot::Choosing(t),
+                    Err(e) => self.error = Some(e),
                 }
             }
             Command::CancelAnalysis => self.analysis.cancel(),
@@ -606,32 +603,25 @@ impl SentinelApp {
 
     /// The native file dialog runs on its own thread; the chosen file arrives as an open request.
     fn open_dialog(&mut self) {
-        let (tx, rx) = channel();
-        let repaint = Arc::clone(&self.repaint);
-        let spawned = std::thread::Builder::new()
-            .name("file-dialog".into())
-            .spawn(move || {
-                let picked = pollster::block_on(
-                    rfd::AsyncFileDialog::new()
-                        .set_title("Open a slide")
-                        .add_filter(
-                            "Whole-slide images",
-                            &[
-                                "svs", "tif", "tiff", "ndpi", "vms", "vmu", "scn", "mrxs",
-                                "svslide", "bif", "dcm", "czi",
-                            ],
-                        )
-                        .add_filter("All files", &["*"])
-                        .pick_file(),
-                );
-                if let Some(f) = picked {
-                    let _ = tx.send(f.path().to_path_buf());
-                    repaint();
-                }
-            });
+        let spawned = Task::spawn("file-dialog", Arc::clone(&self.repaint), || {
+            let picked = pollster::block_on(
+                rfd::AsyncFileDialog::new()
+                    .set_title("Open a slide")
+                    .add_filter(
+                        "Whole-slide images",
+                        &[
+                            "svs", "tif", "tiff", "ndpi", "vms", "vmu", "scn", "mrxs", "svslide",
+                            "bif", "dcm", "czi",
+                        ],
+                    )
+                    .add_filter("All files", &["*"])
+                    .pick_file(),
+            );
+            picked.map(|f| f.path().to_path_buf())
+        });
         match spawned {
-            Ok(_) => self.dialog = Some(rx),
-            Err(e) => self.error = Some(format!("cannot show the file dialog: {e}")),
+            Ok(t) => self.dialog = Some(t),
+            Err(e) => self.error = Some(e),
         }
     }
 }
@@ -675,9 +665,17 @@ impl eframe::App for SentinelApp {
         self.analysis.poll();
         self.annotations.poll();
         self.review.poll();
-        if let Some(path) = self.dialog.as_ref().and_then(|rx| rx.try_recv().ok()) {
-            self.dialog = None;
-            self.open(path);
+        if let Some(t) = &mut self.dialog {
+            match t.poll() {
+                Poll::Pending => {}
+                Poll::Ready(picked) => {
+                    self.dialog = None;
+                    if let Some(path) = picked {
+                        self.open(path);
+                    }
+                }
+                Poll::Gone => self.dialog = None,
+            }
         }
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -1058,20 +1056,11 @@ impl SentinelApp {
             }
             Screenshot::Requested { path, since, rx } => match rx.try_recv() {
                 Ok(img) => {
-                    let (tx, done) = channel();
-                    let repaint = Arc::clone(&self.repaint);
-                    let spawned = std::thread::Builder::new()
-                        .name("save-screenshot".into())
-                        .spawn(move || {
-                            let _ = tx.send(save_png(&path, &img));
-                            repaint();
-                        });
-                    match spawned {
-                        Ok(_) => Screenshot::Saving { rx: done },
-                        Err(e) => self.fail_screenshot(
-                            ctx,
-                            &format!("cannot start saving the screenshot: {e}"),
-                        ),
+                    match Task::spawn("save-screenshot", Arc::clone(&self.repaint), move || {
+                        save_png(&path, &img)
+                    }) {
+                        Ok(task) => Screenshot::Saving { task },
+                        Err(e) => self.fail_screenshot(ctx, &e),
                     }
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty)
@@ -1081,14 +1070,14 @@ impl SentinelApp {
                 }
                 Err(_) => self.fail_screenshot(ctx, "the window could not be captured"),
             },
-            Screenshot::Saving { rx } => match rx.try_recv() {
-                Ok(Ok(())) => {
+            Screenshot::Saving { mut task } => match task.poll() {
+                Poll::Ready(Ok(())) => {
                     ctx.send_viewport_cmd(egui::ViewportCommand::Close);
                     Screenshot::Done
                 }
-                Ok(Err(e)) => self.fail_screenshot(ctx, &e),
-                Err(std::sync::mpsc::TryRecvError::Empty) => Screenshot::Saving { rx },
-                Err(_) => self.fail_screenshot(ctx, "the screenshot was not saved"),
+                Poll::Ready(Err(e)) => self.fail_screenshot(ctx, &e),
+                Poll::Pending => Screenshot::Saving { task },
+                Poll::Gone => self.fail_screenshot(ctx, "the screenshot was not saved"),
             },
             other => other,
         };
@@ -1150,12 +1139,12 @@ impl Drop for SentinelApp {
         let pending = self
             .opening
             .take()
-            .map(|o| o.rx)
+            .map(|o| o.task)
             .into_iter()
             .chain(self.superseded.drain(..));
-        for rx in pending {
+        for mut t in pending {
             let left = deadline.saturating_duration_since(Instant::now());
-            let _ = rx.recv_timeout(left);
+            let _ = t.wait(left);
         }
     }
 }

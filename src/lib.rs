@@ -19,6 +19,7 @@ pub mod review;
 pub mod slide;
 pub mod store;
 pub mod synth;
+pub mod task;
 pub mod tiles;
 pub mod ui;
 pub mod view;

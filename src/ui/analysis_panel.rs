@@ -51,7 +51,7 @@ pub struct AnalysisUi {
     retired: Vec<AnalysisJob>,
     pub show_tissue: bool,
     pub message: Option<String>,
-    export: Option<std::sync::mpsc::Receiver<String>>,
+    export: Option<crate::task::Task<String>>,
 }
 
 impl AnalysisUi {
@@ -233,9 +233,18 @@ impl AnalysisUi {
 
     /// Applies what the job (and an export) reported since the last frame.
     pub fn poll(&mut self) {
-        if let Some(m) = self.export.as_ref().and_then(|rx| rx.try_recv().ok()) {
-            self.message = Some(m);
-            self.export = None;
+        if let Some(t) = &mut self.export {
+            match t.poll() {
+                crate::task::Poll::Pending => {}
+                crate::task::Poll::Ready(m) => {
+                    self.message = Some(m);
+                    self.export = None;
+                }
+                crate::task::Poll::Gone => {
+                    self.message = Some("Export failed: it stopped unexpectedly".into());
+                    self.export = None;
+                }
+            }
         }
         let Some(job) = &self.job else {
             return;
@@ -418,17 +427,24 @@ impl AnalysisUi {
                             &crate::slide::SlideId::from_provenance_hash(&r.provenance.slide_hash),
                         );
                         let (result, colormap) = (r.clone(), self.style.colormap);
-                        let (tx, rx) = std::sync::mpsc::channel();
-                        std::thread::spawn(move || {
-                            let _ = tx.send(
-                                match pipeline::export(&result, &sidecar, &[f], colormap, None) {
-                                    Ok(paths) => format!("Wrote {}", paths[0].display()),
-                                    Err(e) => format!("Export failed: {e}"),
-                                },
-                            );
+                        let ctx = ui.ctx().clone();
+                        let wake: crate::task::Wake = Arc::new(move || ctx.request_repaint());
+                        let spawned = crate::task::Task::spawn("export-heatmap", wake, move || {
+                            match pipeline::export(&result, &sidecar, &[f], colormap, None) {
+                                Ok(paths) => paths.first().map_or_else(
+                                    || "Nothing written".into(),
+                                    |p| format!("Wrote {}", p.display()),
+                                ),
+                                Err(e) => format!("Export failed: {e}"),
+                            }
                         });
-                        self.export = Some(rx);
-                        self.message = Some("Exporting…".into());
+                        match spawned {
+                            Ok(t) => {
+                                self.export = Some(t);
+                                self.message = Some("Exporting…".into());
+                            }
+                            Err(e) => self.message = Some(format!("Export failed: {e}")),
+                        }
                     }
                 }
             });

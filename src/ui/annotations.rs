@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, channel};
 
 use egui::{Color32, Pos2, RichText, Stroke as Pen, pos2};
 
@@ -19,6 +18,7 @@ use crate::annotate::{Annotation, Class, Document, Edit, Point, Shape};
 use crate::colormap::Colormap;
 use crate::region::{Overlay, RegionRequest, export_region};
 use crate::store::{StoreEvent, StoreThread};
+use crate::task::{Poll, Task};
 use crate::viewer::SlideView;
 
 /// Screen points within which a click picks a vertex, closes a polygon or hits a point or line.
@@ -35,11 +35,11 @@ struct Moving {
 }
 
 enum FileJob {
-    Import(Receiver<Option<Result<Imported, String>>>),
-    Export(Receiver<Option<Result<PathBuf, String>>>),
+    Import(Task<Option<Result<Imported, String>>>),
+    Export(Task<Option<Result<PathBuf, String>>>),
     /// A folder for region export is being chosen for these annotations.
     Folder(
-        Receiver<Option<PathBuf>>,
+        Task<Option<PathBuf>>,
         Arc<dyn crate::slide::SlideSource>,
         Vec<String>,
     ),
@@ -105,7 +105,7 @@ impl Default for ExportSettings {
 
 /// Region exports running on their own thread.
 struct ExportJob {
-    rx: Receiver<Result<Vec<PathBuf>, String>>,
+    task: Task<Result<Vec<PathBuf>, String>>,
     /// Permille of the whole job.
     progress: Arc<AtomicU32>,
     cancel: Arc<AtomicBool>,
@@ -253,9 +253,9 @@ impl AnnotationUi {
                 }
             }
         }
-        if let Some(job) = &self.export_job {
-            match job.rx.try_recv() {
-                Ok(Ok(paths)) => {
+        if let Some(job) = &mut self.export_job {
+            match job.task.poll() {
+                Poll::Ready(Ok(paths)) => {
                     self.status = Some(match paths.first() {
                         Some(p) => format!(
                             "Exported {} file(s) to {}",
@@ -266,40 +266,38 @@ impl AnnotationUi {
                     });
                     self.export_job = None;
                 }
-                Ok(Err(m)) => {
+                Poll::Ready(Err(m)) => {
                     self.error = Some(m);
                     self.export_job = None;
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                Err(_) => self.export_job = None,
+                Poll::Pending => {}
+                Poll::Gone => {
+                    self.error = Some("the region export stopped unexpectedly".into());
+                    self.export_job = None;
+                }
             }
         }
         match self.file_job.take() {
-            Some(FileJob::Import(rx)) => match rx.try_recv() {
-                Ok(Some(Ok(imported))) => self.add_imported(imported),
-                Ok(Some(Err(m))) => self.error = Some(m),
-                Ok(None) => {}
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    self.file_job = Some(FileJob::Import(rx))
-                }
-                Err(_) => {}
+            Some(FileJob::Import(mut t)) => match t.poll() {
+                Poll::Ready(Some(Ok(imported))) => self.add_imported(imported),
+                Poll::Ready(Some(Err(m))) => self.error = Some(m),
+                Poll::Ready(None) => {}
+                Poll::Pending => self.file_job = Some(FileJob::Import(t)),
+                Poll::Gone => self.error = Some("the import stopped unexpectedly".into()),
             },
-            Some(FileJob::Export(rx)) => match rx.try_recv() {
-                Ok(Some(Ok(path))) => self.status = Some(format!("Exported {}", path.display())),
-                Ok(Some(Err(m))) => self.error = Some(m),
-                Ok(None) => {}
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    self.file_job = Some(FileJob::Export(rx))
+            Some(FileJob::Export(mut t)) => match t.poll() {
+                Poll::Ready(Some(Ok(path))) => {
+                    self.status = Some(format!("Exported {}", path.display()))
                 }
-                Err(_) => {}
+                Poll::Ready(Some(Err(m))) => self.error = Some(m),
+                Poll::Ready(None) => {}
+                Poll::Pending => self.file_job = Some(FileJob::Export(t)),
+                Poll::Gone => self.error = Some("the export stopped unexpectedly".into()),
             },
-            Some(FileJob::Folder(rx, slide, ids)) => match rx.try_recv() {
-                Ok(Some(dir)) => self.export_regions(slide, &ids, dir),
-                Ok(None) => {}
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    self.file_job = Some(FileJob::Folder(rx, slide, ids))
-                }
-                Err(_) => {}
+            Some(FileJob::Folder(mut t, slide, ids)) => match t.poll() {
+                Poll::Ready(Some(dir)) => self.export_regions(slide, &ids, dir),
+                Poll::Ready(None) | Poll::Gone => {}
+                Poll::Pending => self.file_job = Some(FileJob::Folder(t, slide, ids)),
             },
             None => {}
         }
@@ -1068,114 +1066,92 @@ impl AnnotationUi {
         let slide_path = slide.path().to_path_buf();
         let progress = Arc::new(AtomicU32::new(0));
         let cancel = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = channel();
         let (p, c, wake) = (
             Arc::clone(&progress),
             Arc::clone(&cancel),
             Arc::clone(&self.wake),
         );
         let count = items.len();
-        let spawned = std::thread::Builder::new()
-            .name("export-regions".into())
-            .spawn(move || {
-                let overlay = (settings.outlines || heatmap.is_some()).then(|| Overlay {
-                    outlines: &outlines,
-                    heatmap: heatmap
-                        .as_ref()
-                        .map(|(h, cm, t, o)| (h.as_ref(), *cm, *t, *o)),
-                });
-                let mut written = Vec::new();
-                let n = items.len().max(1) as f64;
-                // Every region is placed on the slide before anything is written: one wholly off
-                // it refuses the export, one partly off it is cut to the slide.
-                let dims = slide.dimensions();
-                let mut boxes = Vec::with_capacity(items.len());
-                for (k, a) in items.iter().enumerate() {
-                    match crate::region::placement(a.shape.bbox(), dims) {
-                        crate::region::Placement::Inside => boxes.push(a.shape.bbox()),
-                        crate::region::Placement::Clipped(cut) => boxes.push(cut),
-                        crate::region::Placement::Outside => {
-                            let _ = tx.send(Err(format!(
-                                "region {} ({}) lies wholly outside the {}x{} px slide: nothing exported",
-                                k + 1,
-                                if a.name.is_empty() { &a.id } else { &a.name },
-                                dims.0,
-                                dims.1
-                            )));
-                            wake();
-                            return;
-                        }
-                    }
-                }
-                // Named on this thread: the namer looks at the folder for names already taken.
-                let mut names = crate::export_names::RegionNamer::new(&dir, &slide_path);
-                // All or nothing: staged, moved into place once every region is written.
-                let run = match crate::export_names::ExportRun::start(&dir) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("{}: {e}", dir.display())));
-                        wake();
-                        return;
-                    }
-                };
-                for ((k, a), bbox) in items.iter().enumerate().zip(boxes) {
-                    let req = RegionRequest {
-                        bbox,
-                        level: settings.level,
-                        out: run.stage(&names.next(k, a.class.as_deref(), &a.name)),
-                        mask: settings.mask.then_some(&a.shape),
-                        overlay,
-                        png_max_pixels: crate::region::PNG_MAX_PIXELS,
-                    };
-                    let result = export_region(slide.as_ref(), &req, &c, |f| {
-                        p.store(((k as f64 + f) / n * 1000.0) as u32, Ordering::Relaxed);
-                        wake();
-                    });
-                    match result {
-                        Ok(out) => {
-                            written.push(out.image);
-                            written.extend(out.mask);
-                        }
-                        Err(e) => {
-                            let name = req.out.file_name().unwrap_or_default().to_string_lossy();
-                            let _ = tx.send(Err(format!("exporting {name}: {e}")));
-                            wake();
-                            return;
-                        }
-                    }
-                }
-                let _ = tx.send(
-                    run.commit(&written)
-                        .map_err(|e| format!("moving the regions into {}: {e}", dir.display())),
-                );
-                wake();
+        let spawned = Task::spawn("export-regions", Arc::clone(&self.wake), move || {
+            let overlay = (settings.outlines || heatmap.is_some()).then(|| Overlay {
+                outlines: &outlines,
+                heatmap: heatmap
+                    .as_ref()
+                    .map(|(h, cm, t, o)| (h.as_ref(), *cm, *t, *o)),
             });
+            let mut written = Vec::new();
+            let n = items.len().max(1) as f64;
+            // Every region is placed on the slide before anything is written: one wholly off
+            // it refuses the export, one partly off it is cut to the slide.
+            let dims = slide.dimensions();
+            let mut boxes = Vec::with_capacity(items.len());
+            for (k, a) in items.iter().enumerate() {
+                match crate::region::placement(a.shape.bbox(), dims) {
+                    crate::region::Placement::Inside => boxes.push(a.shape.bbox()),
+                    crate::region::Placement::Clipped(cut) => boxes.push(cut),
+                    crate::region::Placement::Outside => {
+                        return Err(format!(
+                            "region {} ({}) lies wholly outside the {}x{} px slide: nothing exported",
+                            k + 1,
+                            if a.name.is_empty() { &a.id } else { &a.name },
+                            dims.0,
+                            dims.1
+                        ));
+                    }
+                }
+            }
+            // Named on this thread: the namer looks at the folder for names already taken.
+            let mut names = crate::export_names::RegionNamer::new(&dir, &slide_path);
+            // All or nothing: staged, moved into place once every region is written.
+            let run = crate::export_names::ExportRun::start(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            for ((k, a), bbox) in items.iter().enumerate().zip(boxes) {
+                let req = RegionRequest {
+                    bbox,
+                    level: settings.level,
+                    out: run.stage(&names.next(k, a.class.as_deref(), &a.name)),
+                    mask: settings.mask.then_some(&a.shape),
+                    overlay,
+                    png_max_pixels: crate::region::PNG_MAX_PIXELS,
+                };
+                let result = export_region(slide.as_ref(), &req, &c, |f| {
+                    p.store(((k as f64 + f) / n * 1000.0) as u32, Ordering::Relaxed);
+                    wake();
+                });
+                match result {
+                    Ok(out) => {
+                        written.push(out.image);
+                        written.extend(out.mask);
+                    }
+                    Err(e) => {
+                        let name = req.out.file_name().unwrap_or_default().to_string_lossy();
+                        return Err(format!("exporting {name}: {e}"));
+                    }
+                }
+            }
+            run.commit(&written)
+                .map_err(|e| format!("moving the regions into {}: {e}", dir.display()))
+        });
         match spawned {
-            Ok(_) => {
+            Ok(task) => {
                 self.export_job = Some(ExportJob {
-                    rx,
+                    task,
                     progress,
                     cancel,
                     count,
                 })
             }
-            Err(e) => self.error = Some(format!("cannot start the export: {e}")),
+            Err(e) => self.error = Some(e),
         }
     }
 
     /// Asks for a folder (on a thread), then exports the regions of `ids` there.
     fn export_dialog_for(&mut self, slide: Arc<dyn crate::slide::SlideSource>, ids: Vec<String>) {
-        let (tx, rx) = channel();
-        let wake = Arc::clone(&self.wake);
-        let spawned = std::thread::Builder::new()
-            .name("export-folder".into())
-            .spawn(move || {
-                let _ = tx.send(rfd::FileDialog::new().pick_folder());
-                wake();
-            });
-        match spawned {
-            Ok(_) => self.file_job = Some(FileJob::Folder(rx, slide, ids)),
-            Err(e) => self.error = Some(format!("cannot open a folder dialog: {e}")),
+        match Task::spawn("export-folder", Arc::clone(&self.wake), || {
+            rfd::FileDialog::new().pick_folder()
+        }) {
+            Ok(t) => self.file_job = Some(FileJob::Folder(t, slide, ids)),
+            Err(e) => self.error = Some(e),
         }
     }
 
@@ -1258,37 +1234,29 @@ impl AnnotationUi {
 
     fn import_dialog(&mut self) {
         let dims = self.slide_dims;
-        let (tx, rx) = channel();
-        let wake = Arc::clone(&self.wake);
-        let spawned = std::thread::Builder::new()
-            .name("import-annotations".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .add_filter(
-                        "Annotations (QuPath GeoJSON, ASAP or ImageScope XML)",
-                        &["geojson", "json", "xml"],
-                    )
-                    .pick_file();
-                let result = picked.map(|p| import(&p, dims));
-                let _ = tx.send(result);
-                wake();
-            });
-        match spawned {
-            Ok(_) => self.file_job = Some(FileJob::Import(rx)),
-            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        match Task::spawn("import-annotations", Arc::clone(&self.wake), move || {
+            rfd::FileDialog::new()
+                .add_filter(
+                    "Annotations (QuPath GeoJSON, ASAP or ImageScope XML)",
+                    &["geojson", "json", "xml"],
+                )
+                .pick_file()
+                .map(|p| import(&p, dims))
+        }) {
+            Ok(t) => self.file_job = Some(FileJob::Import(t)),
+            Err(e) => self.error = Some(e),
         }
     }
 
     /// Reads and parses `path` off the UI thread; the annotations arrive through [`Self::poll`].
     pub fn import_path(&mut self, path: PathBuf) {
         let dims = self.slide_dims;
-        let (tx, rx) = channel();
-        let wake = Arc::clone(&self.wake);
-        std::thread::spawn(move || {
-            let _ = tx.send(Some(import(&path, dims)));
-            wake();
-        });
-        self.file_job = Some(FileJob::Import(rx));
+        match Task::spawn("import-annotations", Arc::clone(&self.wake), move || {
+            Some(import(&path, dims))
+        }) {
+            Ok(t) => self.file_job = Some(FileJob::Import(t)),
+            Err(e) => self.error = Some(e),
+        }
     }
 
     fn export_dialog(&mut self, asap: bool) {
@@ -1309,26 +1277,19 @@ impl AnnotationUi {
             .and_then(|s| s.1.file_stem().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "annotations".into());
         let name = format!("{stem}.{ext}");
-        let (tx, rx) = channel();
-        let wake = Arc::clone(&self.wake);
-        let spawned = std::thread::Builder::new()
-            .name("export-annotations".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new()
-                    .add_filter(if asap { "ASAP XML" } else { "GeoJSON" }, &[ext])
-                    .set_file_name(name)
-                    .save_file();
-                let result = picked.map(|p| {
-                    crate::fsutil::write_atomic(&p, text.as_bytes())
-                        .map(|()| p.clone())
-                        .map_err(|e| format!("{}: {e}", p.display()))
-                });
-                let _ = tx.send(result);
-                wake();
-            });
-        match spawned {
-            Ok(_) => self.file_job = Some(FileJob::Export(rx)),
-            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        match Task::spawn("export-annotations", Arc::clone(&self.wake), move || {
+            let picked = rfd::FileDialog::new()
+                .add_filter(if asap { "ASAP XML" } else { "GeoJSON" }, &[ext])
+                .set_file_name(name)
+                .save_file();
+            picked.map(|p| {
+                crate::fsutil::write_atomic(&p, text.as_bytes())
+                    .map(|()| p.clone())
+                    .map_err(|e| format!("{}: {e}", p.display()))
+            })
+        }) {
+            Ok(t) => self.file_job = Some(FileJob::Export(t)),
+            Err(e) => self.error = Some(e),
         }
     }
 }

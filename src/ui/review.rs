@@ -20,6 +20,7 @@ use crate::review::session::{
     visible_to,
 };
 use crate::store::{StoreEvent, StoreThread};
+use crate::task::{Poll, Task};
 
 /// A case being read.
 struct Reading {
@@ -61,9 +62,9 @@ struct NewSessionForm {
     positive_from: u8,
     slides: Vec<PathBuf>,
     /// Slides being picked in a dialog.
-    picking: Option<std::sync::mpsc::Receiver<Vec<PathBuf>>>,
+    picking: Option<Task<Vec<PathBuf>>>,
     /// The session being made (slides opened for their identity) off the UI thread.
-    making: Option<std::sync::mpsc::Receiver<Result<Session, String>>>,
+    making: Option<Task<Result<Session, String>>>,
 }
 
 pub struct ReviewUi {
@@ -72,7 +73,7 @@ pub struct ReviewUi {
     form: NewSessionForm,
     /// Select this session when the list next arrives (one just created).
     pending_select: Option<String>,
-    import_rx: Option<std::sync::mpsc::Receiver<Option<Result<String, String>>>>,
+    import_rx: Option<Task<Option<Result<String, String>>>>,
     sessions: Vec<Session>,
     reads: Vec<Read>,
     loaded: bool,
@@ -95,11 +96,11 @@ pub struct ReviewUi {
     /// Open the current case again at the next frame (a folder to search was added).
     reopen: bool,
     /// A folder being picked in a dialog, off the UI thread.
-    picking_folder: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    picking_folder: Option<Task<Option<PathBuf>>>,
     /// Repaints the UI when a dialog answers.
     wake: Arc<dyn Fn() + Send + Sync>,
     last_record: Option<Instant>,
-    export_rx: Option<std::sync::mpsc::Receiver<Option<Result<PathBuf, String>>>>,
+    export_rx: Option<Task<Option<Result<PathBuf, String>>>>,
     /// The session and case being adjudicated.
     adjudicating: Option<(Session, String)>,
     consensus: Option<Category>,
@@ -208,18 +209,13 @@ impl ReviewUi {
     }
 
     fn import_dialog(&mut self) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("import-bundle".into())
-            .spawn(move || {
-                let picked = rfd::FileDialog::new().pick_file().map(|p| {
-                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))
-                });
-                let _ = tx.send(picked);
-            });
-        match spawned {
-            Ok(_) => self.import_rx = Some(rx),
-            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        match Task::spawn("import-bundle", Arc::clone(&self.wake), || {
+            rfd::FileDialog::new()
+                .pick_file()
+                .map(|p| std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display())))
+        }) {
+            Ok(t) => self.import_rx = Some(t),
+            Err(e) => self.error = Some(e),
         }
     }
 
@@ -233,27 +229,24 @@ impl ReviewUi {
         questions: Questions,
     ) {
         let (name, readers) = (name.to_owned(), readers.to_owned());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("new-session".into())
-            .spawn(move || {
-                let keyed: Result<Vec<(PathBuf, String)>, String> = slides
-                    .iter()
-                    .map(|p| {
-                        let s = crate::slide::open(p).map_err(|e| e.to_string())?;
-                        let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                        Ok((path, crate::review::materials::slide_key(s.as_ref())))
-                    })
-                    .collect();
-                let seed = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                let _ = tx.send(keyed.and_then(|k| {
-                    crate::review::session::new_session(&name, &readers, &k, seed, questions)
-                }));
-            });
+        let spawned = Task::spawn("new-session", Arc::clone(&self.wake), move || {
+            let keyed: Result<Vec<(PathBuf, String)>, String> = slides
+                .iter()
+                .map(|p| {
+                    let s = crate::slide::open(p).map_err(|e| e.to_string())?;
+                    let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                    Ok((path, crate::review::materials::slide_key(s.as_ref())))
+                })
+                .collect();
+            let seed = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            keyed.and_then(|k| {
+                crate::review::session::new_session(&name, &readers, &k, seed, questions)
+            })
+        });
         match spawned {
-            Ok(_) => self.form.making = Some(rx),
+            Ok(t) => self.form.making = Some(t),
             Err(e) => self.error = Some(format!("cannot create the session: {e}")),
         }
     }
@@ -264,31 +257,34 @@ impl ReviewUi {
     }
 
     fn poll_form(&mut self) {
-        if let Some(rx) = &self.form.picking {
-            match rx.try_recv() {
-                Ok(paths) => {
+        if let Some(t) = &mut self.form.picking {
+            match t.poll() {
+                Poll::Ready(paths) => {
                     self.form.slides.extend(paths);
                     self.form.picking = None;
                 }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.form.picking = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Poll::Gone => self.form.picking = None,
+                Poll::Pending => {}
             }
         }
-        if let Some(rx) = &self.form.making {
-            match rx.try_recv() {
-                Ok(Ok(session)) => {
+        if let Some(t) = &mut self.form.making {
+            match t.poll() {
+                Poll::Ready(Ok(session)) => {
                     self.form.making = None;
                     self.notice = Some(format!("Created session \"{}\"", session.name));
                     self.form = NewSessionForm::default();
                     self.pending_select = Some(session.id.clone());
                     self.store.save_session(session);
                 }
-                Ok(Err(e)) => {
+                Poll::Ready(Err(e)) => {
                     self.form.making = None;
                     self.error = Some(e);
                 }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.form.making = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Poll::Gone => {
+                    self.form.making = None;
+                    self.error = Some("making the session stopped unexpectedly".into());
+                }
+                Poll::Pending => {}
             }
         }
     }
@@ -321,15 +317,11 @@ impl ReviewUi {
             }
             ui.horizontal(|ui| {
                 if ui.button("Add slides…").clicked() && self.form.picking.is_none() {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    let spawned = std::thread::Builder::new()
-                        .name("pick-slides".into())
-                        .spawn(move || {
-                            let _ =
-                                tx.send(rfd::FileDialog::new().pick_files().unwrap_or_default());
-                        });
-                    if spawned.is_ok() {
-                        self.form.picking = Some(rx);
+                    match Task::spawn("pick-slides", Arc::clone(&self.wake), || {
+                        rfd::FileDialog::new().pick_files().unwrap_or_default()
+                    }) {
+                        Ok(t) => self.form.picking = Some(t),
+                        Err(e) => self.error = Some(e),
                     }
                 }
                 if ui
@@ -350,28 +342,26 @@ impl ReviewUi {
 
     pub fn poll(&mut self) {
         self.poll_form();
-        if let Some(rx) = &self.import_rx {
-            match rx.try_recv() {
-                Ok(Some(Ok(text))) => {
+        if let Some(t) = &mut self.import_rx {
+            match t.poll() {
+                Poll::Ready(Some(Ok(text))) => {
                     self.import_rx = None;
                     self.import_text(text);
                 }
-                Ok(Some(Err(e))) => {
+                Poll::Ready(Some(Err(e))) => {
                     self.import_rx = None;
                     self.error = Some(e);
                 }
-                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.import_rx = None
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Poll::Ready(None) | Poll::Gone => self.import_rx = None,
+                Poll::Pending => {}
             }
         }
-        if let Some(rx) = &self.export_rx {
-            match rx.try_recv() {
-                Ok(Some(Ok(p))) => self.notice = Some(format!("Wrote {}", p.display())),
-                Ok(Some(Err(e))) => self.error = Some(e),
-                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {}
-                Err(std::sync::mpsc::TryRecvError::Empty) => return self.poll_store(),
+        if let Some(t) = &mut self.export_rx {
+            match t.poll() {
+                Poll::Ready(Some(Ok(p))) => self.notice = Some(format!("Wrote {}", p.display())),
+                Poll::Ready(Some(Err(e))) => self.error = Some(e),
+                Poll::Ready(None) | Poll::Gone => {}
+                Poll::Pending => return self.poll_store(),
             }
             self.export_rx = None;
         }
@@ -562,28 +552,26 @@ impl ReviewUi {
 
     /// Picks a folder to search in a dialog on its own thread.
     fn pick_search_folder(&mut self) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let wake = Arc::clone(&self.wake);
-        let spawned = std::thread::Builder::new()
-            .name("pick-search-folder".into())
-            .spawn(move || {
-                let _ = tx.send(rfd::FileDialog::new().pick_folder());
-                wake();
-            });
-        match spawned {
-            Ok(_) => self.picking_folder = Some(rx),
-            Err(e) => self.error = Some(format!("cannot open the folder dialog: {e}")),
+        match Task::spawn("pick-search-folder", Arc::clone(&self.wake), || {
+            rfd::FileDialog::new().pick_folder()
+        }) {
+            Ok(t) => self.picking_folder = Some(t),
+            Err(e) => self.error = Some(e),
         }
     }
 
     /// A picked folder, and the case opened again when one was added.
     fn poll_search(&mut self, out: &mut Vec<Command>) {
-        if let Some(rx) = &self.picking_folder
-            && let Ok(picked) = rx.try_recv()
-        {
-            self.picking_folder = None;
-            if let Some(dir) = picked {
-                self.add_search_folder(dir);
+        if let Some(t) = &mut self.picking_folder {
+            match t.poll() {
+                Poll::Ready(picked) => {
+                    self.picking_folder = None;
+                    if let Some(dir) = picked {
+                        self.add_search_folder(dir);
+                    }
+                }
+                Poll::Gone => self.picking_folder = None,
+                Poll::Pending => {}
             }
         }
         if std::mem::take(&mut self.reopen)
@@ -874,23 +862,18 @@ impl ReviewUi {
                 }
             })
             .collect::<String>();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("export-reads".into())
-            .spawn(move || {
-                let result = rfd::FileDialog::new()
-                    .set_file_name(name)
-                    .save_file()
-                    .map(|p| {
-                        crate::fsutil::write_atomic(&p, text.as_bytes())
-                            .map(|()| p.clone())
-                            .map_err(|e| format!("{}: {e}", p.display()))
-                    });
-                let _ = tx.send(result);
-            });
-        match spawned {
-            Ok(_) => self.export_rx = Some(rx),
-            Err(e) => self.error = Some(format!("cannot open a file dialog: {e}")),
+        match Task::spawn("export-reads", Arc::clone(&self.wake), move || {
+            rfd::FileDialog::new()
+                .set_file_name(name)
+                .save_file()
+                .map(|p| {
+                    crate::fsutil::write_atomic(&p, text.as_bytes())
+                        .map(|()| p.clone())
+                        .map_err(|e| format!("{}: {e}", p.display()))
+                })
+        }) {
+            Ok(t) => self.export_rx = Some(t),
+            Err(e) => self.error = Some(e),
         }
     }
 
