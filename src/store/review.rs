@@ -1,0 +1,255 @@
+//! Review sessions and their versioned reads in the store; merging what a bundle brings.
+
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, json_rows_in};
+use crate::review::session::{Read, Session};
+
+/// What merging a bundle changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MergeReport {
+    pub reads_added: usize,
+    /// Already here, identical.
+    pub reads_present: usize,
+    /// The same version with different content was here: the incoming one was kept as a new
+    /// version, so neither is lost.
+    pub reads_renumbered: usize,
+    pub cases_added: usize,
+    pub readers_added: usize,
+}
+
+impl Store {
+    pub fn review_sessions(&self) -> Result<Vec<Session>, StoreError> {
+        self.json_rows("SELECT id, json FROM review_sessions ORDER BY rowid", [])
+    }
+
+    pub fn review_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        json_rows_in(
+            &self.db,
+            &self.path,
+            &self.skipped,
+            "SELECT id, json FROM review_sessions WHERE id = ?1",
+            [id],
+        )
+        .map(|mut v| v.pop())
+    }
+
+    pub fn save_review_session(&mut self, session: &Session) -> Result<(), StoreError> {
+        let json = serde_json::to_string(session).map_err(|e| StoreError::Record {
+            path: self.path.clone(),
+            id: session.id.clone(),
+            message: e.to_string(),
+        })?;
+        self.db
+            .execute(
+                "INSERT INTO review_sessions (id, json) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+                params![session.id, json],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every version of every read of the session.
+    pub fn reads(&self, session_id: &str) -> Result<Vec<Read>, StoreError> {
+        self.json_rows(
+            "SELECT case_id, json FROM review_reads WHERE session = ?1
+             ORDER BY case_id, reader, arm, version",
+            [session_id],
+        )
+    }
+
+    /// Saves one read version. A submitted version on disk is never overwritten.
+    pub fn save_read(&mut self, session_id: &str, read: &Read) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::Db {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        put_read(&tx, &path, session_id, read, false)?;
+        tx.commit().map_err(|e| StoreError::Db {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Merges a session and its reads from elsewhere in one transaction: cases and readers by id,
+    /// reads by (case, reader, arm, version); nothing here is overwritten or lost.
+    pub fn merge_review(
+        &mut self,
+        session: &Session,
+        reads: &[Read],
+    ) -> Result<MergeReport, StoreError> {
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| StoreError::Db {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut report = MergeReport::default();
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Read inside the write transaction: another connection's merge of the same session
+        // cannot slip in between this read and the write below.
+        let existing: Option<Session> = json_rows_in(
+            &tx,
+            &path,
+            &self.skipped,
+            "SELECT id, json FROM review_sessions WHERE id = ?1",
+            [&session.id],
+        )?
+        .pop();
+        let merged = match existing {
+            None => {
+                report.cases_added = session.cases.len();
+                report.readers_added = session.readers.len();
+                session.clone()
+            }
+            Some(mut here) => {
+                for c in &session.cases {
+                    if !here.cases.iter().any(|h| h.id == c.id) {
+                        here.cases.push(c.clone());
+                        report.cases_added += 1;
+                    }
+                }
+                for r in &session.readers {
+                    match here.readers.iter_mut().find(|h| h.id == r.id) {
+                        Some(h) => {
+                            for arm in &r.arms {
+                                if !h.arms.contains(arm) {
+                                    h.arms.push(*arm);
+                                }
+                            }
+                        }
+                        None => {
+                            here.readers.push(r.clone());
+                            report.readers_added += 1;
+                        }
+                    }
+                }
+                here
+            }
+        };
+        let json = serde_json::to_string(&merged).map_err(|e| StoreError::Record {
+            path: path.clone(),
+            id: merged.id.clone(),
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO review_sessions (id, json) VALUES (?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+            params![merged.id, json],
+        )
+        .map_err(err)?;
+        for r in reads {
+            match put_read(&tx, &path, &session.id, r, true)? {
+                Put::Added => report.reads_added += 1,
+                Put::Present => report.reads_present += 1,
+                Put::Renumbered => report.reads_renumbered += 1,
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(report)
+    }
+}
+
+enum Put {
+    Added,
+    Present,
+    Renumbered,
+}
+
+fn arm_key(read: &Read) -> &'static str {
+    match read.arm {
+        crate::review::session::Arm::Unassisted => "unassisted",
+        crate::review::session::Arm::Assisted => "assisted",
+    }
+}
+
+/// Writes `read` unless that version is already there. The same version with other content is an
+/// error when saving locally (a submitted read is locked) and a new version when merging.
+fn put_read(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    session_id: &str,
+    read: &Read,
+    merging: bool,
+) -> Result<Put, StoreError> {
+    let err = |e: rusqlite::Error| StoreError::Db {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let json = |r: &Read| {
+        serde_json::to_string(r).map_err(|e| StoreError::Record {
+            path: path.to_path_buf(),
+            id: r.case_id.clone(),
+            message: e.to_string(),
+        })
+    };
+    let arm = arm_key(read);
+    let here: Option<String> = tx
+        .query_row(
+            "SELECT json FROM review_reads
+             WHERE session = ?1 AND case_id = ?2 AND reader = ?3 AND arm = ?4 AND version = ?5",
+            params![session_id, read.case_id, read.reader_id, arm, read.version],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(err)?;
+    let mut read = read.clone();
+    let mut outcome = Put::Added;
+    if let Some(existing) = here {
+        let existing: Read = serde_json::from_str(&existing).map_err(|e| StoreError::Record {
+            path: path.to_path_buf(),
+            id: read.case_id.clone(),
+            message: e.to_string(),
+        })?;
+        if existing == read {
+            return Ok(Put::Present);
+        }
+        if !merging {
+            if existing.submitted {
+                return Err(StoreError::Record {
+                    path: path.to_path_buf(),
+                    id: read.case_id.clone(),
+                    message: format!(
+                        "version {} of this read is submitted and locked; amend it instead",
+                        read.version
+                    ),
+                });
+            }
+        } else {
+            let max: i64 = tx
+                .query_row(
+                    "SELECT MAX(version) FROM review_reads
+                     WHERE session = ?1 AND case_id = ?2 AND reader = ?3 AND arm = ?4",
+                    params![session_id, read.case_id, read.reader_id, arm],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            read.version = u32::try_from(max + 1).unwrap_or(u32::MAX);
+            outcome = Put::Renumbered;
+        }
+    }
+    tx.execute(
+        "INSERT INTO review_reads (session, case_id, reader, arm, version, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(session, case_id, reader, arm, version) DO UPDATE SET json = excluded.json",
+        params![
+            session_id,
+            read.case_id,
+            read.reader_id,
+            arm,
+            read.version,
+            json(&read)?
+        ],
+    )
+    .map_err(err)?;
+    Ok(outcome)
+}
