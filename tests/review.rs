@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use sentinel::review::bundle::{self, BundleError, ImportError};
+use sentinel::review::bundle::{self, BundleError};
 use sentinel::review::session::{
     Arm, Assessment, CaseRef, Category, Read, Reader, Session, latest, visible_to,
 };
 use sentinel::store::Store;
+use sentinel::store::{ImportError, import_bundle};
 
 fn session() -> Session {
     Session {
@@ -81,7 +82,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
     );
 
     // B imports, and is blinded from A until B submits.
-    let report = bundle::import(&mut store_b, ws_b.path(), &to_b).expect("import");
+    let report = import_bundle(&mut store_b, ws_b.path(), &to_b).expect("import");
     assert_eq!(
         (report.reads_added, report.cases_added, report.readers_added),
         (3, 3, 2)
@@ -99,7 +100,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
     assert_eq!(visible_to(&on_b, "b", "case-1").len(), 2, "both submitted");
 
     // The same bundle again changes nothing.
-    let again = bundle::import(&mut store_b, ws_b.path(), &to_b).expect("import");
+    let again = import_bundle(&mut store_b, ws_b.path(), &to_b).expect("import");
     assert_eq!((again.reads_added, again.reads_present), (0, 3));
     assert_eq!(store_b.reads(&s.id).expect("reads").len(), 4);
 
@@ -111,7 +112,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
         .filter(|r| r.reader_id == "b")
         .collect();
     let to_a = bundle::write(&s, &b_only, Vec::new());
-    let back = bundle::import(&mut store_a, ws_a.path(), &to_a).expect("import");
+    let back = import_bundle(&mut store_a, ws_a.path(), &to_a).expect("import");
     assert_eq!(back.reads_added, 1);
     let on_a = store_a.reads(&s.id).expect("reads");
     assert_eq!(on_a.len(), 4);
@@ -129,7 +130,7 @@ fn two_workstations_exchange_reads_without_duplicates_or_losses() {
     v2_b.assessment.as_mut().expect("answered").notes = "amended on B".into();
     v2_b.submit().expect("complete");
     store_a.save_read(&s.id, &v2_a).expect("save");
-    let r = bundle::import(
+    let r = import_bundle(
         &mut store_a,
         ws_a.path(),
         &bundle::write(&s, &[v2_b], Vec::new()),
@@ -157,23 +158,23 @@ fn damaged_or_escaping_bundles_change_nothing() {
     let tampered = text.replace("\"category\":3", "\"category\":0");
     assert_ne!(tampered, text, "the edit changes the answer");
     assert!(matches!(
-        bundle::import(&mut store, ws.path(), &tampered),
+        import_bundle(&mut store, ws.path(), &tampered),
         Err(ImportError::Bundle(BundleError::Checksum))
     ));
     let truncated = &text[..text.len() - 40];
     assert!(matches!(
-        bundle::import(&mut store, ws.path(), truncated),
+        import_bundle(&mut store, ws.path(), truncated),
         Err(ImportError::Bundle(BundleError::Unreadable { .. }))
     ));
     let escaping = bundle::write(&s, &[], vec![bundle::attachment("../../../evil.sh", b"rm")]);
     assert!(matches!(
-        bundle::import(&mut store, ws.path(), &escaping),
+        import_bundle(&mut store, ws.path(), &escaping),
         Err(ImportError::Bundle(BundleError::PathEscape(_)))
     ));
     let mut odd = s.clone();
     odd.id = "../x".into();
     let escaping_id = bundle::write(&odd, &[], vec![bundle::attachment("a.txt", b"x")]);
-    assert!(bundle::import(&mut store, ws.path(), &escaping_id).is_err());
+    assert!(import_bundle(&mut store, ws.path(), &escaping_id).is_err());
     assert!(
         store.review_sessions().expect("sessions").is_empty(),
         "nothing merged"
@@ -195,7 +196,7 @@ fn a_bundle_written_by_the_previous_release_still_imports() {
     );
     let ws = tempfile::tempdir().expect("dir");
     let mut store = Store::in_data_dir(ws.path()).expect("store");
-    bundle::import(&mut store, ws.path(), &text).expect("imports");
+    import_bundle(&mut store, ws.path(), &text).expect("imports");
     let sessions = store.review_sessions().expect("sessions");
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].name, "SLN pilot (fixture)");
@@ -222,7 +223,7 @@ fn an_import_whose_attachments_cannot_be_written_changes_nothing() {
         ],
     );
     assert!(matches!(
-        bundle::import(&mut store, ws.path(), &clash),
+        import_bundle(&mut store, ws.path(), &clash),
         Err(ImportError::Io { .. })
     ));
     assert!(
@@ -241,7 +242,7 @@ fn an_import_whose_attachments_cannot_be_written_changes_nothing() {
         &[submitted("case-0", "a", Category::MACRO)],
         vec![bundle::attachment("thumbs/case-0.png", b"png")],
     );
-    bundle::import(&mut store, ws.path(), &good).expect("imports");
+    import_bundle(&mut store, ws.path(), &good).expect("imports");
     assert!(!stale.exists(), "the killed import's leftovers are removed");
     let placed = review.join(&s.id).join("thumbs/case-0.png");
     assert_eq!(std::fs::read(&placed).expect("attachment in place"), b"png");

@@ -174,7 +174,7 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
         ReviewCmd::Import { bundle: path } => {
             let text =
                 std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
-            let r = bundle::import(&mut store, &data_dir, &text)
+            let r = sentinel::store::import_bundle(&mut store, &data_dir, &text)
                 .with_context(|| path.display().to_string())?;
             println!(
                 "{}: {} read(s) added, {} already here, {} kept as new versions; {} case(s) and {} reader(s) added",

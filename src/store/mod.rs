@@ -13,7 +13,7 @@ mod review;
 mod tests;
 mod thread;
 
-pub use review::MergeReport;
+pub use review::{ImportError, MergeReport, import_bundle};
 pub use thread::{StoreEvent, StoreThread};
 
 /// Bumped when the schema changes; a database from a newer Sentinel is refused, not rewritten.

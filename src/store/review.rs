@@ -1,10 +1,12 @@
-//! Review sessions and their versioned reads in the store; merging what a bundle brings.
+//! Review sessions and their versioned reads in the store; merging what a bundle brings
+//! (`review::bundle` parses and checks a bundle, this module commits it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, json_rows_in};
+use crate::review::bundle::{self, BundleError};
 use crate::review::session::{Read, Session};
 
 /// What merging a bundle changed.
@@ -252,4 +254,68 @@ fn put_read(
     )
     .map_err(err)?;
     Ok(outcome)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks `text` and merges it into `store`; attachments go under
+/// `data_dir/review/<session id>/`. Nothing is written unless the whole bundle checks out.
+pub fn import_bundle(
+    store: &mut Store,
+    data_dir: &Path,
+    text: &str,
+) -> Result<MergeReport, ImportError> {
+    let payload = bundle::read(text)?;
+    // The session id becomes a folder name: it must be one plain component too.
+    let folder = bundle::safe_relative(&payload.session.id)?;
+    if folder.components().count() != 1 {
+        return Err(BundleError::PathEscape(payload.session.id.clone()).into());
+    }
+    // All or nothing: the attachments are written to a staging folder first (a name clash or an
+    // unwritable name fails here, before anything is merged), then the store commits, then the
+    // staged files are renamed into place. Staging folders left by a killed import are removed.
+    let review = data_dir.join("review");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImportError::Io { path, source }
+    };
+    let staging = crate::fsutil::new_staging_dir(&review, ".import-").map_err(io(&review))?;
+    let staged = bundle::write_attachments(&staging, &payload.attachments);
+    let staged = match staged {
+        Ok(files) => files,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(io(&staging)(e));
+        }
+    };
+    let report = match store.merge_review(&payload.session, &payload.reads) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e.into());
+        }
+    };
+    let dir = review.join(folder);
+    for file in staged {
+        let rel = file.strip_prefix(&staging).unwrap_or(&file);
+        let target = dir.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::rename(&file, &target).map_err(io(&target))?;
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(report)
 }

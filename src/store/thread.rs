@@ -149,7 +149,7 @@ impl StoreThread {
                             }
                         }
                         Request::ImportBundle { text, data_dir } => {
-                            let r = crate::review::bundle::import(&mut store, &data_dir, &text)
+                            let r = super::import_bundle(&mut store, &data_dir, &text)
                                 .map_err(|e| e.to_string());
                             send(StoreEvent::Imported(r));
                         }
