@@ -13,6 +13,7 @@ pub mod export_names;
 pub mod fsutil;
 pub mod info;
 pub mod paths;
+pub mod prefs;
 pub mod recent;
 pub mod region;
 pub mod review;

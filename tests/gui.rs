@@ -561,3 +561,46 @@ fn cancel_button_stops_a_running_analysis() {
     assert!(a.result.is_none(), "a cancelled run has no result");
     h.get_by_label("Analyze");
 }
+
+/// Brush size, hidden classes, the heatmap's colour map and opacity and the open panels are
+/// found again at the next launch (they were reset at every start).
+#[test]
+fn preferences_persist_between_launches() {
+    let f = common::svs();
+    let data = tempfile::tempdir().expect("data dir");
+    let mut first = launch(&f.path);
+    first.data_dir = data.path().to_path_buf();
+    let second = Launch {
+        data_dir: data.path().to_path_buf(),
+        ..launch(&f.path)
+    };
+    let build = |l: Launch| {
+        Harness::builder()
+            .with_size(egui::vec2(900.0, 700.0))
+            .wgpu()
+            .build_eframe(move |cc| SentinelApp::new(cc, l, Arc::new(AtomicI32::new(0))))
+    };
+    let expected = {
+        let mut h = build(first);
+        h.state_mut().set_analysis_panel(false);
+        h.state_mut().set_review_panel(true);
+        h.state_mut().annotations_mut().brush_pt = 30.0;
+        h.state_mut()
+            .annotations_mut()
+            .set_hidden_classes(&["Stroma".to_owned()]);
+        h.state_mut().analysis_mut().style.colormap = sentinel::colormap::Colormap::Magma;
+        h.state_mut().analysis_mut().style.opacity = 0.8;
+        h.step();
+        h.step();
+        let p = h.state().preferences();
+        assert_ne!(p, sentinel::prefs::Preferences::default());
+        p
+        // Dropped here: the app exits and writes what is not on disk yet.
+    };
+    assert!(data.path().join("preferences.json").is_file());
+    let h = build(second);
+    let found = h.state().preferences();
+    assert_eq!(found, expected);
+    assert!(found.show_review && !found.show_analysis);
+    assert_eq!(found.hidden_classes, ["Stroma"]);
+}

@@ -133,6 +133,9 @@ pub struct SentinelApp {
     show_review: bool,
     /// Opening threads whose result is no longer wanted, still running.
     superseded: Vec<Task<Result<Opened, String>>>,
+    /// Writes the user's preferences as they change; `None` in scripted runs (screenshots,
+    /// benchmarks), which neither read nor write them.
+    prefs: Option<crate::prefs::PrefsSaver>,
     /// A short message shown over the canvas (what was saved) and until when.
     notice: Option<(String, Instant)>,
 }
@@ -175,6 +178,7 @@ impl SentinelApp {
             show_review: false,
             superseded: Vec::new(),
             notice: None,
+            prefs: None,
             // Scripted screenshots and benchmarks measure the bare viewer unless a heatmap is asked.
             show_analysis: (launch.screenshot.is_none() && launch.bench.is_none())
                 || launch.heatmap != LaunchHeatmap::Off,
@@ -204,6 +208,18 @@ impl SentinelApp {
         match app.launch.slide.clone() {
             Some(p) => app.open(p),
             None => app.open_demo(),
+        }
+        // A scripted run measures or pictures the bare viewer: it neither reads nor writes the
+        // user's preferences.
+        if app.launch.screenshot.is_none() && app.launch.bench.is_none() {
+            let file = crate::prefs::Preferences::file_in(&app.launch.data_dir);
+            let loaded = crate::prefs::Preferences::load(&file);
+            app.apply_preferences(&loaded);
+            app.prefs = Some(crate::prefs::PrefsSaver::new(
+                file,
+                loaded,
+                Arc::clone(&app.repaint),
+            ));
         }
         app
     }
@@ -288,6 +304,10 @@ impl eframe::App for SentinelApp {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         if let Some(b) = &mut self.bench {
             b.frame_start(frame.info().cpu_usage);
+        }
+        let now = self.preferences();
+        if let Some(p) = &mut self.prefs {
+            p.update(&now);
         }
         self.poll_opening(ctx);
         // What the worker threads reported (analysis progress, saves, review data), once a frame
@@ -449,11 +469,47 @@ impl SentinelApp {
     }
 }
 
+impl SentinelApp {
+    /// The preferences in effect now.
+    pub fn preferences(&self) -> crate::prefs::Preferences {
+        let style = &self.analysis.style;
+        crate::prefs::Preferences {
+            brush_pt: self.annotations.brush_pt,
+            fill: self.annotations.fill,
+            hidden_classes: self.annotations.hidden_classes(),
+            heatmap_colormap: style.colormap,
+            heatmap_opacity: style.opacity,
+            heatmap_smooth: style.smooth,
+            show_analysis: self.show_analysis,
+            show_annotations: self.show_annotations,
+            show_review: self.show_review,
+            show_properties: self.show_properties,
+        }
+    }
+
+    fn apply_preferences(&mut self, p: &crate::prefs::Preferences) {
+        self.annotations.brush_pt = p.brush_pt;
+        self.annotations.fill = p.fill;
+        self.annotations.set_hidden_classes(&p.hidden_classes);
+        self.analysis.style.colormap = p.heatmap_colormap;
+        self.analysis.style.opacity = p.heatmap_opacity;
+        self.analysis.style.smooth = p.heatmap_smooth;
+        self.show_analysis = p.show_analysis;
+        self.show_annotations = p.show_annotations;
+        self.show_review = p.show_review;
+        self.show_properties = p.show_properties;
+    }
+}
+
 impl Drop for SentinelApp {
     /// Waits (a while) for analyses being cancelled and slides still being opened: their threads
     /// are inside ONNX Runtime or OpenSlide, and the process's exit handlers must not unload those
     /// libraries under them.
     fn drop(&mut self) {
+        let now = self.preferences();
+        if let Some(p) = &mut self.prefs {
+            p.flush(&now);
+        }
         // Queued saves (a large import, then Quit) reach the disk before the process ends.
         for (what, result) in [
             (

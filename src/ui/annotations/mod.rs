@@ -189,6 +189,17 @@ impl AnnotationUi {
         self.triangles.clear();
     }
 
+    /// Classes hidden on the canvas, sorted (a preference that persists).
+    pub fn hidden_classes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.hidden.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub fn set_hidden_classes(&mut self, classes: &[String]) {
+        self.hidden = classes.iter().cloned().collect();
+    }
+
     pub fn document(&self) -> &Document {
         &self.doc
     }
