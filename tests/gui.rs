@@ -287,12 +287,25 @@ fn a_bad_file_shows_an_error_and_keeps_the_open_slide() {
         h.state().slide_view().expect("still open").slide.path(),
         f.path.as_path()
     );
-    // The dialog is on screen and dismissable.
+    // The dialog is on screen, says what failed, and is dismissable.
     use egui_kittest::kittest::Queryable;
+    h.get_by_label("Cannot open the slide");
     h.get_by_label("OK").click();
     h.step();
     h.step();
     assert!(h.state().error_message().is_none());
+
+    // A view that cannot be saved is not called a slide that cannot be opened.
+    let ctx = h.ctx.clone();
+    h.state_mut().snapshot_to(
+        &ctx,
+        std::path::PathBuf::from("/nonexistent-folder/view.png"),
+    );
+    run_until(&mut h, "the snapshot error", |a| {
+        a.error_message().is_some()
+    });
+    assert_eq!(h.state().error_title(), Some("Cannot save the view"));
+    h.get_by_label("Cannot save the view");
 }
 
 #[test]

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The error dialog's title when a picture of the view cannot be saved.
+pub(super) const SAVE_FAILED: &str = "Cannot save the view";
+
 impl SentinelApp {
     /// Saves the next frame's slide canvas (slide, overlays, scale bar) to `path` as PNG.
     pub fn snapshot_to(&mut self, ctx: &egui::Context, path: PathBuf) {
@@ -61,14 +64,14 @@ impl SentinelApp {
                     match spawned {
                         Ok(t) => Snapshot::Saving(path, t),
                         Err(e) => {
-                            self.error = Some(e);
+                            self.error = Some((SAVE_FAILED, e));
                             Snapshot::Idle
                         }
                     }
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => Snapshot::Capturing(path, rx),
                 Err(_) => {
-                    self.error = Some("the window could not be captured".into());
+                    self.error = Some((SAVE_FAILED, "the window could not be captured".into()));
                     Snapshot::Idle
                 }
             },
@@ -82,12 +85,15 @@ impl SentinelApp {
                     Snapshot::Idle
                 }
                 Poll::Ready(Err(e)) => {
-                    self.error = Some(e);
+                    self.error = Some((SAVE_FAILED, e));
                     Snapshot::Idle
                 }
                 Poll::Pending => Snapshot::Saving(path, t),
                 Poll::Gone => {
-                    self.error = Some("saving the snapshot stopped unexpectedly".into());
+                    self.error = Some((
+                        SAVE_FAILED,
+                        "saving the snapshot stopped unexpectedly".into(),
+                    ));
                     Snapshot::Idle
                 }
             },

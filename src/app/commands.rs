@@ -64,7 +64,7 @@ impl SentinelApp {
                         .save_file()
                 }) {
                     Ok(t) => self.snapshot = Snapshot::Choosing(t),
-                    Err(e) => self.error = Some(e),
+                    Err(e) => self.error = Some((super::capture::SAVE_FAILED, e)),
                 }
             }
             Command::CancelAnalysis => self.analysis.cancel(),

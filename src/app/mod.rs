@@ -112,7 +112,8 @@ pub struct SentinelApp {
     opening: Option<Opening>,
     dialog: Option<Task<Option<PathBuf>>>,
     pending_goto: Option<GoTo>,
-    error: Option<String>,
+    /// The error dialog: what failed (its title) and why.
+    error: Option<(&'static str, String)>,
     recent: RecentFiles,
     show_properties: bool,
     show_help: bool,
@@ -282,7 +283,12 @@ impl SentinelApp {
 
     /// The error dialog's message, if one is showing.
     pub fn error_message(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.error.as_ref().map(|(_, m)| m.as_str())
+    }
+
+    /// The error dialog's title: what failed.
+    pub fn error_title(&self) -> Option<&str> {
+        self.error.as_ref().map(|(t, _)| *t)
     }
 
     /// Where the slide canvas and the overview were drawn in the last frame (points).
@@ -427,11 +433,11 @@ impl eframe::App for SentinelApp {
             });
         self.associated_window(&ctx);
         ui::help_window(&ctx, &mut self.show_help);
-        if let Some(message) = self.error.clone() {
+        if let Some((title, message)) = self.error.clone() {
             let modal =
                 egui::Modal::new(egui::Id::unique("sentinel-error-dialog")).show(&ctx, |ui| {
                     ui.set_max_width(520.0);
-                    ui.heading("Cannot open the slide");
+                    ui.heading(title);
                     ui.add_space(4.0);
                     ui.label(message);
                     ui.add_space(8.0);

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The error dialog's title when a slide does not open.
+pub(super) const OPEN_FAILED: &str = "Cannot open the slide";
+
 impl SentinelApp {
     /// Starts opening `path` on a background thread; the current slide stays until it succeeds.
     pub fn open(&mut self, path: PathBuf) {
@@ -58,7 +61,7 @@ impl SentinelApp {
                     generating,
                 })
             }
-            Err(e) => self.error = Some(format!("{e} for {}", path.display())),
+            Err(e) => self.error = Some((OPEN_FAILED, format!("{e} for {}", path.display()))),
         }
     }
 
@@ -121,7 +124,7 @@ impl SentinelApp {
                 if for_review {
                     self.review.case_open_failed(message.clone());
                 }
-                self.error = Some(message);
+                self.error = Some((OPEN_FAILED, message));
             }
         }
     }
@@ -146,7 +149,7 @@ impl SentinelApp {
         });
         match spawned {
             Ok(t) => self.dialog = Some(t),
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(("Cannot show the file dialog", e)),
         }
     }
 }
