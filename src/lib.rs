@@ -9,6 +9,7 @@ pub mod bench;
 pub mod colormap;
 pub mod demo;
 pub mod diagnose;
+pub mod error;
 pub mod export_names;
 pub mod fsutil;
 pub mod info;

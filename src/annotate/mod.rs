@@ -10,17 +10,65 @@ pub mod xml;
 pub use document::{Annotation, Change, Class, Document, Edit, default_classes};
 pub use shape::{Measures, Point, Shape};
 
+/// Why an annotation file imports nothing; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    GeoJson {
+        path: std::path::PathBuf,
+        #[source]
+        source: geojson::GeoJsonError,
+    },
+    #[error("{path}: {source}")]
+    Xml {
+        path: std::path::PathBuf,
+        #[source]
+        source: xml::XmlError,
+    },
+    #[error(
+        "{path}: annotation {index}{name} lies wholly outside this {width}x{height} px slide (its box \
+         is {x0:.0},{y0:.0} to {x1:.0},{y1:.0}); is the file for another slide, level or scan? \
+         Nothing was imported",
+        name = if name.is_empty() { String::new() } else { format!(" \"{name}\"") },
+        x0 = bbox[0], y0 = bbox[1], x1 = bbox[2], y1 = bbox[3]
+    )]
+    OffSlide {
+        path: std::path::PathBuf,
+        /// 1-based.
+        index: usize,
+        name: String,
+        bbox: [f64; 4],
+        width: u64,
+        height: u64,
+    },
+}
+
 /// Reads annotations from QuPath GeoJSON, or ASAP / ImageScope XML (`.xml`); the error names the
 /// file and the place in it.
-pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, ImportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let is_xml = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
     if is_xml {
-        xml::import(&text).map_err(|e| format!("{}: {e}", path.display()))
+        xml::import(&text).map_err(|source| ImportError::Xml {
+            path: path.to_path_buf(),
+            source,
+        })
     } else {
-        geojson::import(&text).map_err(|e| format!("{}: {e}", path.display()))
+        geojson::import(&text).map_err(|source| ImportError::GeoJson {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -31,24 +79,17 @@ pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, String> 
 pub fn import_file_for_slide(
     path: &std::path::Path,
     dims: (u64, u64),
-) -> Result<geojson::Imported, String> {
+) -> Result<geojson::Imported, ImportError> {
     let imported = import_file(path)?;
     if let Some((i, a)) = first_off_slide(&imported.annotations, dims) {
-        let [x0, y0, x1, y1] = a.shape.bbox();
-        let name = if a.name.is_empty() {
-            String::new()
-        } else {
-            format!(" \"{}\"", a.name)
-        };
-        return Err(format!(
-            "{}: annotation {}{name} lies wholly outside this {}x{} px slide (its box is \
-             {x0:.0},{y0:.0} to {x1:.0},{y1:.0}); is the file for another slide, level or scan? \
-             Nothing was imported",
-            path.display(),
-            i + 1,
-            dims.0,
-            dims.1
-        ));
+        return Err(ImportError::OffSlide {
+            path: path.to_path_buf(),
+            index: i + 1,
+            name: a.name.clone(),
+            bbox: a.shape.bbox(),
+            width: dims.0,
+            height: dims.1,
+        });
     }
     Ok(imported)
 }
@@ -82,7 +123,9 @@ mod tests {
             ),
         ];
         std::fs::write(&file, geojson::export(&list, doc.classes())).expect("write");
-        let e = import_file_for_slide(&file, (1000, 800)).expect_err("refused");
+        let e = import_file_for_slide(&file, (1000, 800))
+            .expect_err("refused")
+            .to_string();
         assert!(
             e.contains("annotation 3") && e.contains("1000x800 px") && e.contains("1000000,0"),
             "{e}"

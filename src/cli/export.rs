@@ -40,8 +40,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     use sentinel::region::{Overlay, RegionRequest, export_region};
 
     let s = slide::open(&args.slide)?;
-    let imported =
-        sentinel::annotate::import_file(&args.annotations).map_err(anyhow::Error::msg)?;
+    let imported = sentinel::annotate::import_file(&args.annotations)?;
     let level = match (args.level, args.mpp) {
         (Some(l), _) => l,
         (None, Some(m)) if m.is_finite() && m > 0.0 => {

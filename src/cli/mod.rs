@@ -67,7 +67,9 @@ pub fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: library errors quote their cause in their own message too.
+            let chain = e.chain().map(|c| c as &(dyn std::error::Error + 'static));
+            eprintln!("error: {}", sentinel::error::report_chain(chain));
             ExitCode::FAILURE
         }
     }

@@ -37,9 +37,9 @@ impl Store {
     /// slides without a quickhash) to `key`, if `key` has none yet; returns how many moved.
     pub fn adopt_legacy(&mut self, key: &str, legacy: &str) -> Result<usize, StoreError> {
         let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError::Db {
+        let err = |source: rusqlite::Error| StoreError::Db {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         };
         let tx = self
             .db
@@ -86,9 +86,9 @@ impl Store {
         changes: &[Change],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError::Db {
+        let err = |source: rusqlite::Error| StoreError::Db {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         };
         let tx = self
             .db
@@ -103,10 +103,10 @@ impl Store {
         for change in changes {
             match change {
                 Change::Upsert(a) => {
-                    let json = serde_json::to_string(a).map_err(|e| StoreError::Record {
+                    let json = serde_json::to_string(a).map_err(|source| StoreError::Record {
                         path: path.clone(),
                         id: a.id.clone(),
-                        message: e.to_string(),
+                        source,
                     })?;
                     // A new annotation goes last; an existing one keeps its place.
                     let seq: Option<i64> = tx

@@ -21,17 +21,36 @@ const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {message}")]
-    Db { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Db {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(
         "{path}: written by a newer Sentinel (schema {found}, this one reads {SCHEMA_VERSION})"
     )]
     Newer { path: PathBuf, found: i64 },
-    #[error("{path}: annotation {id} is unreadable: {message}")]
+    #[error(
+        "{path}: version {version} of the read of case {case} is submitted and locked; amend it instead"
+    )]
+    Locked {
+        path: PathBuf,
+        case: String,
+        version: u32,
+    },
+    #[error("{path}: record {id} cannot be stored or read: {source}")]
     Record {
         path: PathBuf,
         id: String,
-        message: String,
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -58,9 +77,9 @@ impl Store {
 
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |e: rusqlite::Error| StoreError::Db {
+        let err = |source: rusqlite::Error| StoreError::Db {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source,
         };
         if let Some(dir) = path.parent() {
             // A data directory made here is its owner's only (reader names, reads, notes).
@@ -68,9 +87,9 @@ impl Store {
             builder.recursive(true);
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|e| StoreError::Db {
+            builder.create(dir).map_err(|source| StoreError::Io {
                 path: dir.to_path_buf(),
-                message: e.to_string(),
+                source,
             })?;
         }
         // A new database is created private (0600); SQLite gives its WAL files the same mode.
@@ -79,12 +98,12 @@ impl Store {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            if let Err(e) = options.open(path)
-                && e.kind() != std::io::ErrorKind::AlreadyExists
+            if let Err(source) = options.open(path)
+                && source.kind() != std::io::ErrorKind::AlreadyExists
             {
-                return Err(StoreError::Db {
+                return Err(StoreError::Io {
                     path: path.to_path_buf(),
-                    message: e.to_string(),
+                    source,
                 });
             }
         }
@@ -167,10 +186,10 @@ impl Store {
         &self.path
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Db {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -193,9 +212,9 @@ fn json_rows_in<T: serde::de::DeserializeOwned>(
     sql: &str,
     args: impl rusqlite::Params,
 ) -> Result<Vec<T>, StoreError> {
-    let err = |e: rusqlite::Error| StoreError::Db {
+    let err = |source: rusqlite::Error| StoreError::Db {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     };
     let mut stmt = db.prepare(sql).map_err(err)?;
     let rows = stmt

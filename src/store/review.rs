@@ -39,10 +39,10 @@ impl Store {
     }
 
     pub fn save_review_session(&mut self, session: &Session) -> Result<(), StoreError> {
-        let json = serde_json::to_string(session).map_err(|e| StoreError::Record {
+        let json = serde_json::to_string(session).map_err(|source| StoreError::Record {
             path: self.path.clone(),
             id: session.id.clone(),
-            message: e.to_string(),
+            source,
         })?;
         self.db
             .execute(
@@ -69,15 +69,13 @@ impl Store {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::Db {
+            .map_err(|source| StoreError::Db {
                 path: path.clone(),
-                message: e.to_string(),
+                source,
             })?;
         put_read(&tx, &path, session_id, read, false)?;
-        tx.commit().map_err(|e| StoreError::Db {
-            path,
-            message: e.to_string(),
-        })
+        tx.commit()
+            .map_err(|source| StoreError::Db { path, source })
     }
 
     /// Merges a session and its reads from elsewhere in one transaction: cases and readers by id,
@@ -88,9 +86,9 @@ impl Store {
         reads: &[Read],
     ) -> Result<MergeReport, StoreError> {
         let path = self.path.clone();
-        let err = |e: rusqlite::Error| StoreError::Db {
+        let err = |source: rusqlite::Error| StoreError::Db {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         };
         let mut report = MergeReport::default();
         let tx = self
@@ -138,10 +136,10 @@ impl Store {
                 here
             }
         };
-        let json = serde_json::to_string(&merged).map_err(|e| StoreError::Record {
+        let json = serde_json::to_string(&merged).map_err(|source| StoreError::Record {
             path: path.clone(),
             id: merged.id.clone(),
-            message: e.to_string(),
+            source,
         })?;
         tx.execute(
             "INSERT INTO review_sessions (id, json) VALUES (?1, ?2)
@@ -183,15 +181,15 @@ fn put_read(
     read: &Read,
     merging: bool,
 ) -> Result<Put, StoreError> {
-    let err = |e: rusqlite::Error| StoreError::Db {
+    let err = |source: rusqlite::Error| StoreError::Db {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source,
     };
     let json = |r: &Read| {
-        serde_json::to_string(r).map_err(|e| StoreError::Record {
+        serde_json::to_string(r).map_err(|source| StoreError::Record {
             path: path.to_path_buf(),
             id: r.case_id.clone(),
-            message: e.to_string(),
+            source,
         })
     };
     let arm = arm_key(read);
@@ -207,23 +205,21 @@ fn put_read(
     let mut read = read.clone();
     let mut outcome = Put::Added;
     if let Some(existing) = here {
-        let existing: Read = serde_json::from_str(&existing).map_err(|e| StoreError::Record {
-            path: path.to_path_buf(),
-            id: read.case_id.clone(),
-            message: e.to_string(),
-        })?;
+        let existing: Read =
+            serde_json::from_str(&existing).map_err(|source| StoreError::Record {
+                path: path.to_path_buf(),
+                id: read.case_id.clone(),
+                source,
+            })?;
         if existing == read {
             return Ok(Put::Present);
         }
         if !merging {
             if existing.submitted {
-                return Err(StoreError::Record {
+                return Err(StoreError::Locked {
                     path: path.to_path_buf(),
-                    id: read.case_id.clone(),
-                    message: format!(
-                        "version {} of this read is submitted and locked; amend it instead",
-                        read.version
-                    ),
+                    case: read.case_id.clone(),
+                    version: read.version,
                 });
             }
         } else {

@@ -207,7 +207,6 @@ impl AnnotationUi {
     }
 }
 
-/// "1.23 mm² · 4.5 mm" style measures (pixels where the slide has no mpp).
 /// Reads an annotation file, placed against the open slide's size when there is one.
 pub(super) fn import(
     path: &std::path::Path,
@@ -217,4 +216,5 @@ pub(super) fn import(
         Some(d) => crate::annotate::import_file_for_slide(path, d),
         None => crate::annotate::import_file(path),
     }
+    .map_err(|e| e.to_string())
 }
