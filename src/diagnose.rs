@@ -333,7 +333,7 @@ fn model_check() -> Check {
         Ok(h) if h == shipped => Check::new(
             WHAT,
             Status::Ok,
-            format!("{} (SHA-256 {}…, as shipped)", dir.display(), &h[..12]),
+            format!("{} (SHA-256 {}…, as shipped)", dir.display(), short(&h)),
         ),
         Ok(h) if std::env::var_os(crate::paths::MODEL_DIR_ENV).is_some() => Check::new(
             WHAT,
@@ -341,7 +341,7 @@ fn model_check() -> Check {
             format!(
                 "{} (SHA-256 {}…): SENTINEL_MODEL_DIR names another model than the one shipped",
                 dir.display(),
-                &h[..12]
+                short(&h)
             ),
         ),
         Ok(h) => Check::new(
@@ -350,14 +350,19 @@ fn model_check() -> Check {
             format!(
                 "{}: SHA-256 {}… differs from the shipped {}…: the files are damaged or replaced",
                 dir.display(),
-                &h[..12],
-                shipped.get(..12).unwrap_or(shipped)
+                short(&h),
+                short(shipped)
             ),
         )
         .fix("reinstall Sentinel"),
         Err(e) => Check::new(WHAT, Status::Fail, format!("{}: {e}", dir.display()))
             .fix("reinstall Sentinel"),
     }
+}
+
+/// The first 12 characters of a hex digest.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 #[cfg(test)]

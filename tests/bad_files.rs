@@ -12,9 +12,12 @@ use sentinel::slide::{OpenSlideSource, SlideError, SlideSource};
 fn open_within_deadline(path: &Path) -> Result<OpenSlideSource, SlideError> {
     let (tx, rx) = mpsc::channel();
     let p = path.to_path_buf();
-    std::thread::spawn(move || {
-        let _ = tx.send(OpenSlideSource::open(&p));
-    });
+    std::thread::Builder::new()
+        .name("open-bad-file".into())
+        .spawn(move || {
+            let _ = tx.send(OpenSlideSource::open(&p));
+        })
+        .expect("spawn");
     rx.recv_timeout(Duration::from_secs(20))
         .unwrap_or_else(|_| panic!("opening {} hung", path.display()))
 }

@@ -20,9 +20,12 @@ const PER_CASE: Duration = Duration::from_secs(2);
 /// is a failure with the case named, not a test run that never ends).
 fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
+    std::thread::Builder::new()
+        .name("fuzz-case".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("spawn");
     match rx.recv_timeout(PER_CASE) {
         Ok(v) => v,
         Err(_) => panic!("{what}: not finished after {PER_CASE:?}"),

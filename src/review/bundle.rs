@@ -308,11 +308,9 @@ pub fn write_attachments(dir: &Path, attachments: &[Attachment]) -> std::io::Res
     let mut written = Vec::new();
     for a in attachments {
         let rel = safe_relative(&a.name).map_err(std::io::Error::other)?;
-        let bytes: Vec<u8> = (0..a.hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&a.hex[i..i + 2], 16))
-            .collect::<Result<_, _>>()
-            .map_err(std::io::Error::other)?;
+        let bytes = decode_hex(&a.hex).ok_or_else(|| {
+            std::io::Error::other(BundleError::Attachment(a.name.clone()).to_string())
+        })?;
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -321,6 +319,20 @@ pub fn write_attachments(dir: &Path, attachments: &[Attachment]) -> std::io::Res
         written.push(path);
     }
     Ok(written)
+}
+
+/// The bytes of an even-length hex string; `None` for anything else (never a panic, whatever the
+/// text holds).
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let bytes = hex.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
 }
 
 /// An attachment of `bytes` under `name`.
@@ -388,7 +400,7 @@ mod tests {
         let edited = text.replace("\"category\":2", "\"category\":3");
         assert_ne!(edited, text);
         assert_eq!(read(&edited), Err(BundleError::Checksum));
-        let cut = &text[..text.len() * 2 / 3];
+        let cut = text.get(..text.len() * 2 / 3).expect("an ASCII bundle");
         assert!(
             matches!(read(cut), Err(BundleError::Unreadable { .. })),
             "{:?}",
@@ -549,6 +561,22 @@ mod tests {
             ),
             "a view beyond any slide refuses the bundle"
         );
+    }
+
+    /// Attachments written without going through `read` (which checks their hex) once sliced the
+    /// text at byte offsets: a multi-byte character panicked. Now it is an error.
+    #[test]
+    fn unchecked_attachment_hex_is_an_error_not_a_panic() {
+        assert_eq!(decode_hex("89504e47"), Some(vec![0x89, 0x50, 0x4e, 0x47]));
+        assert_eq!(decode_hex("8"), None);
+        assert_eq!(decode_hex("zz"), None);
+        let dir = tempfile::tempdir().expect("dir");
+        let bad = Attachment {
+            name: "thumbs/a.png".into(),
+            hex: "é0".into(),
+        };
+        let e = write_attachments(dir.path(), &[bad]).expect_err("refused");
+        assert!(e.to_string().contains("thumbs/a.png"), "{e}");
     }
 
     #[test]

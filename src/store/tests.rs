@@ -6,6 +6,16 @@ use crate::annotate::Shape;
 use crate::annotate::{Annotation, Change, default_classes};
 use crate::review::session::Session;
 
+fn spawn_named<T: Send + 'static>(
+    name: String,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .expect("spawn")
+}
+
 fn rect(x: f64) -> Annotation {
     Annotation::new(Shape::rectangle([x, 0.0], [x + 5.0, 5.0]), None)
 }
@@ -103,7 +113,7 @@ fn concurrent_merges_of_one_session_lose_nothing() {
         .into_iter()
         .map(|who| {
             let (dir, base) = (dir.path().to_path_buf(), base.clone());
-            std::thread::spawn(move || {
+            spawn_named(format!("merge-{who}"), move || {
                 let mut store = Store::in_data_dir(&dir).expect("store");
                 for i in 0..300 {
                     let mut s = base.clone();
@@ -323,7 +333,7 @@ fn connections_opening_and_writing_at_once_all_succeed() {
     let handles: Vec<_> = (0..6)
         .map(|i| {
             let db = db.clone();
-            std::thread::spawn(move || {
+            spawn_named(format!("writer-{i}"), move || {
                 let mut s = Store::open(&db)?;
                 for k in 0..20 {
                     let a = rect(f64::from(i * 100 + k));
