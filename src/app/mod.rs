@@ -168,8 +168,11 @@ impl SentinelApp {
             crate::viewer::heatmap_layer::HeatmapRenderer::install(rs);
         }
         let analysis = AnalysisUi::new(crate::paths::model_dir(), launch.data_dir.join("analyses"));
-        let annotations = AnnotationUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
-        let review = ReviewUi::new(launch.data_dir.clone(), Arc::clone(&repaint));
+        // One store thread (one SQLite connection) for the app; each panel is a client of it.
+        let store = crate::store::StoreThread::start(launch.data_dir.clone(), Arc::clone(&repaint));
+        let review_store = store.connect(Arc::clone(&repaint));
+        let annotations = AnnotationUi::new(store, Arc::clone(&repaint));
+        let review = ReviewUi::new(review_store, launch.data_dir.clone(), Arc::clone(&repaint));
         let mut app = Self {
             analysis,
             annotations,

@@ -362,3 +362,83 @@ fn a_newer_schema_is_refused() {
         Err(StoreError::Newer { found: 99, .. })
     ));
 }
+
+/// The app runs one store thread: the annotation and review panels are clients of it, each with
+/// its own events and acknowledgements; the last client to shut down joins the thread.
+#[test]
+fn two_clients_share_one_store_thread_and_each_gets_its_own_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut annotations = StoreThread::start(dir.path().to_path_buf(), noop());
+    let mut review = annotations.connect(noop());
+    let path = dir.path().join("s.svs");
+    for i in 0..20 {
+        annotations.apply("k", &path, vec![Change::Upsert(rect(f64::from(i)))]);
+    }
+    review.load_review(None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (mut review_events, mut annotation_events) = (Vec::new(), Vec::new());
+    while annotations.pending() > 0 || review_events.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no answers");
+        annotation_events.extend(annotations.poll());
+        review_events.extend(review.poll());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(annotations.all_saved());
+    assert!(
+        review_events
+            .iter()
+            .all(|e| matches!(e, StoreEvent::Review { .. })),
+        "the review client sees only its own answers: {review_events:?}"
+    );
+    assert!(
+        annotation_events
+            .iter()
+            .all(|e| matches!(e, StoreEvent::Saved { .. })),
+        "{annotation_events:?}"
+    );
+    assert_eq!(review.pending(), 0);
+    // The first client out leaves the thread running for the other.
+    annotations
+        .shutdown(std::time::Duration::from_secs(20))
+        .expect("first");
+    review.save_read(
+        "no-such-session",
+        crate::review::session::Read::new("c", "r", crate::review::session::Arm::Unassisted),
+    );
+    review
+        .shutdown(std::time::Duration::from_secs(20))
+        .expect("last, joined");
+    assert_eq!(
+        review.pending(),
+        0,
+        "its change was answered before it let go"
+    );
+    let store = Store::in_data_dir(dir.path()).expect("reopen");
+    assert_eq!(store.annotations("k").expect("read").len(), 20);
+}
+
+/// A client connected after the store failed to open says why, at once.
+#[test]
+fn a_client_of_a_store_that_failed_reports_the_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("not-a-dir");
+    std::fs::write(&data, b"x").expect("write");
+    let mut first = StoreThread::start(data, noop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !first
+        .poll()
+        .iter()
+        .any(|e| matches!(e, StoreEvent::Failed(_)))
+    {
+        assert!(std::time::Instant::now() < deadline, "no failure reported");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut second = first.connect(noop());
+    let events = second.poll();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StoreEvent::Failed(m) if m.contains("cannot be saved"))),
+        "{events:?}"
+    );
+}

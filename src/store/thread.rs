@@ -1,5 +1,6 @@
-//! The store thread: the app's edits and review data go through one SQLite connection off the UI
-//! thread, each answered as saved or failed.
+//! The store thread: the app's edits and review data go through one SQLite connection on one
+//! thread, off the UI thread, each answered as saved or failed. The annotation and review panels
+//! are each a client ([`StoreThread::connect`]) with their own events and acknowledgements.
 
 use std::path::{Path, PathBuf};
 
@@ -59,12 +60,30 @@ enum Request {
     },
 }
 
-/// The store on its own thread, so the UI never waits for the disk: loads and saves are queued in
-/// order and answered through events.
+/// A request with where its answer goes.
+struct Envelope {
+    request: Request,
+    reply: std::sync::mpsc::Sender<StoreEvent>,
+    wake: Wake,
+}
+
+type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// What the clients of one store thread share.
+struct Shared {
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Why the store could not be opened, once known: every client reports it.
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+/// A client of the store thread, so the UI never waits for the disk: its loads and saves are
+/// queued in order and answered through its own events.
 pub struct StoreThread {
-    tx: Option<std::sync::mpsc::Sender<Request>>,
+    tx: Option<std::sync::mpsc::Sender<Envelope>>,
+    reply: std::sync::mpsc::Sender<StoreEvent>,
     rx: std::sync::mpsc::Receiver<StoreEvent>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    wake: Wake,
+    shared: std::sync::Arc<Shared>,
     sent: u64,
     /// Changes answered (saved or failed), by number.
     answered: std::collections::BTreeSet<u64>,
@@ -74,27 +93,43 @@ pub struct StoreThread {
 }
 
 impl StoreThread {
-    /// Opens the store of `data_dir` on a new thread; `wake` is called after each event.
-    pub fn start(data_dir: PathBuf, wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> Self {
-        let (tx, requests) = std::sync::mpsc::channel::<Request>();
-        let (events, rx) = std::sync::mpsc::channel();
+    /// Opens the store of `data_dir` on a new thread and returns its first client; `wake` is
+    /// called after each of this client's events.
+    pub fn start(data_dir: PathBuf, wake: Wake) -> Self {
+        let (tx, requests) = std::sync::mpsc::channel::<Envelope>();
+        let (reply, rx) = std::sync::mpsc::channel();
+        let shared = std::sync::Arc::new(Shared {
+            thread: std::sync::Mutex::new(None),
+            failure: std::sync::Mutex::new(None),
+        });
+        let (first_reply, first_wake, thread_shared) =
+            (reply.clone(), wake.clone(), std::sync::Arc::clone(&shared));
         let spawned = std::thread::Builder::new()
             .name("store".into())
             .spawn(move || {
-                let send = |e: StoreEvent| {
-                    let _ = events.send(e);
-                    wake();
-                };
                 let mut store = match Store::in_data_dir(&data_dir) {
                     Ok(s) => s,
                     Err(e) => {
-                        send(StoreEvent::Failed(format!(
-                            "annotations cannot be saved: {e}"
-                        )));
+                        let message = format!("annotations and reads cannot be saved: {e}");
+                        if let Ok(mut f) = thread_shared.failure.lock() {
+                            *f = Some(message.clone());
+                        }
+                        let _ = first_reply.send(StoreEvent::Failed(message));
+                        first_wake();
                         return;
                     }
                 };
-                for req in requests {
+                drop((first_reply, first_wake));
+                for Envelope {
+                    request: req,
+                    reply,
+                    wake,
+                } in requests
+                {
+                    let send = |e: StoreEvent| {
+                        let _ = reply.send(e);
+                        wake();
+                    };
                     match req {
                         Request::Load(key, legacy) => {
                             if let Some(old) = &legacy {
@@ -191,21 +226,47 @@ impl StoreThread {
                     }
                 }
             });
-        let thread = match spawned {
-            Ok(t) => Some(t),
+        match spawned {
+            Ok(t) => {
+                if let Ok(mut slot) = shared.thread.lock() {
+                    *slot = Some(t);
+                }
+            }
             Err(e) => {
                 tracing::error!("cannot start the store thread: {e}");
-                None
+                if let Ok(mut f) = shared.failure.lock() {
+                    *f = Some(format!("the store thread could not start: {e}"));
+                }
             }
-        };
+        }
         Self {
             tx: Some(tx),
+            reply,
             rx,
-            thread,
+            wake,
+            shared,
             sent: 0,
             answered: std::collections::BTreeSet::new(),
             failed: 0,
             local: Vec::new(),
+        }
+    }
+
+    /// Another client of the same store thread (one SQLite connection for the whole app), with
+    /// its own events, woken by `wake`.
+    pub fn connect(&self, wake: Wake) -> Self {
+        let (reply, rx) = std::sync::mpsc::channel();
+        let failure = self.shared.failure.lock().ok().and_then(|f| f.clone());
+        Self {
+            tx: self.tx.clone(),
+            reply,
+            rx,
+            wake,
+            shared: std::sync::Arc::clone(&self.shared),
+            sent: 0,
+            answered: std::collections::BTreeSet::new(),
+            failed: 0,
+            local: failure.map(StoreEvent::Failed).into_iter().collect(),
         }
     }
 
@@ -216,11 +277,26 @@ impl StoreThread {
             Request::Apply { seq, .. } | Request::SaveRead { seq, .. } => Some(*seq),
             _ => None,
         };
-        let delivered = self.tx.as_ref().is_some_and(|tx| tx.send(req).is_ok());
-        if let (false, Some(seq)) = (delivered, seq) {
-            self.local.push(StoreEvent::SaveFailed {
-                seq,
-                message: format!("change {seq} was not saved: the store is not running"),
+        let envelope = Envelope {
+            request: req,
+            reply: self.reply.clone(),
+            wake: self.wake.clone(),
+        };
+        let delivered = self.tx.as_ref().is_some_and(|tx| tx.send(envelope).is_ok());
+        if !delivered {
+            let why = self
+                .shared
+                .failure
+                .lock()
+                .ok()
+                .and_then(|f| f.clone())
+                .unwrap_or_else(|| "the store is not running".into());
+            self.local.push(match seq {
+                Some(seq) => StoreEvent::SaveFailed {
+                    seq,
+                    message: format!("change {seq} was not saved: {why}"),
+                },
+                None => StoreEvent::Failed(why),
             });
         }
     }
@@ -312,19 +388,36 @@ impl StoreThread {
     /// Ends the thread after the changes already queued, waiting at most `limit`. On time out the
     /// error says how many changes may be lost (the thread keeps working until the process ends).
     pub fn shutdown(&mut self, limit: std::time::Duration) -> Result<(), String> {
-        self.tx = None; // the thread's request loop ends once the queue is drained
-        let Some(thread) = self.thread.take() else {
+        self.tx = None; // once every client has let go, the thread ends after its queue
+        let deadline = std::time::Instant::now() + limit;
+        let timed_out = |this: &Self| {
+            format!(
+                "the store did not finish within {} s; up to {} change(s) may not be saved",
+                limit.as_secs(),
+                this.pending()
+            )
+        };
+        // This client's own changes first: answered (saved or failed) before it lets go.
+        while {
+            self.poll();
+            self.pending() > 0
+        } {
+            if std::time::Instant::now() >= deadline {
+                return Err(timed_out(self));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The last client out joins the thread.
+        if std::sync::Arc::strong_count(&self.shared) > 1 {
+            return Ok(());
+        }
+        let Some(thread) = self.shared.thread.lock().ok().and_then(|mut t| t.take()) else {
             return Ok(());
         };
-        let deadline = std::time::Instant::now() + limit;
         while !thread.is_finished() {
             if std::time::Instant::now() >= deadline {
                 self.poll();
-                return Err(format!(
-                    "the store did not finish within {} s; up to {} change(s) may not be saved",
-                    limit.as_secs(),
-                    self.pending()
-                ));
+                return Err(timed_out(self));
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }

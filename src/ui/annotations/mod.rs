@@ -126,9 +126,10 @@ pub fn slide_key(v: &SlideView) -> String {
 }
 
 impl AnnotationUi {
-    pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+    /// The panel, saving through `store` (the app's store thread, see [`StoreThread::connect`]).
+    pub fn new(store: StoreThread, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
         Self {
-            store: StoreThread::start(data_dir, Arc::clone(&wake)),
+            store,
             wake,
             slide: None,
             slide_dims: None,

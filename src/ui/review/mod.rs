@@ -115,8 +115,13 @@ pub struct ReviewUi {
 use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
-    pub fn new(data_dir: PathBuf, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
-        let mut store = StoreThread::start(data_dir.clone(), Arc::clone(&wake));
+    /// The panel, keeping sessions and reads through `store` (a client of the app's store thread);
+    /// attachments go under `data_dir`.
+    pub fn new(
+        mut store: StoreThread,
+        data_dir: PathBuf,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
         store.load_review(None);
         Self {
             store,
