@@ -20,7 +20,7 @@ fn start_answer_submit_next_with_blinding() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = |p: &PathBuf| {
         let s = sentinel::slide::open(p).expect("open");
-        sentinel::review::materials::slide_key(s.as_ref())
+        s.id().to_string()
     };
     let session = Session {
         id: "gui-session".into(),
@@ -203,7 +203,7 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
     let dir = tempfile::tempdir().expect("temp dir");
     let key = {
         let s = sentinel::slide::open(&cmu).expect("open");
-        sentinel::review::materials::slide_key(s.as_ref())
+        s.id().to_string()
     };
     let session = Session {
         id: "adj".into(),
@@ -400,10 +400,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     assert_eq!(s.readers.len(), 2);
     assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
     let slide = sentinel::slide::open(&cmu).expect("open");
-    assert_eq!(
-        s.cases[0].slide_key,
-        sentinel::review::materials::slide_key(slide.as_ref())
-    );
+    assert_eq!(s.cases[0].slide_key, slide.id().to_string());
     assert_eq!(
         Store::in_data_dir(dir.path())
             .expect("store")
@@ -441,7 +438,7 @@ fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
     std::fs::copy(&synth, moved.join("case.svs")).expect("copy");
     let synth_key = {
         let s = sentinel::slide::open(&synth).expect("open");
-        sentinel::review::materials::slide_key(s.as_ref())
+        s.id().to_string()
     };
     let session = Session {
         id: "bound".into(),

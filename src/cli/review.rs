@@ -111,7 +111,7 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
                 cases.push(session::CaseRef {
                     id: format!("case-{:03}", i + 1),
                     path: std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()),
-                    slide_key: materials::slide_key(s.as_ref()),
+                    slide_key: s.id().to_string(),
                     truth: None,
                 });
             }

@@ -8,23 +8,6 @@ use super::session::Read;
 use crate::annotate::Shape;
 use crate::slide::SlideSource;
 
-/// The slide's identity as sessions and the annotation store record it.
-pub fn slide_key(slide: &dyn SlideSource) -> String {
-    slide.id().to_string()
-}
-
-/// The key an earlier release used where it differs from today's: `path:<path>` for slides
-/// without a quickhash (quickhash keys are unchanged).
-pub fn legacy_key(slide: &dyn SlideSource) -> Option<String> {
-    (!slide.id().as_str().starts_with("quickhash1:"))
-        .then(|| format!("path:{}", slide.path().display()))
-}
-
-/// Whether `key` (recorded in a session, perhaps by an earlier release) names this slide.
-pub fn key_matches(slide: &dyn SlideSource, key: &str) -> bool {
-    key == slide.id().as_str() || legacy_key(slide).is_some_and(|l| l == key)
-}
-
 /// Opens the slide of a case: at `path` if that file is still the slide recorded as `key`, else
 /// the file of the same name in one of `search` that is. Each candidate is opened once and the
 /// opened slide is returned (no second open). Runs off the UI thread. The error says why,
@@ -43,7 +26,7 @@ pub fn open_case_slide(
     let mut other = None;
     if path.is_file() {
         match crate::slide::open(path) {
-            Ok(s) if key_matches(s.as_ref(), key) => return Ok(s),
+            Ok(s) if s.id().matches_key(s.path(), key) => return Ok(s),
             Ok(s) => other = Some(short(s.id().as_str())),
             Err(e) => other = Some(format!("unreadable: {e}")),
         }
@@ -53,7 +36,7 @@ pub fn open_case_slide(
             let p = dir.join(name);
             if p.is_file()
                 && let Ok(s) = crate::slide::open(&p)
-                && key_matches(s.as_ref(), key)
+                && s.id().matches_key(s.path(), key)
             {
                 return Ok(s);
             }

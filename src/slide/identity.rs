@@ -15,6 +15,9 @@ use super::Level;
 /// OpenSlide's hash of a slide's properties and its smallest level's tiles.
 pub const QUICKHASH_PROPERTY: &str = "openslide.quickhash-1";
 
+/// How an identity made from OpenSlide's quickhash starts.
+const QUICKHASH_PREFIX: &str = "quickhash1:";
+
 /// Bytes sampled from the file for slides without a quickhash: `SAMPLES` pieces of `SAMPLE`
 /// bytes, evenly spaced from the start to the end (both included).
 const SAMPLES: u64 = 16;
@@ -34,7 +37,7 @@ impl SlideId {
         levels: &[Level],
     ) -> std::io::Result<Self> {
         if let Some(q) = properties.get(QUICKHASH_PROPERTY) {
-            return Ok(Self(format!("quickhash1:{q}")));
+            return Ok(Self(format!("{QUICKHASH_PREFIX}{q}")));
         }
         let mut h = Sha256::new();
         for (k, v) in properties {
@@ -67,12 +70,24 @@ impl SlideId {
         if hash.contains(':') {
             Self(hash.to_owned())
         } else {
-            Self(format!("quickhash1:{hash}"))
+            Self(format!("{QUICKHASH_PREFIX}{hash}"))
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The key an earlier release used for this slide at `path` where it differs from today's:
+    /// `path:<path>` for slides without a quickhash (quickhash keys are unchanged).
+    pub fn legacy_key(&self, path: &Path) -> Option<String> {
+        (!self.0.starts_with(QUICKHASH_PREFIX)).then(|| format!("path:{}", path.display()))
+    }
+
+    /// Whether `key` (recorded by this release, or by an earlier one as [`Self::legacy_key`])
+    /// names this slide at `path`.
+    pub fn matches_key(&self, path: &Path, key: &str) -> bool {
+        key == self.0 || self.legacy_key(path).is_some_and(|l| l == key)
     }
 
     /// The identity as a file name part ("quickhash1-<hex>").
@@ -83,7 +98,7 @@ impl SlideId {
     /// The value stored in analysis provenance: the bare quickhash for quickhash slides (as
     /// results were always stored), else the whole identity.
     pub fn provenance_hash(&self) -> &str {
-        self.0.strip_prefix("quickhash1:").unwrap_or(&self.0)
+        self.0.strip_prefix(QUICKHASH_PREFIX).unwrap_or(&self.0)
     }
 }
 
@@ -107,6 +122,22 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys of this release and of earlier ones (`path:` for slides without a quickhash) name
+    /// the slide; another slide's key does not.
+    #[test]
+    fn keys_of_this_and_earlier_releases_match_the_slide() {
+        let p = Path::new("/slides/a.tif");
+        let content = SlideId("content1:ab".into());
+        assert_eq!(content.legacy_key(p), Some("path:/slides/a.tif".into()));
+        assert!(content.matches_key(p, "content1:ab"));
+        assert!(content.matches_key(p, "path:/slides/a.tif"));
+        assert!(!content.matches_key(Path::new("/slides/b.tif"), "path:/slides/a.tif"));
+        let quick = SlideId::from_provenance_hash("ff");
+        assert_eq!(quick.as_str(), "quickhash1:ff");
+        assert_eq!(quick.legacy_key(p), None, "quickhash keys never changed");
+        assert!(!quick.matches_key(p, "path:/slides/a.tif"));
+    }
 
     fn level() -> Vec<Level> {
         vec![Level {

@@ -122,7 +122,7 @@ struct ExportJob {
 /// The identity under which a slide's annotations are stored (see [`crate::slide::SlideId`]): a
 /// moved or copied file keeps them, another file at the same path does not get them.
 pub fn slide_key(v: &SlideView) -> String {
-    crate::review::materials::slide_key(v.slide.as_ref())
+    v.slide.id().to_string()
 }
 
 impl AnnotationUi {
@@ -172,13 +172,16 @@ impl AnnotationUi {
         let scoped = self
             .scope
             .as_ref()
-            .filter(|(key, _)| crate::review::materials::key_matches(v.slide.as_ref(), key))
+            .filter(|(key, _)| v.slide.id().matches_key(v.slide.path(), key))
             .map(|(_, scope)| scope.clone());
         let key = scoped.clone().unwrap_or_else(|| slide_key(v));
         let mpp = v.slide.mpp().map(|(x, y)| [x, y]);
         // Earlier releases keyed slides without a quickhash by their path: adopt those.
-        let legacy =
-            crate::review::materials::legacy_key(v.slide.as_ref()).filter(|_| scoped.is_none());
+        let legacy = v
+            .slide
+            .id()
+            .legacy_key(v.slide.path())
+            .filter(|_| scoped.is_none());
         self.store.load_or_adopt(&key, legacy.as_deref());
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
         self.slide_dims = Some(v.slide.dimensions());

@@ -116,7 +116,7 @@ impl ReviewUi {
         let Some((label, key)) = self.open_case() else {
             return Err("no case is open".into());
         };
-        let matches = slide.is_some_and(|s| crate::review::materials::key_matches(s, &key));
+        let matches = slide.is_some_and(|s| s.id().matches_key(s.path(), &key));
         if matches && annotations_loaded && !opening {
             return Ok(());
         }

@@ -36,7 +36,7 @@ impl ReviewUi {
                 .map(|p| {
                     let s = crate::slide::open(p).map_err(|e| e.to_string())?;
                     let path = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-                    Ok((path, crate::review::materials::slide_key(s.as_ref())))
+                    Ok((path, s.id().to_string()))
                 })
                 .collect();
             let seed = std::time::SystemTime::now()
