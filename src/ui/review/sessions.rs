@@ -153,16 +153,13 @@ impl ReviewUi {
             .cloned()
             .collect();
         let text = crate::review::bundle::write(&r.session, &mine, Vec::new());
-        let name = format!("{}-{}.sentinel-review", r.session.name, r.reader)
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>();
+        // The one sanitiser for file names (export_names): a session called "../x" or one with
+        // a 300-character name still gives one plain, bounded file name.
+        let name = format!(
+            "{}-{}.sentinel-review",
+            crate::export_names::sanitise(&r.session.name, 60),
+            crate::export_names::sanitise(&r.reader, 40)
+        );
         match Task::spawn("export-reads", Arc::clone(&self.wake), move || {
             rfd::FileDialog::new()
                 .set_file_name(name)
