@@ -42,9 +42,15 @@ pub struct AnalyzeArgs {
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    use sentinel::analysis::{
+        model::{LoadOptions, Model},
+        pipeline,
+        runner::RunOptions,
+    };
+
     let AnalyzeArgs {
         slides,
-        model,
+        model: model_dir,
         out,
         device,
         full_precision,
@@ -54,39 +60,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         json,
         export,
     } = args;
-    analyze(
-        slides,
-        model,
-        out,
-        device,
-        full_precision,
-        batch,
-        threshold,
-        mpp,
-        json,
-        &export,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn analyze(
-    slides: Vec<PathBuf>,
-    model_dir: Option<PathBuf>,
-    out: Option<PathBuf>,
-    device: Device,
-    full_precision: bool,
-    batch: usize,
-    threshold: Option<f32>,
-    mpp: Option<f64>,
-    json: bool,
-    export: &[sentinel::analysis::pipeline::ExportFormat],
-) -> anyhow::Result<()> {
-    use sentinel::analysis::{
-        model::{LoadOptions, Model},
-        pipeline,
-        runner::RunOptions,
-    };
-
+    let export = &export[..];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let model_dir = match model_dir {
         Some(d) => d,
