@@ -210,7 +210,7 @@ pub fn bench_peers() -> Result<(PathBuf, PathBuf), NotFound> {
     }
 }
 
-/// `a/b/../c` as `a/c` (lexically; the parts exist), so messages and `--version` read plainly.
+/// `a/bin/../lib/x` as `a/lib/x` (links resolved), so messages and `--version` read plainly.
 fn clean(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
