@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::auc;
+use common::{auc, bundled_model_dir};
 
 use std::path::{Path, PathBuf};
 
@@ -252,9 +252,6 @@ fn calibrated_threshold_gives_the_cards_sensitivity_and_specificity() {
 /// at the model's scale, the CPU default's risk agrees with the full model's tile by tile.
 #[test]
 fn cpu_default_agrees_with_full_model_per_tile_on_real_slides() {
-    use sentinel::analysis::pipeline::{Params, analyze_slide};
-    use sentinel::analysis::runner::RunOptions;
-
     let data = common::shared_data();
     let rule = card()["cpu_variants"]["rule"].clone();
     let num = |k: &str| rule[k].as_f64().unwrap_or_else(|| panic!("rule {k}"));
@@ -297,22 +294,10 @@ fn cpu_default_agrees_with_full_model_per_tile_on_real_slides() {
         }
         let run = |model: &mut Model, sub: &str| {
             let out = dir.path().join(sub);
-            analyze_slide(
-                opened.as_ref(),
-                model,
-                &out,
-                Params::default(),
-                RunOptions {
-                    batch: 16,
-                    reader_threads: 2,
-                },
-                None,
-                &std::sync::atomic::AtomicBool::new(false),
-                |_| {},
-            )
-            .expect("analysis")
-            .1
-            .heatmap
+            common::analyze_all(opened.as_ref(), model, &out)
+                .expect("analysis")
+                .1
+                .heatmap
         };
         let (a, b) = (run(&mut full, "full"), run(&mut cpu, "cpu"));
         assert_eq!(a.values.len(), b.values.len());
@@ -425,8 +410,6 @@ impl sentinel::synth::Painter for Mosaic {
 /// tile-level AUC stays within 0.05 of the card's patch AUC for the file that runs on the CPU.
 #[test]
 fn mosaic_of_real_patches_analysed_end_to_end_keeps_the_cards_auc() {
-    use sentinel::analysis::pipeline::{Params, analyze_slide};
-    use sentinel::analysis::runner::RunOptions;
     use sentinel::synth::{SynthFormat, SynthSpec, write_painted};
 
     let data = common::shared_data();
@@ -463,20 +446,8 @@ fn mosaic_of_real_patches_analysed_end_to_end_keeps_the_cards_auc() {
 
     let slide = sentinel::slide::open(&path).expect("open the mosaic");
     let mut model = Model::load(&bundled_model_dir(), LoadOptions::cpu(2)).expect("model");
-    let (report, result) = analyze_slide(
-        slide.as_ref(),
-        &mut model,
-        dir.path(),
-        Params::default(),
-        RunOptions {
-            batch: 16,
-            reader_threads: 2,
-        },
-        None,
-        &std::sync::atomic::AtomicBool::new(false),
-        |_| {},
-    )
-    .expect("analysis");
+    let (report, result) =
+        common::analyze_all(slide.as_ref(), &mut model, dir.path()).expect("analysis");
     let heatmap = &result.heatmap;
     assert!(
         (heatmap.cell_level0 - cell).abs() < 1e-3,
@@ -519,9 +490,4 @@ fn mosaic_of_real_patches_analysed_end_to_end_keeps_the_cards_auc() {
         auc >= card - MOSAIC_MARGIN,
         "tile AUC {auc:.4} < card {card:.4} - {MOSAIC_MARGIN}"
     );
-}
-
-/// The bundled model, found as an installed or checkout build finds it.
-fn bundled_model_dir() -> std::path::PathBuf {
-    sentinel::paths::model_dir().expect("the bundled model")
 }

@@ -2,15 +2,11 @@
 //! analysed by the bundled model's CPU default, must light up its metastases and not the normal
 //! node, and must show no grid of pasted patches.
 
-use std::sync::atomic::AtomicBool;
-
 use sentinel::analysis::model::{LoadOptions, Model};
-use sentinel::analysis::pipeline::{Params, analyze_slide};
-use sentinel::analysis::runner::RunOptions;
 use sentinel::synth::node_demo::{node_spec, write_node_slide};
 
 mod common;
-use common::auc;
+use common::{auc, bundled_model_dir};
 
 /// Mean absolute step between horizontally adjacent pixels, at columns `x` with `x % period == 0`
 /// (the left edge of a would-be pasted patch) and elsewhere.
@@ -77,20 +73,8 @@ fn demo_section_lights_up_its_metastases_and_has_no_patch_grid() {
     }
 
     let mut model = Model::load(&bundled_model_dir(), LoadOptions::cpu(2)).expect("model");
-    let (report, result) = analyze_slide(
-        slide.as_ref(),
-        &mut model,
-        dir.path(),
-        Params::default(),
-        RunOptions {
-            batch: 16,
-            reader_threads: 2,
-        },
-        None,
-        &AtomicBool::new(false),
-        |_| {},
-    )
-    .expect("analysis");
+    let (report, result) =
+        common::analyze_all(slide.as_ref(), &mut model, dir.path()).expect("analysis");
     let map = &result.heatmap;
     let mut scores = Vec::new();
     for row in 0..map.rows {
@@ -128,9 +112,4 @@ fn demo_section_lights_up_its_metastases_and_has_no_patch_grid() {
         "heatmap AUC against the outlines {auc:.3} < 0.9"
     );
     assert!(!inside.is_empty(), "no hot-spot peaks inside a metastasis");
-}
-
-/// The bundled model, found as an installed or checkout build finds it.
-fn bundled_model_dir() -> std::path::PathBuf {
-    sentinel::paths::model_dir().expect("the bundled model")
 }

@@ -145,3 +145,36 @@ pub fn auc(scores: &[(f32, bool)]) -> f64 {
     }
     wins / (pos.len() * neg.len()) as f64
 }
+
+/// The bundled model, found as an installed or checkout build finds it.
+pub fn bundled_model_dir() -> PathBuf {
+    sentinel::paths::model_dir().expect("the bundled model")
+}
+
+/// The whole tissue of `slide` analysed with `model` and default parameters (batches of 16, two
+/// readers, no focus, never cancelled), the result stored in `out`.
+pub fn analyze_all(
+    slide: &dyn sentinel::slide::SlideSource,
+    model: &mut sentinel::analysis::model::Model,
+    out: &Path,
+) -> Result<
+    (
+        sentinel::analysis::pipeline::SlideReport,
+        sentinel::analysis::result::AnalysisResult,
+    ),
+    sentinel::analysis::runner::AnalysisError,
+> {
+    sentinel::analysis::pipeline::analyze_slide(
+        slide,
+        model,
+        out,
+        sentinel::analysis::pipeline::Params::default(),
+        sentinel::analysis::runner::RunOptions {
+            batch: 16,
+            reader_threads: 2,
+        },
+        None,
+        &std::sync::atomic::AtomicBool::new(false),
+        |_| {},
+    )
+}
