@@ -422,12 +422,7 @@ fn export_of_a_dotted_slide_name_writes_every_region_apart() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     run();
-    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
-        .expect("ls")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = common::file_names(&out_dir);
     assert_eq!(
         files,
         [

@@ -236,12 +236,7 @@ fn region_export_from_the_panel_runs_off_the_ui_thread() {
         a.annotations().export_progress().is_none()
     });
     assert_eq!(h.state().annotations().error(), None);
-    let mut files: Vec<String> = std::fs::read_dir(&out)
-        .expect("ls")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = common::file_names(&out);
     // Two regions of the same class: numbered apart, each with its mask.
     assert_eq!(
         files,
