@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, db_error};
 use crate::annotate::{Annotation, Change, Class, default_classes};
 
 impl Store {
@@ -37,10 +37,7 @@ impl Store {
     /// slides without a quickhash) to `key`, if `key` has none yet; returns how many moved.
     pub fn adopt_legacy(&mut self, key: &str, legacy: &str) -> Result<usize, StoreError> {
         let path = self.path.clone();
-        let err = |source: rusqlite::Error| StoreError::Db {
-            path: path.clone(),
-            source,
-        };
+        let err = db_error(&path);
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -86,10 +83,7 @@ impl Store {
         changes: &[Change],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let err = |source: rusqlite::Error| StoreError::Db {
-            path: path.clone(),
-            source,
-        };
+        let err = db_error(&path);
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

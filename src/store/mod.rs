@@ -54,6 +54,14 @@ pub enum StoreError {
     },
 }
 
+/// Turns SQLite errors into [`StoreError::Db`] naming the database at `path`.
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |source| StoreError::Db {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -77,10 +85,7 @@ impl Store {
 
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let err = |source: rusqlite::Error| StoreError::Db {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = db_error(path);
         if let Some(dir) = path.parent() {
             // A data directory made here is its owner's only (reader names, reads, notes).
             let mut builder = std::fs::DirBuilder::new();
@@ -187,10 +192,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Db {
-            path: self.path.clone(),
-            source,
-        }
+        db_error(&self.path)(source)
     }
 
     /// Runs `sql` (selecting an id, for error messages, and a JSON column) and parses each row's
@@ -212,10 +214,7 @@ fn json_rows_in<T: serde::de::DeserializeOwned>(
     sql: &str,
     args: impl rusqlite::Params,
 ) -> Result<Vec<T>, StoreError> {
-    let err = |source: rusqlite::Error| StoreError::Db {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = db_error(path);
     let mut stmt = db.prepare(sql).map_err(err)?;
     let rows = stmt
         .query_map(args, |r| {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, json_rows_in};
+use super::{Store, StoreError, db_error, json_rows_in};
 use crate::review::bundle::{self, BundleError};
 use crate::review::session::{Read, Session};
 
@@ -69,13 +69,9 @@ impl Store {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Db {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(db_error(&path))?;
         put_read(&tx, &path, session_id, read, false)?;
-        tx.commit()
-            .map_err(|source| StoreError::Db { path, source })
+        tx.commit().map_err(db_error(&path))
     }
 
     /// Merges a session and its reads from elsewhere in one transaction: cases and readers by id,
@@ -86,10 +82,7 @@ impl Store {
         reads: &[Read],
     ) -> Result<MergeReport, StoreError> {
         let path = self.path.clone();
-        let err = |source: rusqlite::Error| StoreError::Db {
-            path: path.clone(),
-            source,
-        };
+        let err = db_error(&path);
         let mut report = MergeReport::default();
         let tx = self
             .db
@@ -181,10 +174,7 @@ fn put_read(
     read: &Read,
     merging: bool,
 ) -> Result<Put, StoreError> {
-    let err = |source: rusqlite::Error| StoreError::Db {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = db_error(path);
     let json = |r: &Read| {
         serde_json::to_string(r).map_err(|source| StoreError::Record {
             path: path.to_path_buf(),
