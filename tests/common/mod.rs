@@ -127,23 +127,13 @@ pub fn run_until(
     h.step();
 }
 
-/// ROC AUC of (score, positive) pairs: P(a positive outscores a negative), ties counting half.
+/// ROC AUC of (score, positive) pairs: P(a positive outscores a negative), ties counting half
+/// (the app's own `review::agreement::roc_auc`).
 pub fn auc(scores: &[(f32, bool)]) -> f64 {
-    let pos: Vec<f32> = scores.iter().filter(|s| s.1).map(|s| s.0).collect();
-    let neg: Vec<f32> = scores.iter().filter(|s| !s.1).map(|s| s.0).collect();
-    let mut wins = 0.0;
-    for p in &pos {
-        for n in &neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()) as f64
+    let wide: Vec<(f64, bool)> = scores.iter().map(|&(s, p)| (f64::from(s), p)).collect();
+    sentinel::review::agreement::roc_auc(&wide)
+        .expect("positives and negatives")
+        .value
 }
 
 /// The bundled model, found as an installed or checkout build finds it.
