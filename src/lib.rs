@@ -22,6 +22,7 @@ pub mod slide;
 pub mod store;
 pub mod synth;
 pub mod task;
+pub mod tiff_writer;
 pub mod tiles;
 pub mod ui;
 pub mod view;

@@ -12,7 +12,6 @@ pub mod noise;
 mod pyramid;
 pub mod quilt;
 pub mod scene;
-mod tiff;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,8 +19,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_json::json;
 
+use crate::tiff_writer::{Directory, TiffWriter, Value, tag};
 pub use scene::{BACKGROUND, Scene};
-use tiff::{Directory, TiffWriter, Value, tag};
 
 /// Container flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
