@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 mod common;
 
@@ -14,29 +13,6 @@ use sentinel::analysis::model::{LoadOptions, Model, ModelError};
 use sentinel::analysis::runner::{AnalysisError, RunOptions, analyse, tile_level0};
 use sentinel::analysis::tissue::GridTile;
 use sentinel::slide::{OpenSlideSource, SlideSource};
-
-/// Builds the test models once per test binary (with the project venv that ./setup makes).
-fn test_models() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join(".deps/venv/bin/python");
-        assert!(
-            python.is_file(),
-            "{} is absent: run ./setup",
-            python.display()
-        );
-        let out =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("models-{}", std::process::id()));
-        let st = Command::new(&python)
-            .arg(root.join("models/build/make_test_models.py"))
-            .arg(&out)
-            .status()
-            .expect("run make_test_models.py");
-        assert!(st.success(), "make_test_models.py failed");
-        out
-    })
-}
 
 fn tile(size: u32, rgb: [u8; 3]) -> Vec<u8> {
     (0..size * size)
@@ -56,7 +32,7 @@ fn mean_red_variant(models: &Path, name: &str, edit_json: impl Fn(String) -> Str
 
 #[test]
 fn mean_red_model_computes_its_known_function() {
-    let dir = test_models();
+    let dir = common::test_models();
     let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
     let size = model.meta.input_size;
     let reds = [0u8, 51, 255, 128];
@@ -85,7 +61,7 @@ fn mean_red_model_computes_its_known_function() {
 
 #[test]
 fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
-    let dir = test_models();
+    let dir = common::test_models();
     match Model::load(&dir.join("wrong-shape"), LoadOptions::cpu(1)) {
         Err(ModelError::Field { field, message, .. }) => {
             assert_eq!(field, "channel_order", "{message}");
@@ -109,7 +85,7 @@ fn a_model_that_contradicts_its_metadata_is_rejected_naming_the_field() {
 
 #[test]
 fn a_file_that_is_not_onnx_is_a_clear_error() {
-    let dir = test_models();
+    let dir = common::test_models();
     let bad = mean_red_variant(dir, "not-onnx", |m| m);
     std::fs::write(bad.join("model.onnx"), b"definitely not a protobuf").expect("write");
     let e = Model::load(&bad, LoadOptions::cpu(1))
@@ -139,7 +115,7 @@ fn whole_grid(h: &Heatmap) -> Vec<GridTile> {
 /// slide region it claims to cover, and not that of its neighbour (a one-cell shift fails).
 #[test]
 fn heatmap_of_a_known_function_lines_up_with_the_slide() {
-    let dir = test_models();
+    let dir = common::test_models();
     let f = common::svs();
     let slide = OpenSlideSource::open(&f.path).expect("open");
     let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
@@ -198,7 +174,7 @@ fn heatmap_of_a_known_function_lines_up_with_the_slide() {
 
 #[test]
 fn cancelling_stops_the_run_and_keeps_what_was_done() {
-    let dir = test_models();
+    let dir = common::test_models();
     let f = common::svs();
     let slide = OpenSlideSource::open(&f.path).expect("open");
     let mut model = Model::load(&dir.join("mean-red"), LoadOptions::cpu(1)).expect("load");
@@ -252,7 +228,7 @@ fn analyze_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
 
 #[test]
 fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
-    let dir = test_models();
+    let dir = common::test_models();
     let f = common::svs();
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyses-{}", std::process::id()));
@@ -348,7 +324,7 @@ fn analyze_cli_reports_json_stores_reuses_and_invalidates() {
 
 #[test]
 fn analyze_cli_reports_each_bad_slide_and_still_does_the_good_ones() {
-    let dir = test_models();
+    let dir = common::test_models();
     let f = common::tiff();
     let bad = Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-a-slide-for-analyze.svs");
     std::fs::write(&bad, b"nope").expect("write");
@@ -384,7 +360,7 @@ fn analyze_cli_reports_each_bad_slide_and_still_does_the_good_ones() {
 /// far coarser than the model is analysed with a warning; a slide without mpp needs --mpp.
 #[test]
 fn analyze_refuses_unusable_resolutions_warns_on_coarse_ones_and_takes_mpp() {
-    let dir = test_models();
+    let dir = common::test_models();
     let f = common::tiff(); // 0.5 µm/px
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("analyses-res-{}", std::process::id()));
@@ -455,7 +431,7 @@ fn analyze_refuses_unusable_resolutions_warns_on_coarse_ones_and_takes_mpp() {
 /// its own, and a result stored under the old file-name scheme is still found.
 #[test]
 fn results_are_keyed_by_slide_identity_not_file_name() {
-    let dir = test_models();
+    let dir = common::test_models();
     let root =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("same-name-{}", std::process::id()));
     let (a, b) = (root.join("caseA/slide.tiff"), root.join("caseB/slide.tiff"));
@@ -568,7 +544,7 @@ fn a_slide_replaced_in_place_is_not_taken_for_the_old_one() {
         Unhashed { inner, props, id }
     };
 
-    let dir = test_models();
+    let dir = common::test_models();
     let root = tempfile::tempdir().expect("dir");
     let path = root.path().join("scan.tiff");
     let write = |seed: u64| {

@@ -5,6 +5,7 @@
 pub mod export;
 pub mod figure;
 pub mod heatmap;
+pub mod interchange;
 pub mod job;
 pub mod model;
 pub mod order;

@@ -216,7 +216,7 @@ pub fn analyze_slide(
     // heatmap lands, so no kill or failure can leave a new heatmap beside an old run's CSV or
     // GeoJSON. (A kill in between leaves the old heatmap alone; one after, the new one alone,
     // and `--export` writes its files from it on the next run.)
-    remove_exports(&sidecar).map_err(|e| io(e, &sidecar))?;
+    remove_exports(&sidecar, &path).map_err(|e| io(e, &sidecar))?;
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
     let line = report(&result, stats.tiles, false);
     Ok((line, result))
@@ -335,33 +335,51 @@ pub enum ExportFormat {
     /// A figure: the heatmap over the slide's thumbnail, 1600 px wide, with a legend
     /// (`<sidecar>.figure.png`).
     Figure,
+    /// An ASAP likelihood map: a pyramidal float32 TIFF whose levels match the slide's,
+    /// `<slide name>_likelihood_map.tif`.
+    Asap,
+    /// A DSA / large_image annotation with one `griddata` heatmap element (`<sidecar>.dsa.json`).
+    Dsa,
+    /// The regions at or above the threshold as classified QuPath annotations, holes kept
+    /// (`<sidecar>.contours.geojson`).
+    Contours,
 }
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 4] = [
+    pub const ALL: [ExportFormat; 7] = [
         ExportFormat::Csv,
         ExportFormat::Geojson,
         ExportFormat::Png,
         ExportFormat::Figure,
+        ExportFormat::Asap,
+        ExportFormat::Dsa,
+        ExportFormat::Contours,
     ];
 
-    /// Where this export of the heatmap stored at `sidecar` goes.
-    pub fn path(self, sidecar: &Path) -> PathBuf {
+    /// Where this export of the heatmap of `slide` stored at `sidecar` goes.
+    pub fn path(self, sidecar: &Path, slide: &Path) -> PathBuf {
+        if self == ExportFormat::Asap {
+            let dir = sidecar.parent().unwrap_or(Path::new("."));
+            return super::interchange::asap::path_for(dir, slide);
+        }
         sidecar.with_extension(match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Geojson => "geojson",
             ExportFormat::Png => "png",
             ExportFormat::Figure => "figure.png",
+            ExportFormat::Dsa => "dsa.json",
+            ExportFormat::Contours => "contours.geojson",
+            ExportFormat::Asap => unreachable!("named above"),
         })
     }
 }
 
-/// Removes every export of the heatmap stored at `sidecar` (they describe that heatmap, not the
-/// one about to replace it), durably: the folder is synced before the caller writes on.
-fn remove_exports(sidecar: &Path) -> std::io::Result<()> {
+/// Removes every export of the heatmap of `slide` stored at `sidecar` (they describe that heatmap,
+/// not the one about to replace it), durably: the folder is synced before the caller writes on.
+fn remove_exports(sidecar: &Path, slide: &Path) -> std::io::Result<()> {
     let mut removed = false;
     for f in ExportFormat::ALL {
-        match std::fs::remove_file(f.path(sidecar)) {
+        match std::fs::remove_file(f.path(sidecar, slide)) {
             Ok(()) => removed = true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -373,8 +391,9 @@ fn remove_exports(sidecar: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes `result`'s heatmap beside its sidecar in each format (PNG in `colormap`); returns the
-/// paths written. `slide` gives the figure its thumbnail (without it, the figure is over white).
+/// Writes `result`'s heatmap beside its sidecar in each format (images in `colormap`); returns the
+/// paths written. `slide` gives the figure its thumbnail (without it, the figure is over white) and
+/// the ASAP map the slide's pyramid and µm/px (without it, a single level at full size).
 pub fn export(
     result: &AnalysisResult,
     sidecar: &Path,
@@ -382,55 +401,95 @@ pub fn export(
     colormap: crate::colormap::Colormap,
     slide: Option<&dyn SlideSource>,
 ) -> std::io::Result<Vec<PathBuf>> {
+    let h = &result.heatmap;
+    let grid_dims = || {
+        let edge = |n: u32| (f64::from(n) * h.cell_level0).round() as u64;
+        (edge(h.cols), edge(h.rows))
+    };
+    let dims = slide.map_or_else(grid_dims, |s| s.dimensions());
     let mut written = Vec::new();
     for f in formats {
-        if *f == ExportFormat::Figure {
-            let style = super::figure::FigureStyle {
-                colormap,
-                ..Default::default()
-            };
-            let dims = slide.map_or_else(
-                || {
-                    let h = &result.heatmap;
-                    let edge = |n: u32| (f64::from(n) * h.cell_level0).round() as u64;
-                    (edge(h.cols), edge(h.rows))
-                },
-                |s| s.dimensions(),
-            );
-            let thumbnail = slide
-                .map(|s| crate::slide::read_overview(s, 2048))
-                .transpose()
-                .map_err(std::io::Error::other)?;
-            let img = super::figure::render(
-                &result.heatmap,
-                dims,
-                thumbnail.as_ref(),
-                result.summary.threshold,
-                style,
-            );
-            let path = f.path(sidecar);
-            crate::fsutil::write_png(&path, img.width, img.height, img.pixels)?;
-            written.push(path);
-            continue;
+        let path = f.path(sidecar, &result.slide);
+        match f {
+            ExportFormat::Figure => {
+                let style = super::figure::FigureStyle {
+                    colormap,
+                    ..Default::default()
+                };
+                let thumbnail = slide
+                    .map(|s| crate::slide::read_overview(s, 2048))
+                    .transpose()
+                    .map_err(std::io::Error::other)?;
+                let img = super::figure::render(
+                    h,
+                    dims,
+                    thumbnail.as_ref(),
+                    result.summary.threshold,
+                    style,
+                );
+                crate::fsutil::write_png(&path, img.width, img.height, img.pixels)?;
+            }
+            ExportFormat::Png => {
+                crate::fsutil::write_png(
+                    &path,
+                    h.cols,
+                    h.rows,
+                    super::export::to_rgba(h, colormap),
+                )?;
+            }
+            ExportFormat::Asap => {
+                use super::interchange::asap;
+                let levels = match slide {
+                    Some(s) => asap::map_levels(s.levels(), h.cell_level0),
+                    None => asap::map_levels(
+                        &[crate::slide::Level {
+                            width_px: dims.0,
+                            height_px: dims.1,
+                            downsample: 1.0,
+                            tile_size_px: None,
+                        }],
+                        h.cell_level0,
+                    ),
+                };
+                let p = &result.provenance;
+                let description = format!(
+                    "Sentinel likelihood map: risk 0-1 (0 where not analysed); model {} {}; threshold {}",
+                    p.model_name, p.model_version, p.threshold
+                );
+                asap::write(h, &levels, slide.and_then(|s| s.mpp()), &description, &path)?;
+            }
+            ExportFormat::Csv
+            | ExportFormat::Geojson
+            | ExportFormat::Dsa
+            | ExportFormat::Contours => {
+                let p = &result.provenance;
+                let json =
+                    |v: serde_json::Value| serde_json::to_vec(&v).map_err(std::io::Error::other);
+                let bytes = match f {
+                    ExportFormat::Csv => super::export::to_csv(h).into_bytes(),
+                    ExportFormat::Geojson => json(super::export::to_geojson(h, p.threshold))?,
+                    ExportFormat::Dsa => json(super::interchange::dsa::to_annotation(
+                        h,
+                        &format!("Sentinel risk: {} {}", p.model_name, p.model_version),
+                        &format!(
+                            "Risk of metastasis per model tile; threshold {} (slide {})",
+                            p.threshold,
+                            result.slide.display()
+                        ),
+                        colormap,
+                        serde_json::to_value(p).map_err(std::io::Error::other)?,
+                    ))?,
+                    _ => json(super::interchange::contours::to_geojson(
+                        h,
+                        p.threshold,
+                        dims,
+                        slide.and_then(|s| s.mpp()).map(|(x, y)| (x + y) / 2.0),
+                        "Tumor",
+                    ))?,
+                };
+                crate::fsutil::write_atomic(&path, &bytes)?;
+            }
         }
-        if *f == ExportFormat::Png {
-            let h = &result.heatmap;
-            let path = f.path(sidecar);
-            crate::fsutil::write_png(&path, h.cols, h.rows, super::export::to_rgba(h, colormap))?;
-            written.push(path);
-            continue;
-        }
-        let bytes = match f {
-            ExportFormat::Png | ExportFormat::Figure => unreachable!("written above"),
-            ExportFormat::Csv => super::export::to_csv(&result.heatmap).into_bytes(),
-            ExportFormat::Geojson => serde_json::to_vec(&super::export::to_geojson(
-                &result.heatmap,
-                result.provenance.threshold,
-            ))
-            .map_err(std::io::Error::other)?,
-        };
-        let path = f.path(sidecar);
-        crate::fsutil::write_atomic(&path, &bytes)?;
         written.push(path);
     }
     Ok(written)

@@ -179,3 +179,26 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Builds the test models once per test binary (with the project venv that ./setup makes).
+pub fn test_models() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join(".deps/venv/bin/python");
+        assert!(
+            python.is_file(),
+            "{} is absent: run ./setup",
+            python.display()
+        );
+        let out =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("models-{}", std::process::id()));
+        let st = std::process::Command::new(&python)
+            .arg(root.join("models/build/make_test_models.py"))
+            .arg(&out)
+            .status()
+            .expect("run make_test_models.py");
+        assert!(st.success(), "make_test_models.py failed");
+        out
+    })
+}
