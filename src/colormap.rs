@@ -9,16 +9,28 @@ pub enum Colormap {
     Viridis,
     Magma,
     Turbo,
+    /// Blue, white, red (ColorBrewer RdBu's ends): signed differences, white at 0.5. Not offered
+    /// for the risk map; the comparison overlay uses it.
+    Diverging,
 }
 
 impl Colormap {
+    /// The maps offered for the risk.
     pub const ALL: [Colormap; 3] = [Colormap::Viridis, Colormap::Magma, Colormap::Turbo];
+    /// Every map the overlay can be asked to draw (the GPU keeps a table of each).
+    pub const EVERY: [Colormap; 4] = [
+        Colormap::Viridis,
+        Colormap::Magma,
+        Colormap::Turbo,
+        Colormap::Diverging,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Colormap::Viridis => "viridis",
             Colormap::Magma => "magma",
             Colormap::Turbo => "turbo",
+            Colormap::Diverging => "diverging",
         }
     }
 
@@ -29,6 +41,7 @@ impl Colormap {
             Colormap::Viridis => poly6(&VIRIDIS, t),
             Colormap::Magma => poly6(&MAGMA, t),
             Colormap::Turbo => turbo(t),
+            Colormap::Diverging => diverging(t),
         };
         c.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
     }
@@ -150,6 +163,19 @@ fn turbo(x: f64) -> [f64; 3] {
     ]
 }
 
+/// Linear in sRGB from blue (0) through near-white (0.5) to red (1).
+fn diverging(t: f64) -> [f64; 3] {
+    const BLUE: [f64; 3] = [33.0, 102.0, 172.0];
+    const WHITE: [f64; 3] = [247.0, 247.0, 247.0];
+    const RED: [f64; 3] = [178.0, 24.0, 43.0];
+    let (a, b, u) = if t < 0.5 {
+        (BLUE, WHITE, t * 2.0)
+    } else {
+        (WHITE, RED, t * 2.0 - 1.0)
+    };
+    [0, 1, 2].map(|i| (a[i] + (b[i] - a[i]) * u) / 255.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +225,15 @@ mod tests {
             "viridis luminance must rise"
         );
         assert_eq!(t.len(), 1024);
+    }
+
+    #[test]
+    fn the_diverging_map_is_white_at_agreement_and_signed_either_side() {
+        let d = Colormap::Diverging;
+        assert_eq!(d.rgb(0.5), [247, 247, 247]);
+        let [r0, _, b0] = d.rgb(0.0);
+        let [r1, _, b1] = d.rgb(1.0);
+        assert!(b0 > r0 && r1 > b1, "blue below, red above");
+        assert!(!Colormap::ALL.contains(&d), "not offered for risk");
     }
 }

@@ -22,6 +22,8 @@ fn launch(slide: &std::path::Path) -> Launch {
         data_dir,
         bench: None,
         heatmap: sentinel::app::LaunchHeatmap::Off,
+        compare: None,
+        layer: Default::default(),
     }
 }
 

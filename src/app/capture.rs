@@ -184,6 +184,26 @@ impl SentinelApp {
     /// coming, an error when it will not come.
     pub(super) fn screenshot_heatmap(&mut self) -> Result<bool, String> {
         use crate::ui::analysis_panel::RunState;
+        if self.launch.compare.is_some() && self.current.is_some() {
+            let c = &self.analysis.compare;
+            if c.is_busy() {
+                return Ok(false);
+            }
+            if c.imported().is_none() {
+                return Err(c
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "no heatmap imported".into()));
+            }
+            // The difference appears once our heatmap is final and compared.
+            if c.layer == crate::ui::heatmap_compare::Layer::Difference && c.comparison().is_none()
+            {
+                if self.launch.heatmap == LaunchHeatmap::Off {
+                    return Err("--layer difference needs --analyze or --heatmap".into());
+                }
+                return Ok(false);
+            }
+        }
         if self.launch.heatmap == LaunchHeatmap::Off {
             return Ok(true);
         }

@@ -49,6 +49,10 @@ pub struct Launch {
     pub bench: Option<crate::bench::viewer::ViewerBenchSpec>,
     /// Which heatmap a scripted screenshot shows (with the analysis panel).
     pub heatmap: LaunchHeatmap,
+    /// Another tool's heatmap (ASAP TIFF or DSA JSON) to import over the slide once it opens.
+    pub compare: Option<PathBuf>,
+    /// The overlay layer shown at launch.
+    pub layer: crate::ui::heatmap_compare::Layer,
 }
 
 /// The heatmap a scripted screenshot waits for.
@@ -321,7 +325,7 @@ impl eframe::App for SentinelApp {
         self.poll_opening(ctx);
         // What the worker threads reported (analysis progress, saves, review data), once a frame
         // before anything is drawn.
-        self.analysis.poll();
+        self.analysis.poll(&self.repaint);
         self.annotations.poll();
         self.review.poll();
         if let Some(t) = &mut self.dialog {
@@ -419,10 +423,12 @@ impl eframe::App for SentinelApp {
                 });
         }
         if self.show_analysis {
-            let has_slide = self.current.is_some();
+            let slide = self.current.as_ref().map(|v| Arc::clone(&v.slide));
             egui::Panel::right("analysis")
                 .default_size(300.0)
-                .show(ui, |ui| self.analysis.panel(ui, has_slide, &mut commands));
+                .show(ui, |ui| {
+                    self.analysis.panel(ui, slide.as_ref(), &mut commands)
+                });
         }
         if let Some(v) = self.current.as_ref().filter(|_| self.show_properties) {
             egui::Panel::right("properties")

@@ -96,6 +96,12 @@ impl SentinelApp {
                 self.analysis.reset();
                 if let Some(v) = &self.current {
                     self.annotations.on_slide_opened(v);
+                    if let Some(p) = &self.launch.compare {
+                        let wake = Arc::clone(&self.repaint);
+                        let compare = &mut self.analysis.compare;
+                        compare.import(Some(p.clone()), v.slide.dimensions(), wake);
+                        compare.layer = self.launch.layer;
+                    }
                 }
                 if let Some(v) = &self.current {
                     match self.launch.heatmap {

@@ -157,6 +157,8 @@ fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> a
             ..Default::default()
         }),
         heatmap: sentinel::app::LaunchHeatmap::Off,
+        compare: None,
+        layer: Default::default(),
     };
     super::gui::open_window(launch, window, super::gui::Window::Benchmark).map(|_| ())
 }

@@ -25,6 +25,13 @@ pub struct GuiArgs {
     /// With --screenshot: analyse the slide first (or reuse its stored heatmap), then show it.
     #[arg(long, requires = "screenshot")]
     analyze: bool,
+    /// Import another tool's heatmap over the slide (an ASAP likelihood map TIFF or a DSA
+    /// griddata JSON), to compare with Sentinel's.
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
+    /// Which map the overlay shows at launch.
+    #[arg(long, value_enum, default_value_t = sentinel::ui::heatmap_compare::Layer::Sentinel)]
+    layer: sentinel::ui::heatmap_compare::Layer,
     /// Window size in points, "WxH".
     #[arg(long, value_parser = parse_size, default_value = "1600x1000")]
     window: [f32; 2],
@@ -75,6 +82,8 @@ pub fn run(args: GuiArgs) -> anyhow::Result<ExitCode> {
         screenshot: args.screenshot,
         data_dir: sentinel::paths::data_dir(),
         bench: None,
+        compare: args.compare,
+        layer: args.layer,
         heatmap: if args.analyze {
             sentinel::app::LaunchHeatmap::Analyze
         } else if args.heatmap {

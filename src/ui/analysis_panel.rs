@@ -52,6 +52,8 @@ pub struct AnalysisUi {
     pub show_tissue: bool,
     pub message: Option<String>,
     export: Option<crate::task::Task<String>>,
+    /// Another tool's heatmap, imported for comparison.
+    pub compare: super::heatmap_compare::CompareUi,
 }
 
 impl AnalysisUi {
@@ -80,6 +82,7 @@ impl AnalysisUi {
             show_tissue: false,
             message: None,
             export: None,
+            compare: Default::default(),
         }
     }
 
@@ -113,8 +116,11 @@ impl AnalysisUi {
             self.retire(j);
         }
         let retired = std::mem::take(&mut self.retired);
+        let mut compare = std::mem::take(&mut self.compare);
+        compare.reset();
         *self = Self {
             retired,
+            compare,
             style: self.style,
             model_missing: self.model_missing.clone(),
             ..Self::new(Ok(self.model_dir.clone()), self.out_dir.clone())
@@ -232,7 +238,10 @@ impl AnalysisUi {
     }
 
     /// Applies what the job (and an export) reported since the last frame.
-    pub fn poll(&mut self) {
+    pub fn poll(&mut self, wake: &crate::task::Wake) {
+        let running = self.is_running();
+        let ours = self.heatmap.as_ref().map(|h| (h, self.version));
+        self.compare.poll(ours, running, wake);
         if let Some(t) = &mut self.export {
             match t.poll() {
                 crate::task::Poll::Pending => {}
@@ -321,7 +330,13 @@ impl AnalysisUi {
     }
 
     /// The side panel.
-    pub fn panel(&mut self, ui: &mut egui::Ui, has_slide: bool, out: &mut Vec<Command>) {
+    pub fn panel(
+        &mut self,
+        ui: &mut egui::Ui,
+        slide: Option<&Arc<dyn crate::slide::SlideSource>>,
+        out: &mut Vec<Command>,
+    ) {
+        let has_slide = slide.is_some();
         ui.heading("Analysis");
         match &self.model {
             Some((name, provider)) => ui.label(format!("Model: {name} on {provider}")),
@@ -419,6 +434,9 @@ impl AnalysisUi {
                     ("PNG", ExportFormat::Png),
                     ("CSV", ExportFormat::Csv),
                     ("GeoJSON", ExportFormat::Geojson),
+                    ("ASAP", ExportFormat::Asap),
+                    ("DSA", ExportFormat::Dsa),
+                    ("Contours", ExportFormat::Contours),
                 ] {
                     if ui.button(label).clicked() {
                         // Written on a thread: the UI never waits on the disk.
@@ -427,10 +445,12 @@ impl AnalysisUi {
                             &crate::slide::SlideId::from_provenance_hash(&r.provenance.slide_hash),
                         );
                         let (result, colormap) = (r.clone(), self.style.colormap);
+                        let slide = slide.cloned();
                         let ctx = ui.ctx().clone();
                         let wake: crate::task::Wake = Arc::new(move || ctx.request_repaint());
                         let spawned = crate::task::Task::spawn("export-heatmap", wake, move || {
-                            match pipeline::export(&result, &sidecar, &[f], colormap, None) {
+                            let slide = slide.as_deref();
+                            match pipeline::export(&result, &sidecar, &[f], colormap, slide) {
                                 Ok(paths) => paths.first().map_or_else(
                                     || "Nothing written".into(),
                                     |p| format!("Wrote {}", p.display()),
@@ -452,6 +472,8 @@ impl AnalysisUi {
         if let Some(m) = &self.message {
             ui.label(m);
         }
+        ui.separator();
+        self.compare.panel(ui, slide.map(|s| s.dimensions()));
     }
 
     /// Draws the tissue mask and the heatmap over the canvas, and the legend in its corner.
@@ -493,22 +515,51 @@ impl AnalysisUi {
                 Color32::WHITE,
             );
         }
-        if let (true, Some(texels)) = (self.style.visible, &self.texels) {
+        let (texels, difference) = match self.compare.texels() {
+            Some((t, d)) => (Some(t), d),
+            None => (self.texels.clone(), false),
+        };
+        if let (true, Some(texels)) = (self.style.visible, texels) {
+            // The difference is signed around 0.5: every value is drawn, in a diverging map.
+            let style = if difference {
+                HeatmapStyle {
+                    colormap: Colormap::Diverging,
+                    threshold: 0.0,
+                    ..self.style
+                }
+            } else {
+                self.style
+            };
             painter.add(egui_wgpu::Callback::new_paint_callback(
                 canvas,
-                HeatmapCallback::new(Arc::clone(texels), self.style, &view.view, canvas.min),
+                HeatmapCallback::new(texels, style, &view.view, canvas.min),
             ));
-            legend(&painter, canvas, self.style, self.operating_point());
+            let kind = if difference {
+                Legend::Difference
+            } else {
+                Legend::Risk(self.operating_point())
+            };
+            legend(&painter, canvas, style, kind);
         }
     }
 
     /// "risk 0.83" for the status bar, at level-0 point `p`.
     pub fn hover_text(&self, p: [f64; 2]) -> Option<String> {
-        let h = self.heatmap.as_ref()?;
-        Some(match h.value_at(p[0], p[1]) {
+        let ours = self.heatmap.as_ref().map(|h| match h.value_at(p[0], p[1]) {
             Some(v) => format!("risk {v:.3}"),
             None => "risk: not analysed".into(),
-        })
+        });
+        let theirs = self
+            .compare
+            .imported()
+            .map(|_| match self.compare.value_at(p) {
+                Some(v) => format!("imported {v:.3}"),
+                None => "imported: none".into(),
+            });
+        match (ours, theirs) {
+            (Some(a), Some(b)) => Some(format!("{a} · {b}")),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -551,19 +602,26 @@ fn summary_grid(ui: &mut egui::Ui, s: &Summary, tissue_mm2: f64) {
 }
 
 /// The colour scale, bottom-left of the canvas above the scale bar.
-fn legend(
-    painter: &egui::Painter,
-    canvas: egui::Rect,
-    style: HeatmapStyle,
-    (threshold, meaning): (f32, Option<&str>),
-) {
+/// What the legend explains: the risk with its operating point, or the imported-minus-ours
+/// difference.
+enum Legend<'a> {
+    Risk((f32, Option<&'a str>)),
+    Difference,
+}
+
+fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle, kind: Legend<'_>) {
+    let (threshold, meaning) = match kind {
+        Legend::Risk(p) => (Some(p.0), p.1),
+        Legend::Difference => (None, None),
+    };
     let size = egui::vec2(220.0, 12.0);
     // The operating point's meaning, wrapped to the legend's width; the box grows upwards from
     // just above the scale bar, so a longer text never runs into it.
     let caption = painter.layout(
-        match meaning {
-            Some(m) => format!("Threshold (marker) {m}"),
-            None => format!("Threshold (marker) {threshold:.2}: not a measured operating point"),
+        match (threshold, meaning) {
+            (Some(_), Some(m)) => format!("Threshold (marker) {m}"),
+            (Some(t), None) => format!("Threshold (marker) {t:.2}: not a measured operating point"),
+            (None, _) => "Blue: Sentinel higher · red: imported higher".into(),
         },
         egui::FontId::proportional(11.0),
         Color32::from_gray(220),
@@ -579,20 +637,26 @@ fn legend(
     painter.text(
         min - egui::vec2(0.0, 4.0),
         egui::Align2::LEFT_BOTTOM,
-        "Spread risk: P(tumour), calibrated",
+        if threshold.is_some() {
+            "Spread risk: P(tumour), calibrated"
+        } else {
+            "Imported risk minus Sentinel's, per tile"
+        },
         egui::FontId::proportional(12.0),
         Color32::WHITE,
     );
-    let tx = min.x + size.x * threshold.clamp(0.0, 1.0);
-    painter.add(egui::Shape::convex_polygon(
-        vec![
-            egui::pos2(tx, min.y + size.y + 14.0),
-            egui::pos2(tx - 5.0, min.y + size.y + 22.0),
-            egui::pos2(tx + 5.0, min.y + size.y + 22.0),
-        ],
-        Color32::WHITE,
-        egui::Stroke::NONE,
-    ));
+    if let Some(threshold) = threshold {
+        let tx = min.x + size.x * threshold.clamp(0.0, 1.0);
+        painter.add(egui::Shape::convex_polygon(
+            vec![
+                egui::pos2(tx, min.y + size.y + 14.0),
+                egui::pos2(tx - 5.0, min.y + size.y + 22.0),
+                egui::pos2(tx + 5.0, min.y + size.y + 22.0),
+            ],
+            Color32::WHITE,
+            egui::Stroke::NONE,
+        ));
+    }
     painter.galley(
         egui::pos2(min.x, min.y + size.y + 26.0),
         caption,
@@ -616,12 +680,18 @@ fn legend(
             c,
         );
     }
-    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+    for v in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
         let x = min.x + size.x * v;
+        // The difference map stores (imported - ours + 1) / 2.
+        let label = if threshold.is_some() {
+            format!("{v}")
+        } else {
+            format!("{}", v * 2.0 - 1.0)
+        };
         painter.text(
             egui::pos2(x, min.y + size.y + 2.0),
             egui::Align2::CENTER_TOP,
-            format!("{v}"),
+            label,
             egui::FontId::proportional(11.0),
             Color32::WHITE,
         );

@@ -10,6 +10,7 @@ use crate::viewer::SlideView;
 
 pub mod analysis_panel;
 pub mod annotations;
+pub mod heatmap_compare;
 pub mod review;
 
 /// What the user asked for this frame.

@@ -180,7 +180,7 @@ impl HeatmapRenderer {
                 ..Default::default()
             })
         };
-        let luts = Colormap::ALL
+        let luts = Colormap::EVERY
             .iter()
             .map(|&map| {
                 let tex = texture(

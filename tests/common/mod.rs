@@ -86,6 +86,8 @@ pub fn app_harness(
         data_dir: data_dir.to_path_buf(),
         bench: None,
         heatmap: sentinel::app::LaunchHeatmap::Off,
+        compare: None,
+        layer: Default::default(),
     };
     let mut h = egui_kittest::Harness::builder()
         .with_size(size)
