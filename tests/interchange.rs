@@ -162,3 +162,85 @@ tifffile.imwrite(sys.argv[1], a, tile=(16, 16), compression='zlib')
         assert_eq!(m.heatmap.value_at(x, y), Some(want), "at ({x}, {y})");
     }
 }
+
+/// The same deterministic model as a Sentinel folder (model.json, probabilities) and as a WSInfer
+/// folder taken as it is (config.json with a 128 px patch at 0.25 µm/px resized to 64, logits):
+/// the same heatmap comes out, cell for cell.
+#[test]
+fn a_wsinfer_folder_gives_the_heatmap_of_the_same_model_in_our_layout() {
+    let f = common::tiff();
+    let models = common::test_models();
+    let run = |model: &Path, extra: &[&str], out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_sentinel"))
+            .arg("analyze")
+            .arg(&f.path)
+            .arg("--model")
+            .arg(model)
+            .arg("--out")
+            .arg(out)
+            .arg("--json")
+            .args(extra)
+            .output()
+            .expect("run analyze")
+    };
+    let sidecar = |o: &std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let line: serde_json::Value =
+            serde_json::from_slice(o.stdout.split(|&b| b == b'\n').next().expect("line"))
+                .expect("json");
+        PathBuf::from(line["heatmap"].as_str().expect("sidecar"))
+    };
+    let ours = stored(&sidecar(&run(
+        &models.join("mean-red"),
+        &[],
+        &out_dir("ws-ours"),
+    )));
+    // A copy, so the side file written below stays in this test.
+    let ws = out_dir("ws-model");
+    for name in ["model.onnx", "config.json"] {
+        std::fs::copy(models.join("mean-red-wsinfer").join(name), ws.join(name)).expect("copy");
+    }
+    let refused = run(&ws, &[], &out_dir("ws-refused"));
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("[\"other\", \"red\"]") && why.contains("--risk-class"),
+        "{why}"
+    );
+
+    let by_flag = stored(&sidecar(&run(
+        &ws,
+        &["--risk-class", "red"],
+        &out_dir("ws-flag"),
+    )));
+    std::fs::write(
+        ws.join("sentinel-risk-class.json"),
+        r#"{"risk_class": "red"}"#,
+    )
+    .expect("side");
+    let by_file = stored(&sidecar(&run(&ws, &[], &out_dir("ws-file"))));
+    for theirs in [&by_flag, &by_file] {
+        assert_eq!((theirs.cols, theirs.rows), (ours.cols, ours.rows));
+        assert!((theirs.cell_level0 - ours.cell_level0).abs() < 1e-9);
+        let mut compared = 0;
+        for (a, b) in ours.values.iter().zip(&theirs.values) {
+            assert_eq!(a.is_some(), b.is_some(), "the same tissue tiles");
+            if let (Some(a), Some(b)) = (a, b) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "{compared} tiles");
+    }
+    // The other class by flag is another model: its heatmap is stored apart, not reused.
+    let other = stored(&sidecar(&run(
+        &ws,
+        &["--risk-class", "other"],
+        &out_dir("ws-flag"),
+    )));
+    let (a, b) = (
+        ours.values.iter().flatten().next(),
+        other.values.iter().flatten().next(),
+    );
+    assert!((a.expect("ours") + b.expect("other") - 1.0).abs() < 1e-5);
+}

@@ -5,6 +5,7 @@
 writes two model directories (model.onnx + model.json):
   OUT_DIR/mean-red     risk = mean red value of the tile (0..1), i.e. a known function of the pixels
   OUT_DIR/wrong-shape  a one-channel 64 px input that contradicts its model.json (must be rejected)
+  OUT_DIR/mean-red-wsinfer  mean-red as a WSInfer folder (config.json, logits, no risk class)
 """
 import json
 import sys
@@ -35,6 +36,23 @@ def mean_red(size):
     ]
     graph = helper.make_graph(nodes, "mean_red", [image], [probs], initializer=consts)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+
+
+def mean_red_logits(size):
+    """The mean-red model as a WSInfer network: logits whose softmax is mean-red's output."""
+    model = mean_red(size)
+    g = model.graph
+    for node in g.node:
+        if node.output[0] == "probabilities":
+            node.output[0] = "p"
+    g.initializer.append(helper.make_tensor("eps", TensorProto.FLOAT, [], [1e-7]))
+    g.node.extend([
+        helper.make_node("Max", ["p", "eps"], ["p_safe"]),
+        helper.make_node("Log", ["p_safe"], ["logits"]),
+    ])
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 2]))
+    return model
 
 
 def wrong_shape():
@@ -72,6 +90,27 @@ def main():
     }
     write(out / "mean-red", mean_red(size), meta)
     write(out / "wrong-shape", wrong_shape(), meta)
+    # The same function as a WSInfer folder taken as it is: config.json in WSInfer-zoo form (a
+    # 128 px patch at 0.25 µm/px resized to 64 px: 0.5 µm per input pixel), logits out, no risk
+    # class named (tests choose it by flag or side file).
+    wsinfer = out / "mean-red-wsinfer"
+    wsinfer.mkdir(parents=True, exist_ok=True)
+    logits = mean_red_logits(size)
+    onnx.checker.check_model(logits)
+    onnx.save(logits, wsinfer / "model.onnx")
+    (wsinfer / "config.json").write_text(json.dumps({
+        "spec_version": "1.0",
+        "architecture": "mean-red",
+        "num_classes": 2,
+        "class_names": ["other", "red"],
+        "patch_size_pixels": 2 * size,
+        "spacing_um_px": 0.25,
+        "transform": [
+            {"name": "Resize", "arguments": {"size": size}},
+            {"name": "ToTensor"},
+            {"name": "Normalize", "arguments": {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}},
+        ],
+    }, indent=2))
     # The bundled model's input (224 px at 0.5 µm/px) at almost no inference cost: with it,
     # `sentinel bench analysis --model DIR/mean-red-224` shows the pipeline where decoding bounds
     # it, as on a fast GPU.

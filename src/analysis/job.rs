@@ -54,6 +54,8 @@ pub enum JobEvent {
 #[derive(Clone)]
 pub struct JobSpec {
     pub model_dir: PathBuf,
+    /// The risk class, where the model folder leaves it to the user (WSInfer).
+    pub risk_class: Option<String>,
     pub out_dir: PathBuf,
     pub load: LoadOptions,
     pub params: Params,
@@ -186,7 +188,13 @@ fn run(
     };
     let started = Instant::now();
     if spec.stored_only {
-        match pipeline::stored_result(slide, &spec.model_dir, &spec.out_dir, spec.params) {
+        match pipeline::stored_result(
+            slide,
+            &spec.model_dir,
+            spec.risk_class.as_deref(),
+            &spec.out_dir,
+            spec.params,
+        ) {
             Ok(Some(result)) => send(JobEvent::Finished {
                 result: Box::new(result),
                 reused: true,
@@ -197,7 +205,7 @@ fn run(
         }
         return;
     }
-    let mut model = match Model::load(&spec.model_dir, spec.load) {
+    let mut model = match Model::load_with(&spec.model_dir, spec.risk_class.as_deref(), spec.load) {
         Ok(m) => m,
         Err(e) => return send(JobEvent::Failed(e.to_string())),
     };

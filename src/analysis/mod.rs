@@ -13,5 +13,6 @@ pub mod result;
 pub mod runner;
 pub mod runtime;
 pub mod tissue;
+pub mod wsinfer;
 
 pub mod pipeline;

@@ -168,6 +168,11 @@ pub enum ModelError {
         field: &'static str,
         message: String,
     },
+    #[error(
+        "{path}: a WSInfer model does not say which class is the risk: choose one of {classes:?} (--risk-class NAME, or {file} beside config.json with {{\"risk_class\": NAME}})",
+        file = super::wsinfer::RISK_CLASS_FILE
+    )]
+    RiskClassNeeded { path: PathBuf, classes: Vec<String> },
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("{path}: ONNX Runtime cannot load the model: {message}")]
@@ -193,7 +198,63 @@ impl ModelMeta {
         Ok(meta)
     }
 
-    fn check(&self, path: &Path) -> Result<(), ModelError> {
+    /// The metadata of the model folder `dir`: its `model.json`, or a WSInfer `config.json` read
+    /// as one (risk class `risk_class`, else its side file). Returns the metadata files too: with
+    /// the ONNX file, they are what a stored result depends on.
+    pub fn load_dir(
+        dir: &Path,
+        risk_class: Option<&str>,
+    ) -> Result<(Self, Vec<PathBuf>), ModelError> {
+        if super::wsinfer::is_wsinfer(dir) {
+            return super::wsinfer::load(dir, risk_class);
+        }
+        let json = dir.join("model.json");
+        let meta = Self::load(&json)?;
+        match risk_class {
+            Some(r) if r != meta.risk_class => Err(ModelError::Field {
+                path: json,
+                field: "risk_class",
+                message: format!(
+                    "is {:?}; another risk class ({r:?}) is chosen only for WSInfer folders",
+                    meta.risk_class
+                ),
+            }),
+            _ => Ok((meta, vec![json])),
+        }
+    }
+}
+
+/// What a stored result of a model depends on: SHA-256 (hex) over its ONNX file and metadata
+/// files, and the risk class where the caller chose it (a WSInfer folder).
+pub fn model_hash(
+    onnx: &Path,
+    meta_files: &[PathBuf],
+    chosen_risk_class: Option<&str>,
+) -> std::io::Result<String> {
+    let mut files = vec![onnx];
+    files.extend(meta_files.iter().map(PathBuf::as_path));
+    let hash = super::result::files_hash(&files)?;
+    Ok(match chosen_risk_class {
+        None => hash,
+        Some(r) => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(hash.as_bytes());
+            h.update(b"\0risk_class\0");
+            h.update(r.as_bytes());
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        }
+    })
+}
+
+impl ModelMeta {
+    /// The risk class the caller chose for the folder `dir` where it decides what the model
+    /// computes: in a WSInfer folder (where it overrides the side file); a `model.json` names its own.
+    pub fn chosen_risk_class<'a>(dir: &Path, risk_class: Option<&'a str>) -> Option<&'a str> {
+        risk_class.filter(|_| super::wsinfer::is_wsinfer(dir))
+    }
+
+    pub(crate) fn check(&self, path: &Path) -> Result<(), ModelError> {
         let field = |field: &'static str, message: String| ModelError::Field {
             path: path.into(),
             field,
@@ -313,6 +374,10 @@ pub struct Model {
     pub meta: ModelMeta,
     /// The ONNX file that runs (`model.onnx` or the CPU variant).
     pub onnx: PathBuf,
+    /// `model.json`, or a WSInfer folder's `config.json` (and risk-class file).
+    pub meta_files: Vec<PathBuf>,
+    /// The risk class the caller chose, where it decides it (see [`model_hash`]).
+    chosen_risk_class: Option<String>,
     pub provider: Provider,
     session: ort::session::Session,
     input_name: String,
@@ -322,7 +387,16 @@ impl Model {
     /// Loads `dir/model.json` and its ONNX file on the first provider that `options.device` allows
     /// and that works here, and checks that graph and metadata agree.
     pub fn load(dir: &Path, options: LoadOptions) -> Result<Self, ModelError> {
-        let meta = ModelMeta::load(&dir.join("model.json"))?;
+        Self::load_with(dir, None, options)
+    }
+
+    /// [`Model::load`] with the risk class chosen here (a WSInfer folder names none).
+    pub fn load_with(
+        dir: &Path,
+        risk_class: Option<&str>,
+        options: LoadOptions,
+    ) -> Result<Self, ModelError> {
+        let (meta, meta_files) = ModelMeta::load_dir(dir, risk_class)?;
         let env = runtime::environment()?;
         let candidates: &[Provider] = match options.device {
             Device::Auto => &[Provider::TensorRt, Provider::Cuda, Provider::Cpu],
@@ -350,6 +424,9 @@ impl Model {
                         dir: dir.to_path_buf(),
                         meta,
                         onnx,
+                        meta_files,
+                        chosen_risk_class: ModelMeta::chosen_risk_class(dir, risk_class)
+                            .map(str::to_owned),
                         provider,
                         session,
                         input_name,
@@ -367,9 +444,13 @@ impl Model {
         }))
     }
 
-    /// SHA-256 (hex) of the ONNX file that runs and of model.json: what a stored result depends on.
+    /// What a stored result of this model depends on (see [`model_hash`]).
     pub fn hash(&self) -> std::io::Result<String> {
-        super::result::files_hash(&[&self.onnx, &self.dir.join("model.json")])
+        model_hash(
+            &self.onnx,
+            &self.meta_files,
+            self.chosen_risk_class.as_deref(),
+        )
     }
 
     /// Runs a batch (`count` tiles, NCHW, from [`ModelMeta::normalise_into`]) and returns the risk

@@ -294,11 +294,12 @@ fn provenance_for(
 pub fn stored_result(
     slide: &dyn SlideSource,
     model_dir: &Path,
+    risk_class: Option<&str>,
     out_dir: &Path,
     params: Params,
 ) -> Result<Option<AnalysisResult>, AnalysisError> {
-    let json = model_dir.join("model.json");
-    let meta = ModelMeta::load(&json)?;
+    let (meta, meta_files) = ModelMeta::load_dir(model_dir, risk_class)?;
+    let chosen = ModelMeta::chosen_risk_class(model_dir, risk_class);
     let mut candidates = vec![model_dir.join("model.onnx")];
     if let Some(v) = &meta.cpu_variant {
         candidates.insert(0, model_dir.join(v));
@@ -308,10 +309,11 @@ pub fn stored_result(
         super::result::legacy_sidecar_path(out_dir, slide.path()),
     ];
     for onnx in candidates.iter().filter(|f| f.is_file()) {
-        let hash = super::result::files_hash(&[onnx, &json]).map_err(|e| SlideError::Io {
-            path: onnx.clone(),
-            source: e,
-        })?;
+        let hash =
+            super::model::model_hash(onnx, &meta_files, chosen).map_err(|e| SlideError::Io {
+                path: onnx.clone(),
+                source: e,
+            })?;
         let p = provenance_for(slide, &meta, hash, params)?;
         if let Some(r) = sidecars
             .iter()

@@ -12,9 +12,14 @@ use sentinel::slide;
 pub struct AnalyzeArgs {
     #[arg(required = true)]
     pub slides: Vec<PathBuf>,
-    /// Model directory (model.onnx + model.json); default: the bundled model.
+    /// Model directory: model.onnx + model.json, or a WSInfer folder (model.onnx + config.json)
+    /// as it is; default: the bundled model.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The class whose probability is the risk, for a WSInfer folder (which names none); else
+    /// its sentinel-risk-class.json.
+    #[arg(long, value_name = "NAME")]
+    pub risk_class: Option<String>,
     /// Where heatmaps are stored (default: the data directory's analyses folder).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -51,6 +56,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     let AnalyzeArgs {
         slides,
         model: model_dir,
+        risk_class,
         out,
         device,
         full_precision,
@@ -66,8 +72,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => sentinel::paths::model_dir()?,
     };
-    let mut model = Model::load(
+    let mut model = Model::load_with(
         &model_dir,
+        risk_class.as_deref(),
         LoadOptions {
             threads: cores,
             device,

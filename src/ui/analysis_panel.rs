@@ -31,6 +31,8 @@ pub enum RunState {
 
 pub struct AnalysisUi {
     pub model_dir: PathBuf,
+    /// The risk class chosen for a WSInfer model folder.
+    pub risk_class: Option<String>,
     /// Why there is no model to run (it was found in none of the places searched).
     model_missing: Option<String>,
     pub out_dir: PathBuf,
@@ -64,6 +66,7 @@ impl AnalysisUi {
         };
         Self {
             model_dir,
+            risk_class: None,
             model_missing,
             out_dir,
             job: None,
@@ -118,9 +121,11 @@ impl AnalysisUi {
         let retired = std::mem::take(&mut self.retired);
         let mut compare = std::mem::take(&mut self.compare);
         compare.reset();
+        let risk_class = self.risk_class.take();
         *self = Self {
             retired,
             compare,
+            risk_class,
             style: self.style,
             model_missing: self.model_missing.clone(),
             ..Self::new(Ok(self.model_dir.clone()), self.out_dir.clone())
@@ -177,6 +182,7 @@ impl AnalysisUi {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         JobSpec {
             model_dir: self.model_dir.clone(),
+            risk_class: self.risk_class.clone(),
             out_dir: self.out_dir.clone(),
             load: LoadOptions {
                 threads: cores,
