@@ -15,6 +15,11 @@ impl SentinelApp {
             Command::ToggleHelp => self.show_help = !self.show_help,
             Command::DismissError => self.error = None,
             Command::ToggleAnalysisPanel => self.show_analysis = !self.show_analysis,
+            Command::LoadModelFolder => {
+                self.show_analysis = true;
+                let wake = Arc::clone(&self.repaint);
+                self.analysis.model_folder.open(None, wake);
+            }
             Command::ToggleAnnotationPanel => self.show_annotations = !self.show_annotations,
             Command::ToggleReviewPanel => {
                 self.show_review = !self.show_review;

@@ -56,6 +56,8 @@ pub struct AnalysisUi {
     export: Option<crate::task::Task<String>>,
     /// Another tool's heatmap, imported for comparison.
     pub compare: super::heatmap_compare::CompareUi,
+    /// "Load model folder…" and the card of the folder picked.
+    pub model_folder: super::model_folder::ModelFolderUi,
 }
 
 impl AnalysisUi {
@@ -86,6 +88,7 @@ impl AnalysisUi {
             message: None,
             export: None,
             compare: Default::default(),
+            model_folder: Default::default(),
         }
     }
 
@@ -122,14 +125,29 @@ impl AnalysisUi {
         let mut compare = std::mem::take(&mut self.compare);
         compare.reset();
         let risk_class = self.risk_class.take();
+        let model_folder = std::mem::take(&mut self.model_folder);
         *self = Self {
             retired,
             compare,
             risk_class,
+            model_folder,
             style: self.style,
             model_missing: self.model_missing.clone(),
             ..Self::new(Ok(self.model_dir.clone()), self.out_dir.clone())
         };
+    }
+
+    /// Runs `dir` (with `risk_class` where the folder leaves it open) from now on; the current
+    /// slide's heatmap, made by the previous model, goes.
+    pub fn use_model(&mut self, dir: PathBuf, risk_class: Option<String>) {
+        self.model_dir = dir;
+        self.risk_class = risk_class;
+        self.model_missing = None;
+        // An imported map stays for comparison with the new model's heatmap.
+        let mut compare = std::mem::take(&mut self.compare);
+        compare.forget_comparison();
+        self.reset();
+        self.compare = compare;
     }
 
     pub fn is_running(&self) -> bool {
@@ -245,6 +263,7 @@ impl AnalysisUi {
 
     /// Applies what the job (and an export) reported since the last frame.
     pub fn poll(&mut self, wake: &crate::task::Wake) {
+        self.model_folder.poll();
         let running = self.is_running();
         let ours = self.heatmap.as_ref().map(|h| (h, self.version));
         self.compare.poll(ours, running, wake);
@@ -349,6 +368,9 @@ impl AnalysisUi {
             None if self.model_missing.is_some() => ui.label("Model: not found"),
             None => ui.label(format!("Model: {}", self.model_dir.display())),
         };
+        if let Some((dir, risk_class)) = self.model_folder.panel(ui) {
+            self.use_model(dir, risk_class);
+        }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             let running = matches!(self.state, RunState::Running { .. });

@@ -64,6 +64,15 @@ impl CompareUi {
         };
     }
 
+    /// Drops the comparison (our heatmap is about to be replaced by another model's).
+    pub fn forget_comparison(&mut self) {
+        self.compared = None;
+        self.comparing = None;
+        if self.layer == Layer::Difference {
+            self.layer = Layer::Imported;
+        }
+    }
+
     /// Whether an import or a comparison is still being worked on.
     pub fn is_busy(&self) -> bool {
         self.import.is_some() || self.comparing.is_some()

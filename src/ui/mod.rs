@@ -11,6 +11,7 @@ use crate::viewer::SlideView;
 pub mod analysis_panel;
 pub mod annotations;
 pub mod heatmap_compare;
+pub mod model_folder;
 pub mod review;
 
 /// What the user asked for this frame.
@@ -34,6 +35,8 @@ pub enum Command {
     Analyze,
     CancelAnalysis,
     ToggleAnalysisPanel,
+    /// Pick a model folder (ours or WSInfer's) and show its card.
+    LoadModelFolder,
     /// Level-0 peak and bounding box [x0, y0, x1, y1] of a hot-spot.
     GoToHotspot([f64; 2], [f64; 4]),
     /// Frame a level-0 box [x0, y0, x1, y1] (an annotation).
@@ -196,6 +199,9 @@ pub fn top_bar(
         ui.menu_button("Analysis", |ui| {
             if ui.button("Analyze this slide").clicked() {
                 out.push(Command::Analyze);
+            }
+            if ui.button("Load model folder…").clicked() {
+                out.push(Command::LoadModelFolder);
             }
             if ui.button("Analysis panel").clicked() {
                 out.push(Command::ToggleAnalysisPanel);

@@ -1,5 +1,6 @@
-//! Another tool's heatmap imported over the slide in the GUI: the layer choice, the per-tile
-//! agreement in the panel, the difference overlay's colours and the hover text.
+//! Interchange in the GUI: another tool's heatmap imported over the slide (the layer choice, the
+//! per-tile agreement in the panel, the difference overlay's colours, the hover text), and a
+//! WSInfer model folder loaded through its card.
 
 mod common;
 
@@ -100,4 +101,79 @@ fn an_imported_dsa_heatmap_is_compared_tile_by_tile_and_drawn_as_a_difference() 
         left[0].abs_diff(right[0]) > 20 && right[0].abs_diff(right[2]) < 20,
         "agreement: near white (not red), got {right:?}"
     );
+}
+
+/// "Load model folder…" on a WSInfer folder: the card shows the model before anything runs, the
+/// risk class is chosen from its classes, and Analyze then runs that model.
+#[test]
+fn a_wsinfer_folder_is_loaded_through_its_card_and_analyses_the_slide() {
+    let svs = common::svs();
+    let data = tempfile::tempdir().expect("data dir");
+    let mut h = common::app_harness(&svs.path, data.path(), egui::vec2(1400.0, 900.0));
+    h.state_mut().set_analysis_panel(true);
+    common::run_until(&mut h, "the slide", |a| a.slide_view().is_some());
+    let dir = common::test_models().join("mean-red-wsinfer");
+    h.state_mut()
+        .analysis_mut()
+        .model_folder
+        .open(Some(dir.clone()), Arc::new(|| {}));
+    common::run_until(&mut h, "the card", |a| {
+        a.analysis().model_folder.card.is_some()
+    });
+    // 128 px at 0.25 µm/px resized to 64: 0.5 µm/px, 32 µm tiles.
+    assert!(
+        h.query_by_label("Input 64 px at 0.500 µm/px (32.0 µm tiles)")
+            .is_some()
+    );
+    assert!(h.query_by_label("Classes: other, red").is_some());
+    // Without a risk class the button does nothing.
+    let before = h.state().analysis().model_dir.clone();
+    h.get_by_label("Use this model").click();
+    h.step();
+    assert_eq!(
+        h.state().analysis().model_dir,
+        before,
+        "no risk class chosen yet"
+    );
+    h.get_by_label("Risk class").click();
+    // The popup opens on the next frames.
+    for _ in 0..3 {
+        h.step();
+    }
+    h.get_by_label("red").click();
+    h.step();
+    h.get_by_label("Use this model").click();
+    h.step();
+    {
+        let a = h.state().analysis();
+        assert_eq!(a.model_dir, dir);
+        assert_eq!(a.risk_class.as_deref(), Some("red"));
+    }
+    // The card is gone: one more frame so the button is found where it now is.
+    h.step();
+    h.get_by_label("Analyze").click();
+    common::run_until(&mut h, "the analysis", |a| {
+        matches!(
+            a.analysis().state,
+            sentinel::ui::analysis_panel::RunState::Done { .. }
+                | sentinel::ui::analysis_panel::RunState::Failed(_)
+        )
+    });
+    let a = h.state().analysis();
+    assert!(
+        matches!(a.state, sentinel::ui::analysis_panel::RunState::Done { .. }),
+        "{:?}",
+        a.state
+    );
+    let name = a.model.as_ref().map(|m| m.0.clone()).unwrap_or_default();
+    assert!(name.starts_with("mean-red-wsinfer WSInfer 1.0"), "{name}");
+    // The mean-red function: reddish H&E scores well above 0.5 somewhere.
+    let max = a
+        .heatmap()
+        .expect("heatmap")
+        .values
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, v| m.max(*v));
+    assert!(max > 0.5 && max < 1.0, "{max}");
 }
