@@ -8,6 +8,7 @@ use std::sync::Arc;
 use egui::{Color32, RichText};
 
 use super::Command;
+use super::heatmap_compare::Layer;
 use crate::analysis::heatmap::{Heatmap, Summary};
 use crate::analysis::job::{AnalysisJob, JobEvent, JobSpec};
 use crate::analysis::model::{Device, LoadOptions};
@@ -562,10 +563,13 @@ impl AnalysisUi {
                 canvas,
                 HeatmapCallback::new(texels, style, &view.view, canvas.min),
             ));
-            let kind = if difference {
-                Legend::Difference
-            } else {
-                Legend::Risk(self.operating_point())
+            let imported = self.compare.imported();
+            let kind = match (difference, imported) {
+                (true, _) => Legend::Difference,
+                (false, Some(i)) if self.compare.layer == Layer::Imported => {
+                    Legend::Imported(&i.name, i.format)
+                }
+                _ => Legend::Risk(self.operating_point()),
             };
             legend(&painter, canvas, style, kind);
         }
@@ -634,23 +638,41 @@ fn summary_grid(ui: &mut egui::Ui, s: &Summary, tissue_mm2: f64) {
 /// difference.
 enum Legend<'a> {
     Risk((f32, Option<&'a str>)),
+    /// Another tool's map: its file name and format.
+    Imported(&'a str, &'a str),
     Difference,
 }
 
 fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle, kind: Legend<'_>) {
-    let (threshold, meaning) = match kind {
-        Legend::Risk(p) => (Some(p.0), p.1),
-        Legend::Difference => (None, None),
+    // Title, caption, threshold marker, and whether the scale is signed (stored as (d + 1) / 2).
+    let (title, caption, threshold, signed) = match kind {
+        Legend::Risk((t, meaning)) => (
+            "Spread risk: P(tumour), calibrated".to_owned(),
+            match meaning {
+                Some(m) => format!("Threshold (marker) {m}"),
+                None => format!("Threshold (marker) {t:.2}: not a measured operating point"),
+            },
+            Some(t),
+            false,
+        ),
+        Legend::Imported(name, format) => (
+            format!("Imported: {name}"),
+            format!("{format}: its values as the file gives them, 0-1"),
+            None,
+            false,
+        ),
+        Legend::Difference => (
+            "Imported risk minus Sentinel's, per tile".to_owned(),
+            "Blue: Sentinel higher · red: imported higher".to_owned(),
+            None,
+            true,
+        ),
     };
     let size = egui::vec2(220.0, 12.0);
-    // The operating point's meaning, wrapped to the legend's width; the box grows upwards from
-    // just above the scale bar, so a longer text never runs into it.
+    // The caption, wrapped to the legend's width; the box grows upwards from just above the
+    // scale bar, so a longer text never runs into it.
     let caption = painter.layout(
-        match (threshold, meaning) {
-            (Some(_), Some(m)) => format!("Threshold (marker) {m}"),
-            (Some(t), None) => format!("Threshold (marker) {t:.2}: not a measured operating point"),
-            (None, _) => "Blue: Sentinel higher · red: imported higher".into(),
-        },
+        caption,
         egui::FontId::proportional(11.0),
         Color32::from_gray(220),
         size.x + 40.0,
@@ -665,11 +687,7 @@ fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle, kind
     painter.text(
         min - egui::vec2(0.0, 4.0),
         egui::Align2::LEFT_BOTTOM,
-        if threshold.is_some() {
-            "Spread risk: P(tumour), calibrated"
-        } else {
-            "Imported risk minus Sentinel's, per tile"
-        },
+        title,
         egui::FontId::proportional(12.0),
         Color32::WHITE,
     );
@@ -711,10 +729,10 @@ fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle, kind
     for v in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
         let x = min.x + size.x * v;
         // The difference map stores (imported - ours + 1) / 2.
-        let label = if threshold.is_some() {
-            format!("{v}")
-        } else {
+        let label = if signed {
             format!("{}", v * 2.0 - 1.0)
+        } else {
+            format!("{v}")
         };
         painter.text(
             egui::pos2(x, min.y + size.y + 2.0),

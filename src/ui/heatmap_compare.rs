@@ -46,6 +46,9 @@ pub struct CompareUi {
     compared: Option<Compared>,
     import: Option<Task<Option<Result<ForeignHeatmap, String>>>>,
     comparing: Option<(u64, Task<Comparison>)>,
+    /// Whether the import under way was the user's pick (it then shows itself when there is
+    /// nothing else to see); a scripted one keeps the layer it was given.
+    picked: bool,
     versions: u64,
     pub message: Option<String>,
 }
@@ -88,6 +91,7 @@ impl CompareUi {
 
     /// Reads `path` (or, with `None`, a file the user picks) for a slide of `dims` level-0 px.
     pub fn import(&mut self, path: Option<PathBuf>, dims: (u64, u64), wake: Wake) {
+        self.picked = path.is_none();
         let spawned = Task::spawn("import-heatmap", wake, move || {
             let path = path.or_else(|| {
                 rfd::FileDialog::new()
@@ -134,7 +138,7 @@ impl CompareUi {
                             });
                             self.compared = None;
                             self.comparing = None;
-                            if self.layer == Layer::Sentinel && ours.is_none() {
+                            if self.picked && self.layer == Layer::Sentinel && ours.is_none() {
                                 self.layer = Layer::Imported;
                             }
                         }
