@@ -1,6 +1,8 @@
-//! Interchange with QuPath (GeoJSON), ASAP and ImageScope (XML) on files shaped like what those
-//! tools write (`tests/fixtures`): what is read, round trips that keep geometry and classes, and
-//! malformed files that import nothing and say where they are wrong.
+//! Interchange with QuPath (GeoJSON), ASAP and ImageScope (XML), and NDP.view (NDPA) on files
+//! shaped like what those tools write (`tests/fixtures`): what is read, round trips that keep
+//! geometry and classes, and malformed files that import nothing and say where they are wrong.
+
+mod common;
 
 use std::path::Path;
 
@@ -163,4 +165,90 @@ fn malformed_files_import_nothing_and_say_where() {
         .expect("the edited line")
         + 1;
     assert_eq!(e.line, line, "{e}");
+}
+
+/// NDP.view annotations on the shared NDPI (nanometres from the glass slide's centre, through the
+/// NDPI's offset properties): the fixture places shapes over the brightest nuclei and over empty
+/// background of `hamamatsu-fluorescence-DAPI.ndpi`; read back, each shape must cover those pixels.
+#[test]
+fn ndpa_shapes_land_on_the_ndpi_pixels_they_were_drawn_on() {
+    use sentinel::annotate::{Placement, import_file_for_slide};
+
+    let slide_path = common::shared_data().join("slides/hamamatsu-fluorescence-DAPI.ndpi");
+    let slide = sentinel::slide::open(&slide_path).expect("open the NDPI");
+    let placement = Placement::new(slide.dimensions(), slide.mpp(), slide.properties());
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hamamatsu-fluorescence-DAPI.ndpa");
+    let got = import_file_for_slide(&file, &placement).expect("import");
+    let names: Vec<&str> = got.annotations.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Bright nuclei (rectangle)",
+            "Bright nuclei (freehand)",
+            "Background & glass",
+            "Look here",
+            "Centre"
+        ]
+    );
+    // Mean grey level of the slide under a shape's box.
+    let mean_under = |s: &Shape| {
+        let [x0, y0, x1, y1] = s.bbox();
+        let img = slide
+            .read_region(0, x0 as i64, y0 as i64, (x1 - x0) as u32, (y1 - y0) as u32)
+            .expect("read");
+        let px = img.pixels.chunks_exact(4);
+        let n = px.len() as f64;
+        px.map(|p| (f64::from(p[0]) + f64::from(p[1]) + f64::from(p[2])) / 3.0)
+            .sum::<f64>()
+            / n
+    };
+    let close = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() < 0.02 && (a[1] - b[1]).abs() < 0.02;
+    let a = &got.annotations;
+    // The rectangle: exactly the 64 px block of the brightest nuclei (mean grey ~27 of a slide
+    // whose median block is ~2.5).
+    let Shape::Rectangle { min, max } = &a[0].shape else {
+        panic!("a rectangle: {:?}", a[0].shape)
+    };
+    assert!(
+        close(*min, [896.0, 576.0]) && close(*max, [960.0, 640.0]),
+        "{min:?} {max:?}"
+    );
+    assert!(
+        mean_under(&a[0].shape) > 20.0,
+        "{}",
+        mean_under(&a[0].shape)
+    );
+    let Shape::Area { polygons } = &a[1].shape else {
+        panic!("a polygon: {:?}", a[1].shape)
+    };
+    assert_eq!(polygons[0][0].len(), 5);
+    assert!(mean_under(&a[1].shape) > 20.0);
+    // The circle: 24 px of glass.
+    let Shape::Ellipse { centre, radii } = &a[2].shape else {
+        panic!("an ellipse: {:?}", a[2].shape)
+    };
+    assert!(close(*centre, [672.0, 4640.0]) && (radii[0] - 24.0).abs() < 0.01);
+    assert!(mean_under(&a[2].shape) < 1.0, "{}", mean_under(&a[2].shape));
+    let Shape::Line { points } = &a[3].shape else {
+        panic!("the pointer: {:?}", a[3].shape)
+    };
+    assert!(
+        close(points[1], [928.0, 608.0]),
+        "the arrow's head: {points:?}"
+    );
+    let Shape::Points { points } = &a[4].shape else {
+        panic!("the pin: {:?}", a[4].shape)
+    };
+    assert!(
+        points.len() == 1 && close(points[0], [928.0, 608.0]),
+        "{points:?}"
+    );
+
+    // Without the NDPI's frame (another slide), the file is refused, saying why.
+    let other = Placement::new(slide.dimensions(), slide.mpp(), &Default::default());
+    let e = import_file_for_slide(&file, &other)
+        .expect_err("no offsets")
+        .to_string();
+    assert!(e.contains("hamamatsu.XOffsetFromSlideCentre"), "{e}");
 }

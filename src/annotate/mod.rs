@@ -1,8 +1,10 @@
 //! Annotations: shapes in level-0 slide coordinates with classes, names and comments; undoable
-//! edits; interchange with QuPath (GeoJSON), ASAP and Aperio ImageScope (XML).
+//! edits; interchange with QuPath (GeoJSON), ASAP and Aperio ImageScope (XML), and import of
+//! Hamamatsu NDP.view annotations (NDPA).
 
 pub mod document;
 pub mod geojson;
+pub mod ndpa;
 pub mod shape;
 pub mod tool;
 pub mod xml;
@@ -31,6 +33,11 @@ pub enum ImportError {
         #[source]
         source: xml::XmlError,
     },
+    #[error("{path}: {why}")]
+    NotPlaceable {
+        path: std::path::PathBuf,
+        why: String,
+    },
     #[error(
         "{path}: annotation {index}{name} lies wholly outside this {width}x{height} px slide (its box \
          is {x0:.0},{y0:.0} to {x1:.0},{y1:.0}); is the file for another slide, level or scan? \
@@ -49,17 +56,69 @@ pub enum ImportError {
     },
 }
 
+/// The open slide, as imports place annotations on it: its size, and where NDP.view's
+/// slide-centred nanometres land on it (or why they cannot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub dims: (u64, u64),
+    pub ndpa: Result<ndpa::NdpaFrame, String>,
+}
+
+impl Placement {
+    pub fn new(
+        dims: (u64, u64),
+        mpp: Option<(f64, f64)>,
+        properties: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            dims,
+            ndpa: ndpa::NdpaFrame::from_properties(dims, mpp, properties),
+        }
+    }
+}
+
+fn has_extension(path: &std::path::Path, ext: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
 /// Reads annotations from QuPath GeoJSON, or ASAP / ImageScope XML (`.xml`); the error names the
-/// file and the place in it.
+/// file and the place in it. NDP.view's `.ndpa` needs the slide: see [`import_file_for_slide`].
 pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, ImportError> {
+    import_placed(path, None)
+}
+
+fn import_placed(
+    path: &std::path::Path,
+    slide: Option<&Placement>,
+) -> Result<geojson::Imported, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let is_xml = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("xml"));
-    if is_xml {
+    if has_extension(path, "ndpa") {
+        let frame = match slide.map(|s| &s.ndpa) {
+            Some(Ok(f)) => f,
+            Some(Err(why)) => {
+                return Err(ImportError::NotPlaceable {
+                    path: path.to_path_buf(),
+                    why: why.clone(),
+                });
+            }
+            None => {
+                return Err(ImportError::NotPlaceable {
+                    path: path.to_path_buf(),
+                    why: "NDP.view annotations are placed by their slide: open the NDPI first"
+                        .into(),
+                });
+            }
+        };
+        return ndpa::import(&text, frame).map_err(|source| ImportError::Xml {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    if has_extension(path, "xml") {
         xml::import(&text).map_err(|source| ImportError::Xml {
             path: path.to_path_buf(),
             source,
@@ -78,9 +137,10 @@ pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, ImportEr
 /// kept, as drawn ones may be.
 pub fn import_file_for_slide(
     path: &std::path::Path,
-    dims: (u64, u64),
+    slide: &Placement,
 ) -> Result<geojson::Imported, ImportError> {
-    let imported = import_file(path)?;
+    let dims = slide.dims;
+    let imported = import_placed(path, Some(slide))?;
     if let Some((i, a)) = first_off_slide(&imported.annotations, dims) {
         return Err(ImportError::OffSlide {
             path: path.to_path_buf(),
@@ -123,7 +183,8 @@ mod tests {
             ),
         ];
         std::fs::write(&file, geojson::export(&list, doc.classes())).expect("write");
-        let e = import_file_for_slide(&file, (1000, 800))
+        let slide = Placement::new((1000, 800), None, &Default::default());
+        let e = import_file_for_slide(&file, &slide)
             .expect_err("refused")
             .to_string();
         assert!(
@@ -131,7 +192,7 @@ mod tests {
             "{e}"
         );
         std::fs::write(&file, geojson::export(&list[..2], doc.classes())).expect("write");
-        let ok = import_file_for_slide(&file, (1000, 800)).expect("on the slide");
+        let ok = import_file_for_slide(&file, &slide).expect("on the slide");
         assert_eq!(ok.annotations.len(), 2);
     }
 }

@@ -22,37 +22,39 @@ pub struct XmlError {
 
 /// One XML element with its attributes, children and the line it starts on.
 #[derive(Debug, Clone, Default)]
-struct Elem {
-    name: String,
+pub(super) struct Elem {
+    pub(super) name: String,
     attrs: Vec<(String, String)>,
-    children: Vec<Elem>,
-    line: usize,
+    pub(super) children: Vec<Elem>,
+    /// The element's own text (entities resolved), for formats that keep values in text (NDPA).
+    pub(super) text: String,
+    pub(super) line: usize,
 }
 
 impl Elem {
-    fn attr(&self, key: &str) -> Option<&str> {
+    pub(super) fn attr(&self, key: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
     }
 
-    fn child(&self, name: &str) -> Option<&Elem> {
+    pub(super) fn child(&self, name: &str) -> Option<&Elem> {
         self.children.iter().find(|c| c.name == name)
     }
 
-    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Elem> + 'a {
+    pub(super) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Elem> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
-    fn fail(&self, message: impl Into<String>) -> XmlError {
+    pub(super) fn fail(&self, message: impl Into<String>) -> XmlError {
         XmlError {
             line: self.line,
             message: message.into(),
         }
     }
 
-    fn number(&self, key: &str) -> Result<f64, XmlError> {
+    pub(super) fn number(&self, key: &str) -> Result<f64, XmlError> {
         let v = self
             .attr(key)
             .ok_or_else(|| self.fail(format!("<{}> has no {key}", self.name)))?;
@@ -96,7 +98,7 @@ impl LineIndex {
     }
 }
 
-fn parse(text: &str) -> Result<Elem, XmlError> {
+pub(super) fn parse(text: &str) -> Result<Elem, XmlError> {
     let lines = LineIndex::new(text);
     let line_of = |_: &str, byte: u64| lines.line(byte);
     // Strict, as an XML parser is: what is not well-formed imports nothing.
@@ -107,7 +109,8 @@ fn parse(text: &str) -> Result<Elem, XmlError> {
         });
     }
     let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
+    // Text is kept whole (NDPA titles hold entities between words); readers trim what they use.
+    reader.config_mut().trim_text(false);
     let mut stack: Vec<Elem> = vec![Elem::default()];
     let open = |e: &BytesStart<'_>, line: usize| -> Result<Elem, XmlError> {
         let mut attrs = Vec::new();
@@ -140,6 +143,7 @@ fn parse(text: &str) -> Result<Elem, XmlError> {
             name: e.name().as_ref().to_owned(),
             attrs,
             children: Vec::new(),
+            text: String::new(),
             line,
         })
     };
@@ -189,6 +193,28 @@ fn parse(text: &str) -> Result<Elem, XmlError> {
                             ),
                         });
                     }
+                }
+            }
+            Event::Text(t) if stack.len() > 1 => {
+                if let Some(el) = stack.last_mut() {
+                    el.text.push_str(AsRef::<str>::as_ref(&t));
+                }
+            }
+            Event::GeneralRef(r) if stack.len() > 1 => {
+                let c = match AsRef::<str>::as_ref(&r) {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                let c = c.ok_or_else(|| XmlError {
+                    line,
+                    message: format!("unknown entity &{};", AsRef::<str>::as_ref(&r)),
+                })?;
+                if let Some(el) = stack.last_mut() {
+                    el.text.push(c);
                 }
             }
             Event::Text(t) if stack.len() == 1 && !AsRef::<str>::as_ref(&t).trim().is_empty() => {
@@ -248,7 +274,7 @@ pub fn import(text: &str) -> Result<Imported, XmlError> {
     }
 }
 
-fn hex_color(s: &str) -> Option<[u8; 3]> {
+pub(super) fn hex_color(s: &str) -> Option<[u8; 3]> {
     let h = s.trim().trim_start_matches('#');
     if h.len() != 6 {
         return None;
@@ -257,7 +283,7 @@ fn hex_color(s: &str) -> Option<[u8; 3]> {
     Some([(v >> 16) as u8, (v >> 8) as u8, v as u8])
 }
 
-fn bbox_of(points: &[Point]) -> (Point, Point) {
+pub(super) fn bbox_of(points: &[Point]) -> (Point, Point) {
     let mut min = [f64::INFINITY; 2];
     let mut max = [f64::NEG_INFINITY; 2];
     for p in points {

@@ -40,7 +40,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     use sentinel::region::{Overlay, RegionRequest, export_region};
 
     let s = slide::open(&args.slide)?;
-    let imported = sentinel::annotate::import_file(&args.annotations)?;
+    let placement = sentinel::annotate::Placement::new(s.dimensions(), s.mpp(), s.properties());
+    let imported = sentinel::annotate::import_file_for_slide(&args.annotations, &placement)?;
     let level = match (args.level, args.mpp) {
         (Some(l), _) => l,
         (None, Some(m)) if m.is_finite() && m > 0.0 => {

@@ -146,15 +146,15 @@ impl AnnotationUi {
     }
 
     pub(super) fn import_dialog(&mut self) {
-        let dims = self.slide_dims;
+        let placement = self.placement.clone();
         match Task::spawn("import-annotations", Arc::clone(&self.wake), move || {
             rfd::FileDialog::new()
                 .add_filter(
-                    "Annotations (QuPath GeoJSON, ASAP or ImageScope XML)",
-                    &["geojson", "json", "xml"],
+                    "Annotations (QuPath GeoJSON, ASAP or ImageScope XML, NDP.view NDPA)",
+                    &["geojson", "json", "xml", "ndpa"],
                 )
                 .pick_file()
-                .map(|p| import(&p, dims))
+                .map(|p| import(&p, placement.as_ref()))
         }) {
             Ok(t) => self.file_job = Some(FileJob::Import(t)),
             Err(e) => self.error = Some(e),
@@ -163,9 +163,9 @@ impl AnnotationUi {
 
     /// Reads and parses `path` off the UI thread; the annotations arrive through [`Self::poll`].
     pub fn import_path(&mut self, path: PathBuf) {
-        let dims = self.slide_dims;
+        let placement = self.placement.clone();
         match Task::spawn("import-annotations", Arc::clone(&self.wake), move || {
-            Some(import(&path, dims))
+            Some(import(&path, placement.as_ref()))
         }) {
             Ok(t) => self.file_job = Some(FileJob::Import(t)),
             Err(e) => self.error = Some(e),
@@ -210,10 +210,10 @@ impl AnnotationUi {
 /// Reads an annotation file, placed against the open slide's size when there is one.
 pub(super) fn import(
     path: &std::path::Path,
-    dims: Option<(u64, u64)>,
+    slide: Option<&crate::annotate::Placement>,
 ) -> Result<crate::annotate::geojson::Imported, String> {
-    match dims {
-        Some(d) => crate::annotate::import_file_for_slide(path, d),
+    match slide {
+        Some(s) => crate::annotate::import_file_for_slide(path, s),
         None => crate::annotate::import_file(path),
     }
     .map_err(|e| e.to_string())

@@ -57,8 +57,8 @@ pub struct AnnotationUi {
     wake: Arc<dyn Fn() + Send + Sync>,
     /// Identity key, path and µm per pixel of the open slide.
     slide: Option<(String, PathBuf, Option<[f64; 2]>)>,
-    /// The open slide's level-0 size: imports are placed against it.
-    slide_dims: Option<(u64, u64)>,
+    /// The open slide's size and NDPA frame: imports are placed against it.
+    placement: Option<crate::annotate::Placement>,
     loaded: bool,
     doc: Document,
     tool: Tool,
@@ -132,7 +132,7 @@ impl AnnotationUi {
             store,
             wake,
             slide: None,
-            slide_dims: None,
+            placement: None,
             loaded: false,
             doc: Document::default(),
             tool: Tool::Select,
@@ -184,7 +184,11 @@ impl AnnotationUi {
             .filter(|_| scoped.is_none());
         self.store.load_or_adopt(&key, legacy.as_deref());
         self.slide = Some((key, v.slide.path().to_path_buf(), mpp));
-        self.slide_dims = Some(v.slide.dimensions());
+        self.placement = Some(crate::annotate::Placement::new(
+            v.slide.dimensions(),
+            v.slide.mpp(),
+            v.slide.properties(),
+        ));
         self.loaded = false;
         self.doc = Document::default();
         self.selected = None;
