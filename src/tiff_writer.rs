@@ -26,6 +26,8 @@ pub mod tag {
     pub const TILE_LENGTH: u16 = 323;
     pub const TILE_OFFSETS: u16 = 324;
     pub const TILE_BYTE_COUNTS: u16 = 325;
+    pub const SUB_IFDS: u16 = 330;
+    pub const SAMPLE_FORMAT: u16 = 339;
     pub const YCBCR_SUBSAMPLING: u16 = 530;
 }
 
@@ -37,6 +39,8 @@ pub enum Value {
     Long(Vec<u32>),
     Long8(Vec<u64>),
     Rational(Vec<(u32, u32)>),
+    /// Offsets of directories (BigTIFF's IFD8), e.g. SubIFDs: filled in by the writer.
+    Ifd8(Vec<u64>),
 }
 
 impl Value {
@@ -47,6 +51,7 @@ impl Value {
             Value::Long(_) => 4,
             Value::Rational(_) => 5,
             Value::Long8(_) => 16,
+            Value::Ifd8(_) => 18,
         }
     }
 
@@ -55,7 +60,7 @@ impl Value {
             Value::Ascii(s) => s.len() as u64 + 1,
             Value::Short(v) => v.len() as u64,
             Value::Long(v) => v.len() as u64,
-            Value::Long8(v) => v.len() as u64,
+            Value::Long8(v) | Value::Ifd8(v) => v.len() as u64,
             Value::Rational(v) => v.len() as u64,
         }
     }
@@ -69,7 +74,7 @@ impl Value {
             }
             Value::Short(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Value::Long(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            Value::Long8(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Value::Long8(v) | Value::Ifd8(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Value::Rational(v) => v
                 .iter()
                 .flat_map(|(n, d)| n.to_le_bytes().into_iter().chain(d.to_le_bytes()))
@@ -137,43 +142,40 @@ impl TiffWriter {
     }
 
     /// Writes the directories, in order, then syncs and moves the file into place.
-    pub fn finish(mut self, directories: &[Directory]) -> std::io::Result<u64> {
-        let mut ifd_offsets = Vec::with_capacity(directories.len());
-        let mut next_pointer_at: Option<u64> = None;
-        for dir in directories {
-            let mut entries = dir.entries.clone();
-            entries.sort_by_key(|(t, _)| *t);
-            // Values longer than 8 bytes live outside the IFD.
-            let mut inline = Vec::with_capacity(entries.len());
-            for (tag, value) in &entries {
-                let bytes = value.bytes();
-                if bytes.len() <= 8 {
-                    let mut field = [0u8; 8];
-                    field[..bytes.len()].copy_from_slice(&bytes);
-                    inline.push((*tag, value, field));
-                } else {
-                    let offset = self.append(&bytes)?;
-                    inline.push((*tag, value, offset.to_le_bytes()));
-                }
+    pub fn finish(self, directories: &[Directory]) -> std::io::Result<u64> {
+        self.finish_with_sub_ifds(directories, Vec::new())
+    }
+
+    /// [`TiffWriter::finish`], where `sub_ifds[i]` (if any) are written as the SubIFDs of
+    /// `directories[i]` (tag 330): reduced-resolution levels in OME-TIFF's layout.
+    pub fn finish_with_sub_ifds(
+        mut self,
+        directories: &[Directory],
+        sub_ifds: Vec<Vec<Directory>>,
+    ) -> std::io::Result<u64> {
+        let mut main: Vec<Directory> = directories.to_vec();
+        for (i, subs) in sub_ifds.into_iter().enumerate() {
+            if subs.is_empty() {
+                continue;
             }
-            let ifd_offset = self.append(&[])?;
-            ifd_offsets.push(ifd_offset);
-            let mut ifd = Vec::with_capacity(8 + entries.len() * 20 + 8);
-            ifd.extend_from_slice(&(entries.len() as u64).to_le_bytes());
-            for (tag, value, field) in inline {
-                ifd.extend_from_slice(&tag.to_le_bytes());
-                ifd.extend_from_slice(&value.type_code().to_le_bytes());
-                ifd.extend_from_slice(&value.count().to_le_bytes());
-                ifd.extend_from_slice(&field);
+            let mut offsets = Vec::with_capacity(subs.len());
+            for d in &subs {
+                offsets.push(self.write_directory(d)?.0);
             }
-            ifd.extend_from_slice(&0u64.to_le_bytes());
-            self.append(&ifd)?;
-            if let Some(at) = next_pointer_at {
-                self.patch(at, ifd_offset)?;
+            if let Some(d) = main.get_mut(i) {
+                d.set(tag::SUB_IFDS, Value::Ifd8(offsets));
             }
-            next_pointer_at = Some(self.pos - 8);
         }
-        let first = ifd_offsets.first().copied().unwrap_or(0);
+        let mut first = 0;
+        let mut next_pointer_at: Option<u64> = None;
+        for dir in &main {
+            let (ifd_offset, next_at) = self.write_directory(dir)?;
+            match next_pointer_at {
+                Some(at) => self.patch(at, ifd_offset)?,
+                None => first = ifd_offset,
+            }
+            next_pointer_at = Some(next_at);
+        }
         self.patch(8, first)?;
         self.out.flush()?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
@@ -191,6 +193,38 @@ impl TiffWriter {
             }
         }
         Ok(self.pos)
+    }
+
+    /// Appends one directory (values over 8 bytes first); returns its offset and where its
+    /// next-directory pointer (0 for now) sits.
+    fn write_directory(&mut self, dir: &Directory) -> std::io::Result<(u64, u64)> {
+        let mut entries = dir.entries.clone();
+        entries.sort_by_key(|(t, _)| *t);
+        // Values longer than 8 bytes live outside the IFD.
+        let mut inline = Vec::with_capacity(entries.len());
+        for (tag, value) in &entries {
+            let bytes = value.bytes();
+            if bytes.len() <= 8 {
+                let mut field = [0u8; 8];
+                field[..bytes.len()].copy_from_slice(&bytes);
+                inline.push((*tag, value, field));
+            } else {
+                let offset = self.append(&bytes)?;
+                inline.push((*tag, value, offset.to_le_bytes()));
+            }
+        }
+        let ifd_offset = self.append(&[])?;
+        let mut ifd = Vec::with_capacity(8 + entries.len() * 20 + 8);
+        ifd.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        for (tag, value, field) in inline {
+            ifd.extend_from_slice(&tag.to_le_bytes());
+            ifd.extend_from_slice(&value.type_code().to_le_bytes());
+            ifd.extend_from_slice(&value.count().to_le_bytes());
+            ifd.extend_from_slice(&field);
+        }
+        ifd.extend_from_slice(&0u64.to_le_bytes());
+        self.append(&ifd)?;
+        Ok((ifd_offset, self.pos - 8))
     }
 
     fn patch(&mut self, at: u64, value: u64) -> std::io::Result<()> {

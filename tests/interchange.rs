@@ -54,7 +54,7 @@ fn exports_read_back_in_tifffile_jsonschema_and_shapely() {
     let out = out_dir("interchange-exports");
     // About the median risk: the regions above it are several, with holes where a tile dips below.
     let threshold = "0.8";
-    let (sidecar, f) = analyze(&out, "csv,asap,dsa,contours", threshold);
+    let (sidecar, f) = analyze(&out, "csv,geojson,asap,dsa,contours", threshold);
     let slide = sentinel::slide::open(&f.path).expect("open");
     let asap_path = out.join("tiff-3000x2000_likelihood_map.tif");
     assert!(
@@ -78,6 +78,7 @@ fn exports_read_back_in_tifffile_jsonschema_and_shapely() {
         "dsa": sidecar.with_extension("dsa.json"),
         "contours": sidecar.with_extension("contours.geojson"),
         "csv": sidecar.with_extension("csv"),
+        "tiles": sidecar.with_extension("geojson"),
         "schema": Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dsa-annotation-schema.json"),
         "levels": levels,
         "slide": slide.dimensions(),
@@ -100,6 +101,7 @@ fn exports_read_back_in_tifffile_jsonschema_and_shapely() {
         "asap level 750x500",
         "asap level 188x125",
         "dsa: schema-valid",
+        "qupath tiles:",
         "contours:",
     ] {
         assert!(report.contains(want), "{report}");

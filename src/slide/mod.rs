@@ -1,12 +1,14 @@
 //! Reading whole-slide images.
 //!
 //! [`SlideSource`] is the one interface the rest of Sentinel reads slides through: the viewer's tile
-//! loader, the analysis pipeline and the exporters. [`OpenSlideSource`] implements it over OpenSlide 4.
+//! loader, the analysis pipeline and the exporters. [`OpenSlideSource`] implements it over OpenSlide 4,
+//! [`OmeTiffSource`] over OME-TIFF pyramids that OpenSlide reads as a single level.
 //! Nothing here knows about the GUI.
 
 mod error;
 mod identity;
 mod image;
+mod ome_tiff;
 mod openslide;
 mod overview;
 mod tiff_check;
@@ -15,6 +17,7 @@ mod with_mpp;
 pub use error::SlideError;
 pub use identity::{QUICKHASH_PROPERTY, SlideId};
 pub use image::RgbaImage;
+pub use ome_tiff::{OmeTiffSource, is_ome_pyramid};
 pub use openslide::{OpenSlideSource, openslide_version};
 pub use overview::read_overview;
 pub use with_mpp::WithMpp;
@@ -77,7 +80,15 @@ pub trait SlideSource: Send + Sync {
     }
 }
 
-/// Opens a slide with the best available reader.
+/// Opens a slide with the best available reader: OME-TIFF pyramids (SubIFDs, which OpenSlide
+/// reads as one level) with our own, everything else with OpenSlide.
 pub fn open(path: &Path) -> Result<Box<dyn SlideSource>, SlideError> {
+    if tiff_check::is_tiff(path) && ome_tiff::is_ome_pyramid(path) {
+        tiff_check::check(path).map_err(|reason| SlideError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        return Ok(Box::new(OmeTiffSource::open(path)?));
+    }
     Ok(Box::new(OpenSlideSource::open(path)?))
 }

@@ -20,7 +20,6 @@ use crate::tiff_writer::{Directory, TiffWriter, Value, tag};
 /// tile's edges land within 1/16 of a tile of where they are.
 pub const MIN_PX_PER_CELL: f64 = 8.0;
 const TILE: u32 = 256;
-const SAMPLE_FORMAT: u16 = 339;
 
 /// Where ASAP looks for a slide's likelihood map: `<slide-basename>_likelihood_map.tif` in `dir`.
 pub fn path_for(dir: &Path, slide: &Path) -> PathBuf {
@@ -105,7 +104,7 @@ fn write_levels(
             .set(tag::PHOTOMETRIC, Value::Short(vec![1]))
             .set(tag::SAMPLES_PER_PIXEL, Value::Short(vec![1]))
             .set(tag::PLANAR_CONFIG, Value::Short(vec![1]))
-            .set(SAMPLE_FORMAT, Value::Short(vec![3]))
+            .set(tag::SAMPLE_FORMAT, Value::Short(vec![3]))
             .set(tag::SOFTWARE, Value::Ascii("Sentinel".into()))
             .set(tag::TILE_WIDTH, Value::Long(vec![TILE]))
             .set(tag::TILE_LENGTH, Value::Long(vec![TILE]))
