@@ -216,7 +216,7 @@ pub fn analyze_slide(
     // heatmap lands, so no kill or failure can leave a new heatmap beside an old run's CSV or
     // GeoJSON. (A kill in between leaves the old heatmap alone; one after, the new one alone,
     // and `--export` writes its files from it on the next run.)
-    remove_exports(&sidecar, &path).map_err(|e| io(e, &sidecar))?;
+    remove_exports(&sidecar, &path, &result.provenance.slide_hash).map_err(|e| io(e, &sidecar))?;
     result.save(&sidecar).map_err(|e| io(e, &sidecar))?;
     let line = report(&result, stats.tiles, false);
     Ok((line, result))
@@ -358,30 +358,38 @@ impl ExportFormat {
         ExportFormat::Contours,
     ];
 
-    /// Where this export of the heatmap of `slide` stored at `sidecar` goes.
-    pub fn path(self, sidecar: &Path, slide: &Path) -> PathBuf {
-        if self == ExportFormat::Asap {
-            let dir = sidecar.parent().unwrap_or(Path::new("."));
-            return super::interchange::asap::path_for(dir, slide);
-        }
-        sidecar.with_extension(match self {
+    /// Where this export of the heatmap of the slide `slide_id` at `slide`, stored at `sidecar`,
+    /// goes. The ASAP map takes ASAP's name for the slide unless another slide's map holds it.
+    pub fn path(self, sidecar: &Path, slide: &Path, slide_id: &str) -> PathBuf {
+        let ext = match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Geojson => "geojson",
             ExportFormat::Png => "png",
             ExportFormat::Figure => "figure.png",
             ExportFormat::Dsa => "dsa.json",
             ExportFormat::Contours => "contours.geojson",
-            ExportFormat::Asap => unreachable!("named above"),
-        })
+            ExportFormat::Asap => {
+                let dir = sidecar.parent().unwrap_or(Path::new("."));
+                return super::interchange::asap::path_for_owner(dir, slide, slide_id);
+            }
+        };
+        sidecar.with_extension(ext)
     }
 }
 
-/// Removes every export of the heatmap of `slide` stored at `sidecar` (they describe that heatmap,
-/// not the one about to replace it), durably: the folder is synced before the caller writes on.
-fn remove_exports(sidecar: &Path, slide: &Path) -> std::io::Result<()> {
+/// Removes every export of the heatmap of the slide `slide_id` at `slide` stored at `sidecar` (they
+/// describe that heatmap, not the one about to replace it), durably: the folder is synced before
+/// the caller writes on. Another slide's ASAP map of the same name stays.
+fn remove_exports(sidecar: &Path, slide: &Path, slide_id: &str) -> std::io::Result<()> {
     let mut removed = false;
     for f in ExportFormat::ALL {
-        match std::fs::remove_file(f.path(sidecar, slide)) {
+        let path = f.path(sidecar, slide, slide_id);
+        if f == ExportFormat::Asap
+            && super::interchange::asap::owner(&path).is_none_or(|o| o != slide_id)
+        {
+            continue;
+        }
+        match std::fs::remove_file(path) {
             Ok(()) => removed = true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -411,7 +419,7 @@ pub fn export(
     let dims = slide.map_or_else(grid_dims, |s| s.dimensions());
     let mut written = Vec::new();
     for f in formats {
-        let path = f.path(sidecar, &result.slide);
+        let path = f.path(sidecar, &result.slide, &result.provenance.slide_hash);
         match f {
             ExportFormat::Figure => {
                 let style = super::figure::FigureStyle {
@@ -454,9 +462,12 @@ pub fn export(
                     ),
                 };
                 let p = &result.provenance;
-                let description = format!(
-                    "Sentinel likelihood map: risk 0-1 (0 where not analysed); model {} {}; threshold {}",
-                    p.model_name, p.model_version, p.threshold
+                let description = asap::description(
+                    &format!(
+                        "Sentinel likelihood map: risk 0-1 (0 where not analysed); model {} {}; threshold {}",
+                        p.model_name, p.model_version, p.threshold
+                    ),
+                    &p.slide_hash,
                 );
                 asap::write(h, &levels, slide.and_then(|s| s.mpp()), &description, &path)?;
             }

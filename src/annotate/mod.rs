@@ -85,10 +85,12 @@ fn has_extension(path: &std::path::Path, ext: &str) -> bool {
 /// Reads annotations from QuPath GeoJSON, or ASAP / ImageScope XML (`.xml`); the error names the
 /// file and the place in it. NDP.view's `.ndpa` needs the slide: see [`import_file_for_slide`].
 pub fn import_file(path: &std::path::Path) -> Result<geojson::Imported, ImportError> {
-    import_placed(path, None)
+    import_file_placed(path, None)
 }
 
-fn import_placed(
+/// [`import_file`] with the open slide, which places NDPA files; no check that the annotations
+/// fall on it (callers that place regions check each themselves).
+pub fn import_file_placed(
     path: &std::path::Path,
     slide: Option<&Placement>,
 ) -> Result<geojson::Imported, ImportError> {
@@ -140,7 +142,7 @@ pub fn import_file_for_slide(
     slide: &Placement,
 ) -> Result<geojson::Imported, ImportError> {
     let dims = slide.dims;
-    let imported = import_placed(path, Some(slide))?;
+    let imported = import_file_placed(path, Some(slide))?;
     if let Some((i, a)) = first_off_slide(&imported.annotations, dims) {
         return Err(ImportError::OffSlide {
             path: path.to_path_buf(),

@@ -41,7 +41,8 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
 
     let s = slide::open(&args.slide)?;
     let placement = sentinel::annotate::Placement::new(s.dimensions(), s.mpp(), s.properties());
-    let imported = sentinel::annotate::import_file_for_slide(&args.annotations, &placement)?;
+    // Each region is placed on the slide (and refused when off it) by the exporter below.
+    let imported = sentinel::annotate::import_file_placed(&args.annotations, Some(&placement))?;
     let level = match (args.level, args.mpp) {
         (Some(l), _) => l,
         (None, Some(m)) if m.is_finite() && m > 0.0 => {

@@ -23,10 +23,47 @@ const TILE: u32 = 256;
 
 /// Where ASAP looks for a slide's likelihood map: `<slide-basename>_likelihood_map.tif` in `dir`.
 pub fn path_for(dir: &Path, slide: &Path) -> PathBuf {
-    let stem = slide
+    dir.join(format!("{}_likelihood_map.tif", stem(slide)))
+}
+
+fn stem(slide: &Path) -> String {
+    slide
         .file_stem()
-        .map_or_else(|| "slide".into(), |s| s.to_string_lossy().into_owned());
-    dir.join(format!("{stem}_likelihood_map.tif"))
+        .map_or_else(|| "slide".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The marker in a map's description naming the slide identity it was made for.
+const OWNER: &str = "slide_id=";
+
+/// The description our maps carry: what they hold, and (last) the slide identity they belong to,
+/// so a map of another slide with the same file name is never taken for, or removed as, this one's.
+pub fn description(what: &str, slide_id: &str) -> String {
+    format!("{what}; {OWNER}{slide_id}")
+}
+
+/// The slide identity a Sentinel map at `path` was made for (`None`: no file, not ours, unreadable).
+pub fn owner(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).ok()?;
+    let d = dec
+        .find_tag(tiff::tags::Tag::ImageDescription)
+        .ok()??
+        .into_string()
+        .ok()?;
+    d.rsplit_once(OWNER).map(|(_, id)| id.trim().to_owned())
+}
+
+/// Where the map of the slide `slide_id` at `slide` goes in `dir`: ASAP's name, unless a map of
+/// another slide of the same file name is there; then `<name>-<identity>_likelihood_map.tif`.
+pub fn path_for_owner(dir: &Path, slide: &Path, slide_id: &str) -> PathBuf {
+    let default = path_for(dir, slide);
+    match owner(&default) {
+        Some(o) if o != slide_id => {
+            let short: String = slide_id.chars().take(12).collect();
+            dir.join(format!("{}-{short}_likelihood_map.tif", stem(slide)))
+        }
+        _ => default,
+    }
 }
 
 /// One level of the map: its size and its downsample from the slide's level 0.
@@ -303,6 +340,31 @@ mod tests {
         ] {
             assert_eq!(back.value_at(x, y), Some(want), "at ({x}, {y})");
         }
+    }
+
+    #[test]
+    fn a_map_of_another_slide_of_the_same_name_is_never_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let slide = Path::new("/a/case.svs");
+        let h = Heatmap::new((100, 100), 10.0);
+        let level = [MapLevel {
+            width: 100,
+            height: 100,
+            downsample: 1.0,
+        }];
+        let first = path_for_owner(dir.path(), slide, "aaaa");
+        assert_eq!(first, dir.path().join("case_likelihood_map.tif"));
+        write(&h, &level, None, &description("map", "aaaa"), &first).expect("write");
+        assert_eq!(owner(&first).as_deref(), Some("aaaa"));
+        assert_eq!(
+            path_for_owner(dir.path(), slide, "aaaa"),
+            first,
+            "its own: rewritten"
+        );
+        assert_eq!(
+            path_for_owner(dir.path(), Path::new("/b/case.svs"), "bbbbbbbbbbbbbbbb"),
+            dir.path().join("case-bbbbbbbbbbbb_likelihood_map.tif")
+        );
     }
 
     #[test]
