@@ -55,9 +55,17 @@ fn pyramid() -> Vec<(Vec<u8>, u32, u32)> {
     levels
 }
 
-/// Writes `levels` as an OME-TIFF (BigTIFF, deflate, `tile` px tiles, reduced levels as SubIFDs of
-/// the first image) with this project's TIFF writer.
-fn write_ome(path: &Path, levels: &[(Vec<u8>, u32, u32)], tile: u32, mpp: f64) {
+/// How the fixture's tiles are coded.
+#[derive(Clone, Copy, PartialEq)]
+enum Codec {
+    Deflate,
+    /// LZW over horizontally differenced rows (TIFF predictor 2).
+    LzwPredicted,
+}
+
+/// Writes `levels` as an OME-TIFF (BigTIFF, `tile` px tiles, reduced levels as SubIFDs of the
+/// first image) with this project's TIFF writer.
+fn write_ome(path: &Path, levels: &[(Vec<u8>, u32, u32)], tile: u32, mpp: f64, codec: Codec) {
     let mut out = TiffWriter::create(path).expect("create");
     let mut dirs = Vec::new();
     for (i, (rgb, w, h)) in levels.iter().enumerate() {
@@ -75,10 +83,26 @@ fn write_ome(path: &Path, levels: &[(Vec<u8>, u32, u32)], tile: u32, mpp: f64) {
                         }
                     }
                 }
-                let mut z =
-                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-                z.write_all(&t).expect("deflate");
-                let bytes = z.finish().expect("deflate");
+                let bytes = match codec {
+                    Codec::Deflate => {
+                        let mut z = flate2::write::ZlibEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::fast(),
+                        );
+                        z.write_all(&t).expect("deflate");
+                        z.finish().expect("deflate")
+                    }
+                    Codec::LzwPredicted => {
+                        for row in t.chunks_exact_mut((tile * 3) as usize) {
+                            for i in (3..row.len()).rev() {
+                                row[i] = row[i].wrapping_sub(row[i - 3]);
+                            }
+                        }
+                        weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+                            .encode(&t)
+                            .expect("LZW")
+                    }
+                };
                 offsets.push(out.append(&bytes).expect("append"));
                 counts.push(bytes.len() as u64);
             }
@@ -88,7 +112,14 @@ fn write_ome(path: &Path, levels: &[(Vec<u8>, u32, u32)], tile: u32, mpp: f64) {
             .set(tag::IMAGE_WIDTH, Value::Long(vec![*w]))
             .set(tag::IMAGE_LENGTH, Value::Long(vec![*h]))
             .set(tag::BITS_PER_SAMPLE, Value::Short(vec![8, 8, 8]))
-            .set(tag::COMPRESSION, Value::Short(vec![8]))
+            .set(
+                tag::COMPRESSION,
+                Value::Short(vec![if codec == Codec::Deflate { 8 } else { 5 }]),
+            )
+            .set(
+                317, // Predictor
+                Value::Short(vec![if codec == Codec::Deflate { 1 } else { 2 }]),
+            )
             .set(tag::PHOTOMETRIC, Value::Short(vec![2]))
             .set(tag::SAMPLES_PER_PIXEL, Value::Short(vec![3]))
             .set(tag::PLANAR_CONFIG, Value::Short(vec![1]))
@@ -163,7 +194,7 @@ fn the_projects_own_ome_tiff_reads_as_a_pyramid_pixel_for_pixel() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("sentinel.ome.tif");
     let levels = pyramid();
-    write_ome(&path, &levels, 128, 0.5);
+    write_ome(&path, &levels, 128, 0.5, Codec::Deflate);
     let slide = sentinel::slide::open(&path).expect("open");
     assert_eq!(slide.vendor(), "ome-tiff");
     assert_eq!(slide.mpp(), Some((0.5, 0.5)));
@@ -204,6 +235,22 @@ fn the_projects_own_ome_tiff_reads_as_a_pyramid_pixel_for_pixel() {
 }
 
 #[test]
+fn lzw_tiles_with_the_horizontal_predictor_read_pixel_for_pixel() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("lzw.ome.tif");
+    let levels = pyramid();
+    write_ome(&path, &levels, 64, 0.5, Codec::LzwPredicted);
+    let slide = sentinel::slide::open(&path).expect("open");
+    assert_eq!(slide.vendor(), "ome-tiff");
+    assert_reads(slide.as_ref(), &levels);
+    // libtiff (through OpenSlide) decodes the same level 0.
+    let os = sentinel::slide::OpenSlideSource::open(&path).expect("OpenSlide");
+    let a = os.read_region(0, 0, 0, 517, 391).expect("read");
+    let b = slide.read_region(0, 0, 0, 517, 391).expect("read");
+    assert!(a.pixels == b.pixels, "level 0 as libtiff decodes it");
+}
+
+#[test]
 fn tifffiles_ome_tiffs_read_pixel_for_pixel_tiled_and_in_strips() {
     let dir = tempfile::tempdir().expect("dir");
     let st = Command::new(python())
@@ -235,7 +282,7 @@ fn tifffiles_ome_tiffs_read_pixel_for_pixel_tiled_and_in_strips() {
 fn a_truncated_ome_tiff_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("cut.ome.tif");
-    write_ome(&path, &pyramid(), 128, 0.5);
+    write_ome(&path, &pyramid(), 128, 0.5, Codec::Deflate);
     let bytes = std::fs::read(&path).expect("read");
     // Keep the header and directories (at the end) but drop the first tiles' bytes: zero them.
     let mut damaged = bytes.clone();
@@ -254,7 +301,7 @@ fn a_truncated_ome_tiff_is_a_clear_error() {
     );
     // Cut short: the directories (written last) are gone.
     let path2 = dir.path().join("short.ome.tif");
-    write_ome(&path2, &pyramid(), 128, 0.5);
+    write_ome(&path2, &pyramid(), 128, 0.5, Codec::Deflate);
     let whole = std::fs::read(&path2).expect("read");
     let dirs_at = whole.len() - 2000;
     std::fs::write(&path2, &whole[..dirs_at]).expect("write");

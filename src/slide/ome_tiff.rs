@@ -394,17 +394,33 @@ impl OmeTiffSource {
         let spp = info.samples;
         let mut data = match info.compression {
             Compression::None => raw,
+            // A chunk decodes to at most its own size: a hostile stream cannot inflate further.
             Compression::Deflate => {
                 let mut out = Vec::with_capacity(cw * ch * spp);
                 flate2::read::ZlibDecoder::new(&raw[..])
+                    .take((cw * ch * spp) as u64)
                     .read_to_end(&mut out)
                     .map_err(|e| corrupt(format!("deflate: {e}")))?;
                 out
             }
             Compression::Lzw => {
-                weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
-                    .decode(&raw)
-                    .map_err(|e| corrupt(format!("LZW: {e}")))?
+                let mut dec =
+                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+                let mut out = vec![0u8; cw * ch * spp];
+                let (mut input, mut filled) = (&raw[..], 0);
+                // The decoder works in steps; it stops at the end code, a full chunk or no input.
+                loop {
+                    let r = dec.decode_bytes(input, &mut out[filled..]);
+                    let status = r.status.map_err(|e| corrupt(format!("LZW: {e}")))?;
+                    input = input.get(r.consumed_in..).unwrap_or_default();
+                    filled += r.consumed_out;
+                    let stuck = r.consumed_in == 0 && r.consumed_out == 0;
+                    if stuck || !matches!(status, weezl::LzwStatus::Ok) || filled == out.len() {
+                        break;
+                    }
+                }
+                out.truncate(filled);
+                out
             }
             Compression::Jpeg => {
                 let bytes = match &info.jpeg_tables {
