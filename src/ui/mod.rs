@@ -11,6 +11,7 @@ use crate::viewer::SlideView;
 pub mod analysis_panel;
 pub mod annotations;
 pub mod heatmap_compare;
+pub mod heatmap_legend;
 pub mod model_folder;
 pub mod review;
 
