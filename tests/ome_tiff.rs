@@ -209,6 +209,19 @@ fn assert_reads(slide: &dyn SlideSource, levels: &[(Vec<u8>, u32, u32)]) {
     }
 }
 
+/// Level 0 of `path` whole, as OpenSlide (libtiff, libjpeg-turbo) reads it and as `slide` does;
+/// OpenSlide must see a single level (the SubIFDs are invisible to it).
+fn level0_both(path: &Path, slide: &dyn SlideSource) -> (Vec<u8>, Vec<u8>) {
+    let os = sentinel::slide::OpenSlideSource::open(path).expect("OpenSlide");
+    assert_eq!(os.level_count(), 1, "OpenSlide reads only level 0");
+    let (w, h) = slide.dimensions();
+    let a = os.read_region(0, 0, 0, w as u32, h as u32).expect("read");
+    let b = slide
+        .read_region(0, 0, 0, w as u32, h as u32)
+        .expect("read");
+    (a.pixels, b.pixels)
+}
+
 #[test]
 fn the_projects_own_ome_tiff_reads_as_a_pyramid_pixel_for_pixel() {
     let dir = tempfile::tempdir().expect("dir");
@@ -227,11 +240,8 @@ fn the_projects_own_ome_tiff_reads_as_a_pyramid_pixel_for_pixel() {
     assert_reads(slide.as_ref(), &levels);
 
     // OpenSlide sees one level of the same file, with the same pixels.
-    let os = sentinel::slide::OpenSlideSource::open(&path).expect("OpenSlide");
-    assert_eq!(os.level_count(), 1, "OpenSlide reads only level 0");
-    let a = os.read_region(0, 0, 0, 517, 391).expect("read");
-    let b = slide.read_region(0, 0, 0, 517, 391).expect("read");
-    assert!(a.pixels == b.pixels, "level 0 as OpenSlide reads it");
+    let (a, b) = level0_both(&path, slide.as_ref());
+    assert!(a == b, "level 0 as OpenSlide reads it");
 
     // tifffile reads our writer's file as the same pyramid.
     let mut args = vec![path.display().to_string()];
@@ -264,10 +274,8 @@ fn lzw_tiles_with_the_horizontal_predictor_read_pixel_for_pixel() {
     assert_eq!(slide.vendor(), "ome-tiff");
     assert_reads(slide.as_ref(), &levels);
     // libtiff (through OpenSlide) decodes the same level 0.
-    let os = sentinel::slide::OpenSlideSource::open(&path).expect("OpenSlide");
-    let a = os.read_region(0, 0, 0, 517, 391).expect("read");
-    let b = slide.read_region(0, 0, 0, 517, 391).expect("read");
-    assert!(a.pixels == b.pixels, "level 0 as libtiff decodes it");
+    let (a, b) = level0_both(&path, slide.as_ref());
+    assert!(a == b, "level 0 as libtiff decodes it");
 }
 
 /// JPEG tiles decode as libjpeg-turbo (through OpenSlide) decodes them, within the differences of
@@ -280,23 +288,19 @@ fn jpeg_tiles_decode_as_libjpeg_does() {
     write_ome(&path, &levels, 128, 0.5, Codec::Jpeg);
     let slide = sentinel::slide::open(&path).expect("open");
     assert_eq!(slide.level_count(), 3);
-    let os = sentinel::slide::OpenSlideSource::open(&path).expect("OpenSlide");
-    let a = os.read_region(0, 0, 0, 517, 391).expect("read");
-    let b = slide.read_region(0, 0, 0, 517, 391).expect("read");
+    let (a, b) = level0_both(&path, slide.as_ref());
     let max = a
-        .pixels
         .iter()
-        .zip(&b.pixels)
+        .zip(&b)
         .map(|(x, y)| x.abs_diff(*y))
         .max()
         .expect("pixels");
     let mean = a
-        .pixels
         .iter()
-        .zip(&b.pixels)
+        .zip(&b)
         .map(|(x, y)| f64::from(x.abs_diff(*y)))
         .sum::<f64>()
-        / a.pixels.len() as f64;
+        / a.len() as f64;
     eprintln!("JPEG: |ours - libjpeg| max {max}, mean {mean:.3}");
     // Different IDCT and chroma upsampling code: a few levels at edges, well under one on average.
     assert!(max <= 8 && mean < 1.0, "max {max}, mean {mean}");
