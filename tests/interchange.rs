@@ -80,6 +80,7 @@ fn exports_read_back_in_tifffile_jsonschema_and_shapely() {
         "csv": sidecar.with_extension("csv"),
         "tiles": sidecar.with_extension("geojson"),
         "schema": Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dsa-annotation-schema.json"),
+        "qupath_schema": Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qupath-geojson-schema.json"),
         "levels": levels,
         "slide": slide.dimensions(),
         "threshold": threshold.parse::<f64>().expect("threshold"),
@@ -101,8 +102,8 @@ fn exports_read_back_in_tifffile_jsonschema_and_shapely() {
         "asap level 750x500",
         "asap level 188x125",
         "dsa: schema-valid",
-        "qupath tiles:",
-        "contours:",
+        "qupath tiles: schema-valid",
+        "contours: schema-valid",
     ] {
         assert!(report.contains(want), "{report}");
     }

@@ -5,7 +5,7 @@ the CSV export of the same heatmap.
 
     interchange_check.py SPEC_JSON
 
-SPEC_JSON: {"asap", "dsa", "contours", "tiles", "csv", "schema": paths; "levels": [[w, h, downsample], ...]
+SPEC_JSON: {"asap", "dsa", "contours", "tiles", "csv", "schema" (DSA), "qupath_schema": paths; "levels": [[w, h, downsample], ...]
 the map levels expected; "slide": [w, h]; "threshold": t}
 """
 import csv
@@ -81,13 +81,17 @@ got = shapely.ops.unary_union(polys)
 assert abs(got.area - want.area) < 1e-6 * want.area, (got.area, want.area)
 assert got.symmetric_difference(want).area < 1e-6 * want.area
 # QuPath tiles: one valid square "tile" object per CSV row, carrying its risk.
+with open(spec["qupath_schema"]) as f:
+    qupath = jsonschema.Draft6Validator(json.load(f))
+qupath.validate(fc)
 with open(spec["tiles"]) as f:
     tfc = json.load(f)
+qupath.validate(tfc)
 assert len(tfc["features"]) == len(tiles), (len(tfc["features"]), len(tiles))
 for feat, t in zip(tfc["features"], tiles):
     g = shapely.geometry.shape(feat["geometry"])
     assert g.is_valid and abs(g.area - t["width"] * t["height"]) < 1e-6, (g.area, t)
     assert feat["properties"]["objectType"] == "tile"
     assert abs(feat["properties"]["measurements"]["Risk"] - t["risk"]) < 2e-6
-print(f"qupath tiles: {len(tiles)} valid tiles with their risk")
-print(f"contours: {len(polys)} valid polygons, {sum(len(p.interiors) for p in polys)} holes, area matches {len(hot)} tiles")
+print(f"qupath tiles: schema-valid, {len(tiles)} valid tiles with their risk")
+print(f"contours: schema-valid, {len(polys)} valid polygons, {sum(len(p.interiors) for p in polys)} holes, area matches {len(hot)} tiles")
