@@ -5,5 +5,7 @@ pub mod agreement;
 pub mod bundle;
 pub mod coverage;
 pub mod materials;
+pub mod mrmc;
+pub mod mrmc_study;
 pub mod report;
 pub mod session;

@@ -51,6 +51,8 @@ pub struct Report {
     pub agreement: Vec<ArmAgreement>,
     /// (reader, arm, AUC of the AI's slide score for the reader's "metastasis" calls).
     pub ai_vs_reader: Vec<(String, Arm, Option<Estimate>)>,
+    /// Assisted against unassisted (OR-Hillis), or why it cannot be computed.
+    pub mrmc: Result<super::mrmc_study::MrmcSection, String>,
 }
 
 fn arm_name(a: Arm) -> String {
@@ -226,6 +228,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
     }
     Report {
         session: session.clone(),
+        mrmc: super::mrmc_study::study(session, &current),
         rows,
         agreement,
         ai_vs_reader,
@@ -420,7 +423,9 @@ pub fn html(
             est(&a.fleiss)
         );
     }
-    h.push_str("</table><h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
+    h.push_str("</table>");
+    h.push_str(&super::mrmc_study::html(&report.mrmc, esc));
+    h.push_str("<h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
     for (r, arm, auc) in &report.ai_vs_reader {
         let _ = write!(
             h,
