@@ -612,4 +612,13 @@ fn review_session_from_the_command_line_new_export_import_report() {
     assert!(long.contains("\nb,case-001,unassisted,1\n"), "{long}");
     let wide = std::fs::read_to_string(out_dir.join("reads.csv")).expect("csv");
     assert_eq!(wide.lines().count(), 5);
+    // Reads saved without a view track: the view-track export is its header alone.
+    let track = std::fs::read_to_string(out_dir.join("view-track.csv")).expect("csv");
+    assert!(track.starts_with("session,case,reader,arm,version,t_s,"), "{track}");
+    assert_eq!(track.lines().count(), 1);
+    // One arm only: the MRMC section says why there is no comparison.
+    assert!(
+        html.contains("No MRMC analysis: 0 reader(s) read both arms"),
+        "MRMC section"
+    );
 }

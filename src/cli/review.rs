@@ -235,6 +235,10 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
                 ("reads.csv", report::reads_csv(&s, &reads)),
                 ("imrmc.csv", report::imrmc_csv(&s, &reads)),
                 (
+                    "view-track.csv",
+                    sentinel::review::behaviour::view_track_csv(&s, &reads),
+                ),
+                (
                     "report.html",
                     report::html(
                         &rep,

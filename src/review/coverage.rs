@@ -37,6 +37,33 @@ pub fn unviewed_hotspots(
     heatmap.hotspots_where(threshold, mpp, |c, r| !seen[(r * cols + c) as usize])
 }
 
+/// How many of the map's hot-spots (connected regions at or above `threshold`) the reader looked
+/// at closely, counting one as looked at when its peak cell was on screen at 10x or more:
+/// (looked at, all).
+pub fn hotspots_viewed(
+    heatmap: &Heatmap,
+    track: &[ViewSample],
+    threshold: f32,
+    mpp: f64,
+) -> (usize, usize) {
+    let seen = viewed_cells(heatmap, track, CLOSE_LOOK_MAG);
+    let all = heatmap.hotspots_where(threshold, mpp, |_, _| true);
+    let s = heatmap.cell_level0;
+    let looked = all
+        .iter()
+        .filter(|h| {
+            let (c, r) = (
+                (h.peak[0] / s).floor() as u32,
+                (h.peak[1] / s).floor() as u32,
+            );
+            seen.get((r * heatmap.cols + c) as usize)
+                .copied()
+                .unwrap_or(false)
+        })
+        .count();
+    (looked, all.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +96,13 @@ mod tests {
         // A view that covers the cell's centre counts; one that stops short of it does not.
         let edge = [sample([650.0, 650.0, 751.0, 751.0], 10.0)];
         assert!(unviewed_hotspots(&m, &[track[1], edge[0]], 0.5, 0.25).is_empty());
+        assert_eq!(hotspots_viewed(&m, &track, 0.5, 0.25), (1, 2));
+        assert_eq!(hotspots_viewed(&m, &[track[1], edge[0]], 0.5, 0.25), (2, 2));
+        assert_eq!(
+            hotspots_viewed(&m, &track[..1], 0.5, 0.25),
+            (0, 2),
+            "2x is not a look"
+        );
         let short = [sample([650.0, 650.0, 749.0, 749.0], 10.0)];
         assert_eq!(
             unviewed_hotspots(&m, &[track[1], short[0]], 0.5, 0.25).len(),

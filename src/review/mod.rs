@@ -2,6 +2,7 @@
 //! model's slide-level score).
 
 pub mod agreement;
+pub mod behaviour;
 pub mod bundle;
 pub mod coverage;
 pub mod materials;

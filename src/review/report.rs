@@ -242,6 +242,9 @@ pub struct CoverageRow {
     pub arm: Arm,
     pub case_id: String,
     pub unviewed: usize,
+    /// The map's hot-spots whose peak the reader looked at closely, and all of them.
+    pub hotspots_viewed: usize,
+    pub hotspots: usize,
 }
 
 /// The coverage audit of every submitted read whose case has a heatmap (`heatmaps`: case id ->
@@ -256,7 +259,11 @@ pub fn coverage(
         .filter(|r| r.submitted)
         .filter_map(|r| {
             let (map, mpp) = heatmaps.get(&r.case_id)?;
+            let (hotspots_viewed, hotspots) =
+                super::coverage::hotspots_viewed(map, &r.view_track, threshold, *mpp);
             Some(CoverageRow {
+                hotspots_viewed,
+                hotspots,
                 reader: r.reader_id.clone(),
                 arm: r.arm,
                 case_id: r.case_id.clone(),
@@ -271,7 +278,7 @@ pub fn coverage(
 /// with a character a spreadsheet reads as a formula (`=`, `+`, `-`, `@`, tab, CR): a leading `'`
 /// (names and notes can come from another workstation's bundle). Numbers are written as numbers,
 /// not through here.
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
@@ -435,18 +442,28 @@ pub fn html(
             est(auc)
         );
     }
-    h.push_str("</table><h2>Coverage audit</h2><p>High-scoring regions (model score at or above 0.5) each reader never viewed at 10x or more, per case; the heatmap was hidden in the unassisted arm.</p><table><tr><th>reader</th><th>arm</th><th>cases audited</th><th>cases with unviewed regions</th><th>unviewed regions</th></tr>");
-    let mut per: BTreeMap<(String, &str), (usize, usize, usize)> = BTreeMap::new();
+    h.push_str("</table><h2>Coverage audit</h2><p>High-scoring regions (model score at or above 0.5) each reader never viewed at 10x or more, per case; the heatmap was hidden in the unassisted arm.</p><table><tr><th>reader</th><th>arm</th><th>cases audited</th><th>cases with unviewed regions</th><th>unviewed regions</th><th>AI hot-spots looked at (peak seen at 10x or more)</th></tr>");
+    let mut per: BTreeMap<(String, &str), [usize; 5]> = BTreeMap::new();
     for c in coverage {
         let e = per.entry((c.reader.clone(), c.arm.label())).or_default();
-        e.0 += 1;
-        e.1 += usize::from(c.unviewed > 0);
-        e.2 += c.unviewed;
+        e[0] += 1;
+        e[1] += usize::from(c.unviewed > 0);
+        e[2] += c.unviewed;
+        e[3] += c.hotspots_viewed;
+        e[4] += c.hotspots;
     }
-    for ((reader, arm), (n, with, total)) in per {
+    for ((reader, arm), [n, with, total, looked, hot]) in per {
+        let share = if hot > 0 {
+            format!(
+                "{looked} of {hot} ({:.0}%)",
+                100.0 * looked as f64 / hot as f64
+            )
+        } else {
+            "none in these maps".into()
+        };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{arm}</td><td>{n}</td><td>{with}</td><td>{total}</td></tr>",
+            "<tr><td>{}</td><td>{arm}</td><td>{n}</td><td>{with}</td><td>{total}</td><td>{share}</td></tr>",
             esc(&reader)
         );
     }
@@ -636,18 +653,21 @@ mod tests {
         }];
         let glanced = read(0, "b", Category::NONE);
         let rows = coverage(&[looked, glanced], &heatmaps, 0.5);
-        let by: Vec<(&str, usize)> = rows
+        let by: Vec<(&str, usize, usize, usize)> = rows
             .iter()
-            .map(|r| (r.reader.as_str(), r.unviewed))
+            .map(|r| (r.reader.as_str(), r.unviewed, r.hotspots_viewed, r.hotspots))
             .collect();
-        assert_eq!(by, [("a", 0), ("b", 1)]);
+        assert_eq!(by, [("a", 0, 1, 1), ("b", 1, 0, 1)]);
         let page = html(
             &build(&session(&["a", "b"]), &[], &HashMap::new()),
             &rows,
             &HashMap::new(),
         );
         assert!(
-            page.contains("<tr><td>b</td><td>unassisted</td><td>1</td><td>1</td><td>1</td></tr>")
+            page.contains(
+                "<tr><td>b</td><td>unassisted</td><td>1</td><td>1</td><td>1</td><td>0 of 1 (0%)</td></tr>"
+            ) && page.contains("<td>1 of 1 (100%)</td>"),
+            "{page}"
         );
     }
 
