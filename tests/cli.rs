@@ -614,7 +614,10 @@ fn review_session_from_the_command_line_new_export_import_report() {
     assert_eq!(wide.lines().count(), 5);
     // Reads saved without a view track: the view-track export is its header alone.
     let track = std::fs::read_to_string(out_dir.join("view-track.csv")).expect("csv");
-    assert!(track.starts_with("session,case,reader,arm,version,t_s,"), "{track}");
+    assert!(
+        track.starts_with("session,case,reader,arm,version,t_s,"),
+        "{track}"
+    );
     assert_eq!(track.lines().count(), 1);
     // One arm only: the MRMC section says why there is no comparison.
     assert!(
