@@ -7,7 +7,9 @@ mod common;
 use std::path::PathBuf;
 
 use egui_kittest::kittest::Queryable;
-use sentinel::review::session::{Arm, Assessment, CaseRef, Category, Read, Reader, Session};
+use sentinel::review::session::{
+    Arm, Assessment, CaseRef, Category, Read, Reader, Session, ViewSample,
+};
 use sentinel::store::Store;
 
 use common::run_until;
@@ -240,6 +242,29 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
                 Shape::rectangle([x, 800.0], [x + 300.0, 1200.0]),
                 Some("Tumor".into()),
             )];
+            if reader == "a" {
+                // Dr Alpha looked closely at the top-left quarter only, longest at its corner.
+                r.view_track = vec![
+                    ViewSample {
+                        t: 0.0,
+                        seconds: 4.0,
+                        rect: [0.0, 0.0, 2220.0, 2967.0],
+                        magnification: 2.0,
+                    },
+                    ViewSample {
+                        t: 4.0,
+                        seconds: 6.0,
+                        rect: [0.0, 0.0, 1110.0, 1480.0],
+                        magnification: 20.0,
+                    },
+                    ViewSample {
+                        t: 10.0,
+                        seconds: 6.0,
+                        rect: [0.0, 0.0, 555.0, 740.0],
+                        magnification: 40.0,
+                    },
+                ];
+            }
             r.answer(Assessment {
                 category: cat,
                 largest_mm: None,
@@ -273,6 +298,44 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
     });
     let image = h.render().expect("render");
     let _ = image.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("adjudication.png"));
+
+    // Dr Alpha's dwell: only readers with a view track offer one; it covers where they looked.
+    assert!(h.query_by_label_contains("Dwell of Dr Beta").is_none());
+    h.get_by_label("Dwell of Dr Alpha (unassisted)").click();
+    run_until(&mut h, "the dwell map", |a| {
+        a.analysis().dwell_key().is_some()
+    });
+    h.step();
+    let dwelt = h.render().expect("render");
+    let _ = dwelt.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dwell.png"));
+    let (canvas, _) = h.state().layout();
+    let canvas = canvas.expect("canvas");
+    let view = h.state().slide_view().expect("slide").view;
+    let at = |img: &image::RgbaImage, x: f64, y: f64| {
+        let s = view.screen_from_slide([x, y]);
+        let p = canvas.min + egui::vec2(s[0] as f32, s[1] as f32);
+        *img.get_pixel(p.x as u32, p.y as u32)
+    };
+    // Looked at closely: changed; the bottom-right quarter, seen only at 2x: untouched.
+    assert_ne!(
+        at(&image, 300.0, 400.0),
+        at(&dwelt, 300.0, 400.0),
+        "dwelt corner drawn"
+    );
+    assert_ne!(
+        at(&image, 800.0, 1100.0),
+        at(&dwelt, 800.0, 1100.0),
+        "dwelt quarter drawn"
+    );
+    assert_eq!(
+        at(&image, 1800.0, 2500.0),
+        at(&dwelt, 1800.0, 2500.0),
+        "never looked at closely: no overlay"
+    );
+    h.get_by_label("Dwell of Dr Alpha (unassisted)").click();
+    run_until(&mut h, "the dwell map gone", |a| {
+        a.analysis().dwell_key().is_none()
+    });
 
     h.get_by_label("Macrometastasis").click();
     h.step();

@@ -4,6 +4,28 @@
 use super::*;
 
 impl SentinelApp {
+    /// Keeps the dwell map on the canvas in step with the adjudication panel's choice: computed
+    /// once per read version (and again after a slide change cleared it).
+    pub(super) fn sync_dwell(&mut self) {
+        let want = self.review.dwell_request();
+        let key = want.as_ref().map(|w| w.0.as_str());
+        if key == self.analysis.dwell_key() {
+            return;
+        }
+        let dwell = match (want, &self.current) {
+            (Some((key, track, label)), Some(v)) => {
+                let dims = v.slide.dimensions();
+                // About 160 cells along the slide's longer side: fine enough to show where a
+                // reader looked, coarse enough for a quick glance.
+                let cell = (dims.0.max(dims.1) as f64 / 160.0).max(1.0);
+                let (map, longest) = crate::review::behaviour::dwell(dims, cell, &track);
+                Some((key, map, label, longest))
+            }
+            _ => None,
+        };
+        self.analysis.set_dwell(dwell);
+    }
+
     pub(super) fn central(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         let rect = ui.max_rect();
         let Some(v) = self.current.as_mut() else {

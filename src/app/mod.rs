@@ -326,6 +326,7 @@ impl eframe::App for SentinelApp {
         // What the worker threads reported (analysis progress, saves, review data), once a frame
         // before anything is drawn.
         self.analysis.poll(&self.repaint);
+        self.sync_dwell();
         self.annotations.poll();
         self.review.poll();
         if let Some(t) = &mut self.dialog {

@@ -60,7 +60,20 @@ pub struct AnalysisUi {
     pub compare: super::heatmap_compare::CompareUi,
     /// "Load model folder…" and the card of the folder picked.
     pub model_folder: super::model_folder::ModelFolderUi,
+    /// A reader's dwell map shown instead of the heatmaps (adjudication): its key, texels,
+    /// label and longest dwell in seconds.
+    dwell: Option<Dwell>,
 }
+
+struct Dwell {
+    key: String,
+    texels: Arc<HeatmapTexels>,
+    label: String,
+    longest_s: f64,
+}
+
+/// Texel versions of dwell maps, apart from the analysis's and the comparison's.
+const DWELL_VERSION_BASE: u64 = 1 << 56;
 
 impl AnalysisUi {
     pub fn new(model_dir: Result<PathBuf, crate::paths::NotFound>, out_dir: PathBuf) -> Self {
@@ -91,6 +104,7 @@ impl AnalysisUi {
             export: None,
             compare: Default::default(),
             model_folder: Default::default(),
+            dwell: None,
         }
     }
 
@@ -150,6 +164,28 @@ impl AnalysisUi {
         compare.forget_comparison();
         self.reset();
         self.compare = compare;
+    }
+
+    /// The key of the dwell map shown, if any (cleared with the slide).
+    pub fn dwell_key(&self) -> Option<&str> {
+        self.dwell.as_ref().map(|d| d.key.as_str())
+    }
+
+    /// Shows `map` (seconds at 10x or more per cell, scaled to 0..1; `longest_s` the longest) as
+    /// `label`'s dwell, keyed by `key`; `None` goes back to the heatmaps.
+    pub fn set_dwell(&mut self, dwell: Option<(String, Heatmap, String, f64)>) {
+        self.dwell = dwell.map(|(key, map, label, longest_s)| {
+            self.version += 1;
+            Dwell {
+                key,
+                texels: Arc::new(HeatmapTexels::from_heatmap(
+                    &map,
+                    DWELL_VERSION_BASE + self.version,
+                )),
+                label,
+                longest_s,
+            }
+        });
     }
 
     pub fn is_running(&self) -> bool {
@@ -544,6 +580,28 @@ impl AnalysisUi {
                 egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
                 Color32::WHITE,
             );
+        }
+        // The adjudicator's dwell map shows whether or not the heatmap does (set only while
+        // adjudicating, never during a read). Every dwelt cell is drawn, brightest where the
+        // reader stayed longest.
+        if let Some(d) = &self.dwell {
+            let style = HeatmapStyle {
+                visible: true,
+                colormap: Colormap::Magma,
+                threshold: 0.0,
+                ..self.style
+            };
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                canvas,
+                HeatmapCallback::new(Arc::clone(&d.texels), style, &view.view, canvas.min),
+            ));
+            legend(
+                &painter,
+                canvas,
+                style,
+                Legend::Dwell(&d.label, d.longest_s),
+            );
+            return;
         }
         let (texels, difference) = match self.compare.texels() {
             Some((t, d)) => (Some(t), d),

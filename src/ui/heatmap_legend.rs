@@ -12,6 +12,8 @@ pub enum Legend<'a> {
     /// Another tool's map: its file name and format.
     Imported(&'a str, &'a str),
     Difference,
+    /// A reader's dwell at 10x or more: who, and the longest dwell in seconds.
+    Dwell(&'a str, f64),
 }
 
 /// The colour scale, bottom-left of the canvas above the scale bar.
@@ -38,6 +40,14 @@ pub fn legend(painter: &egui::Painter, canvas: egui::Rect, style: HeatmapStyle, 
             "Blue: Sentinel higher · red: imported higher".to_owned(),
             None,
             true,
+        ),
+        Legend::Dwell(who, longest) => (
+            format!("Dwell at 10x or more: {who}"),
+            format!(
+                "Share of the longest dwell ({longest:.0} s); unmarked: never looked at closely"
+            ),
+            None,
+            false,
         ),
     };
     let size = egui::vec2(220.0, 12.0);

@@ -117,6 +117,7 @@ impl ReviewUi {
         };
         ui.label(RichText::new(format!("Adjudicating {case}")).strong());
         let colours = crate::review::materials::READER_COLOURS;
+        let mut pending_dwell: Option<Option<(String, Arm)>> = None;
         for r in self.adjudicated_reads() {
             let i = session
                 .readers
@@ -129,6 +130,9 @@ impl ReviewUi {
                 .map_or(r.reader_id.clone(), |p| p.name.clone());
             let c = colours[i % colours.len()];
             let Some(a) = &r.assessment else { continue };
+            let key = (r.reader_id.clone(), r.arm);
+            let shown = self.dwell.as_ref() == Some(&key);
+            let mut toggle = false;
             ui.horizontal(|ui| {
                 let (rect, _) =
                     ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
@@ -150,6 +154,20 @@ impl ReviewUi {
                     }
                 ));
             });
+            if !r.view_track.is_empty()
+                && ui
+                    .selectable_label(shown, format!("Dwell of {name} ({})", r.arm.label()))
+                    .on_hover_text("Where this reader looked at 10x or more, by time spent")
+                    .clicked()
+            {
+                toggle = true;
+            }
+            if toggle {
+                pending_dwell = Some(if shown { None } else { Some(key) });
+            }
+        }
+        if let Some(d) = pending_dwell {
+            self.dwell = d;
         }
         ui.separator();
         ui.label("Consensus");
@@ -177,9 +195,31 @@ impl ReviewUi {
             }
             if ui.button("Back to the list").clicked() {
                 self.adjudicating = None;
+                self.dwell = None;
                 out.push(Command::LeaveReview);
             }
         });
+    }
+
+    /// The dwell map asked for while adjudicating: a key naming the read version, its view track
+    /// and a label (reader and arm).
+    pub fn dwell_request(&self) -> Option<(String, Vec<ViewSample>, String)> {
+        let (reader, arm) = self.dwell.as_ref()?;
+        let (session, case) = self.adjudicating.as_ref()?;
+        let read = self
+            .adjudicated_reads()
+            .into_iter()
+            .find(|r| &r.reader_id == reader && r.arm == *arm)?;
+        let name = session
+            .readers
+            .iter()
+            .find(|p| &p.id == reader)
+            .map_or(reader.clone(), |p| p.name.clone());
+        Some((
+            format!("{case}:{reader}:{}:{}", arm.label(), read.version),
+            read.view_track.clone(),
+            format!("{name} ({})", arm.label()),
+        ))
     }
 
     /// Level-0 boxes of the regions the coverage audit found (drawn over the slide).

@@ -21,8 +21,8 @@ use crate::analysis::heatmap::{Heatmap, Hotspot};
 use crate::annotate::{Annotation, Shape};
 use crate::review::coverage::unviewed_hotspots;
 use crate::review::session::{
-    Arm, Assessment, Category, Questions, Read, Session, latest, reading_order, record_view,
-    visible_to,
+    Arm, Assessment, Category, Questions, Read, Session, ViewSample, latest, reading_order,
+    record_view, visible_to,
 };
 use crate::store::{StoreEvent, StoreThread};
 use crate::task::{Poll, Task};
@@ -110,6 +110,8 @@ pub struct ReviewUi {
     adjudicating: Option<(Session, String)>,
     consensus: Option<Category>,
     consensus_notes: String,
+    /// The reader whose dwell map is shown while adjudicating (reader id, arm).
+    dwell: Option<(String, Arm)>,
 }
 
 use crate::review::session::CONSENSUS;
@@ -153,6 +155,7 @@ impl ReviewUi {
             adjudicating: None,
             consensus: None,
             consensus_notes: String::new(),
+            dwell: None,
         }
     }
 
