@@ -182,7 +182,7 @@ impl CompareUi {
         if current {
             return;
         }
-        let (ours, theirs) = (Arc::clone(ours), imported.map.heatmap.clone());
+        let (ours, theirs) = (Arc::clone(ours), Arc::clone(&imported.map.heatmap));
         match Task::spawn("compare-heatmaps", Arc::clone(wake), move || {
             compare(&ours, &theirs)
         }) {

@@ -197,7 +197,8 @@ fn deflate(values: &[f32]) -> std::io::Result<Vec<u8>> {
 }
 
 /// The largest map level this reads (pixels): finer levels are skipped for the next one down.
-pub const MAX_READ_PIXELS: u64 = 4096 * 4096;
+/// 2048 px along a 100,000 px slide is 49 slide pixels per value, finer than any model tile.
+pub const MAX_READ_PIXELS: u64 = 2048 * 2048;
 
 /// Reads a likelihood map for a slide of `slide_dims` level-0 pixels: the finest level of at most
 /// [`MAX_READ_PIXELS`], as a grid with one cell per map pixel (values clamped to 0..=1).

@@ -31,7 +31,8 @@ pub struct ForeignHeatmap {
     pub name: String,
     /// "ASAP likelihood map" or "DSA griddata".
     pub format: &'static str,
-    pub heatmap: Heatmap,
+    /// Shared: the GUI compares and draws it on other threads without copying it.
+    pub heatmap: std::sync::Arc<Heatmap>,
 }
 
 /// Reads an ASAP likelihood map (`.tif`/`.tiff`) or a DSA annotation (`.json`) for a slide of
@@ -60,13 +61,13 @@ pub fn read_foreign(
         Ok(ForeignHeatmap {
             name,
             format: "ASAP likelihood map",
-            heatmap: asap::read(path, slide_dims)?,
+            heatmap: std::sync::Arc::new(asap::read(path, slide_dims)?),
         })
     } else {
         Ok(ForeignHeatmap {
             name,
             format: "DSA griddata",
-            heatmap: dsa::read(path, slide_dims)?,
+            heatmap: std::sync::Arc::new(dsa::read(path, slide_dims)?),
         })
     }
 }
