@@ -624,4 +624,8 @@ fn review_session_from_the_command_line_new_export_import_report() {
         html.contains("No MRMC analysis: 0 reader(s) read both arms"),
         "MRMC section"
     );
+    assert!(
+        html.contains("No washout set. No case was read in both arms with timestamps."),
+        "washout section"
+    );
 }

@@ -57,6 +57,8 @@ fn start_answer_submit_next_with_blinding() {
         ],
         seed: 11,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     let first = &session.cases[sentinel::review::session::reading_order(&session, "a")[0]];
     let (first_id, first_path) = (first.id.clone(), first.path.clone());
@@ -232,6 +234,8 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
         ],
         seed: 3,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     {
         let mut store = Store::in_data_dir(dir.path()).expect("store");
@@ -384,6 +388,8 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
         }],
         seed: 1,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     let mut r = Read::new("case-1", "a", Arm::Unassisted);
     r.answer(Assessment {
@@ -520,6 +526,8 @@ fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
         }],
         seed: 3,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     Store::in_data_dir(dir.path())
         .expect("store")
@@ -575,4 +583,89 @@ fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
     run_until(&mut h, "the submitted read", |a| {
         a.review().reads().iter().any(|r| r.submitted) && a.review().all_saved()
     });
+}
+
+/// Washout: a case this reader read in the other arm a day ago is not offered in a 14-day
+/// washout; the panel says when it opens, and the next case is offered instead.
+#[test]
+fn a_case_read_in_the_other_arm_is_not_offered_before_the_washout_ends() {
+    let data = common::shared_data();
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let synth = common::svs().path.clone();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = |p: &PathBuf| sentinel::slide::open(p).expect("open").id().to_string();
+    let session = Session {
+        id: "washout".into(),
+        name: "Crossover".into(),
+        cases: vec![
+            CaseRef {
+                id: "case-1".into(),
+                path: cmu.clone(),
+                slide_key: key(&cmu),
+                truth: None,
+            },
+            CaseRef {
+                id: "case-2".into(),
+                path: synth.clone(),
+                slide_key: key(&synth),
+                truth: None,
+            },
+        ],
+        readers: vec![Reader {
+            id: "a".into(),
+            name: "Dr Alpha".into(),
+            initials: "DA".into(),
+            arms: vec![Arm::Unassisted, Arm::Assisted],
+        }],
+        seed: 5,
+        questions: Default::default(),
+        washout_days: 14,
+        counterbalance: false,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    {
+        let mut store = Store::in_data_dir(dir.path()).expect("store");
+        store.save_review_session(&session).expect("save");
+        // Case 1, AI-assisted, submitted a day ago.
+        let mut r = Read::new("case-1", "a", Arm::Assisted);
+        r.answer(Assessment {
+            category: Category::MICRO,
+            largest_mm: None,
+            confidence: 4,
+            notes: String::new(),
+        })
+        .expect("open");
+        r.submit_at(now - 86_400).expect("submit");
+        store.save_read(&session.id, &r).expect("save");
+    }
+    let mut h = common::app_harness(&synth, dir.path(), egui::vec2(1200.0, 800.0));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the session", |a| {
+        a.review().is_loaded() && a.slide_view().is_some() && !a.review().reads().is_empty()
+    });
+    // The reader's arms: unassisted is selected first (the order given).
+    h.get_by_label("Start reading").click();
+    run_until(&mut h, "a case", |a| a.review().current_case().is_some());
+    assert_eq!(
+        h.state().review().current_case().map(|c| c.1.to_owned()),
+        Some("case-2".to_owned()),
+        "case 1 is in its washout"
+    );
+    let order = sentinel::review::session::reading_order(&session, "a");
+    let number = order
+        .iter()
+        .position(|&i| i == 0)
+        .expect("case 1 in the order")
+        + 1;
+    let opens = sentinel::review::washout::utc(now - 86_400 + 14 * 86_400);
+    let line = format!("Case {number} opens on {opens} (washout since its other arm)");
+    assert_eq!(h.state().review().held_back(), std::slice::from_ref(&line));
+    h.step();
+    assert!(
+        h.query_by_label(&line).is_some(),
+        "the panel says when it opens"
+    );
 }

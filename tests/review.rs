@@ -38,6 +38,8 @@ fn session() -> Session {
         ],
         seed: 2026,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     }
 }
 

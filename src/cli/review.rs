@@ -32,6 +32,12 @@ pub enum ReviewCmd {
         /// Do not ask for confidence.
         #[arg(long)]
         no_confidence: bool,
+        /// Days a reader waits between their two arms of the same case.
+        #[arg(long, default_value_t = 0)]
+        washout_days: u32,
+        /// Half the readers of both arms start unassisted, half assisted (split by the seed).
+        #[arg(long)]
+        counterbalance: bool,
         #[arg(required = true)]
         slides: Vec<PathBuf>,
     },
@@ -78,6 +84,8 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
             positive_from,
             no_size,
             no_confidence,
+            washout_days,
+            counterbalance,
             slides,
         } => {
             let mut questions = session::Questions::default();
@@ -127,6 +135,8 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
                 readers,
                 seed,
                 questions,
+                washout_days,
+                counterbalance,
             };
             store.save_review_session(&s)?;
             println!(

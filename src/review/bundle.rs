@@ -366,6 +366,8 @@ mod tests {
             }],
             seed: 7,
             questions: Default::default(),
+            washout_days: 0,
+            counterbalance: false,
         };
         let mut read = Read::new("c0", "r-a", Arm::Unassisted);
         read.answer(Assessment {
@@ -454,7 +456,7 @@ mod tests {
             attachments: Vec::new(),
         })
         .expect("value");
-        payload["session"]["washout_days"] = serde_json::json!(14);
+        payload["session"]["a_field_from_a_later_release"] = serde_json::json!(14);
         payload["future_section"] = serde_json::json!({"x": [1, 2]});
         let raw = serde_json::to_string(&payload).expect("json");
         let text = format!(

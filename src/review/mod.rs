@@ -10,3 +10,4 @@ pub mod mrmc;
 pub mod mrmc_study;
 pub mod report;
 pub mod session;
+pub mod washout;

@@ -190,6 +190,8 @@ mod tests {
                 .collect(),
             seed: 1,
             questions: Default::default(),
+            washout_days: 0,
+            counterbalance: false,
         }
     }
 

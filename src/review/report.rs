@@ -53,6 +53,8 @@ pub struct Report {
     pub ai_vs_reader: Vec<(String, Arm, Option<Estimate>)>,
     /// Assisted against unassisted (OR-Hillis), or why it cannot be computed.
     pub mrmc: Result<super::mrmc_study::MrmcSection, String>,
+    /// The washout set and kept, and the arm order (HTML paragraph).
+    pub washout: String,
 }
 
 fn arm_name(a: Arm) -> String {
@@ -229,6 +231,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
     Report {
         session: session.clone(),
         mrmc: super::mrmc_study::study(session, &current),
+        washout: super::washout::html(session, reads, esc),
         rows,
         agreement,
         ai_vs_reader,
@@ -432,6 +435,7 @@ pub fn html(
     }
     h.push_str("</table>");
     h.push_str(&super::mrmc_study::html(&report.mrmc, esc));
+    h.push_str(&report.washout);
     h.push_str("<h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
     for (r, arm, auc) in &report.ai_vs_reader {
         let _ = write!(
@@ -562,6 +566,8 @@ mod tests {
                 .collect(),
             seed: 1,
             questions: Default::default(),
+            washout_days: 0,
+            counterbalance: false,
         }
     }
 

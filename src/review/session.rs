@@ -192,6 +192,12 @@ pub struct Session {
     /// What is asked per case (the sentinel-node set unless the session says otherwise).
     #[serde(default)]
     pub questions: Questions,
+    /// Days a reader waits between their two arms of the same case (0: none).
+    #[serde(default)]
+    pub washout_days: u32,
+    /// Half the readers of both arms start unassisted, half assisted (split by `seed`).
+    #[serde(default)]
+    pub counterbalance: bool,
 }
 
 /// A new session over `slides` (path and identity key each) with `readers` given as
@@ -249,6 +255,8 @@ pub fn new_session(
         readers: list,
         seed,
         questions,
+        washout_days: 0,
+        counterbalance: false,
     })
 }
 
@@ -291,6 +299,10 @@ pub struct Read {
     pub view_track: Vec<ViewSample>,
     /// Submitted reads are locked.
     pub submitted: bool,
+    /// When it was submitted (Unix seconds): washout is measured from it. Absent in reads made
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -317,6 +329,7 @@ impl Read {
             seconds_on_case: 0.0,
             view_track: Vec::new(),
             submitted: false,
+            submitted_at: None,
         }
     }
 
@@ -334,6 +347,14 @@ impl Read {
 
     /// Locks the read.
     pub fn submit(&mut self) -> Result<(), ReadError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.submit_at(now)
+    }
+
+    /// [`Read::submit`] at Unix time `at`.
+    pub fn submit_at(&mut self, at: i64) -> Result<(), ReadError> {
         if self.submitted {
             return Err(ReadError::Locked);
         }
@@ -341,6 +362,7 @@ impl Read {
             return Err(ReadError::Incomplete);
         }
         self.submitted = true;
+        self.submitted_at = Some(at);
         Ok(())
     }
 
@@ -352,6 +374,7 @@ impl Read {
         Ok(Read {
             version: self.version + 1,
             submitted: false,
+            submitted_at: None,
             ..self.clone()
         })
     }
@@ -452,6 +475,8 @@ mod tests {
             readers: Vec::new(),
             seed: 42,
             questions: Questions::default(),
+            washout_days: 0,
+            counterbalance: false,
         }
     }
 

@@ -35,6 +35,8 @@ fn a_damaged_row_is_skipped_and_reported_and_the_rest_stays_usable() {
         readers: Vec::new(),
         seed: 1,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     store.save_review_session(&session("good")).expect("save");
     store
@@ -104,6 +106,8 @@ fn concurrent_merges_of_one_session_lose_nothing() {
         readers: Vec::new(),
         seed: 1,
         questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
     };
     Store::in_data_dir(dir.path())
         .expect("store")

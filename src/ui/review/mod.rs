@@ -112,11 +112,18 @@ pub struct ReviewUi {
     consensus_notes: String,
     /// The reader whose dwell map is shown while adjudicating (reader id, arm).
     dwell: Option<(String, Arm)>,
+    /// Cases of the current reading not offered yet, and why (washout, arm order).
+    held_back: Vec<String>,
 }
 
 use crate::review::session::CONSENSUS;
 
 impl ReviewUi {
+    /// Cases of the current reading held back, and why.
+    pub fn held_back(&self) -> &[String] {
+        &self.held_back
+    }
+
     /// The panel, keeping sessions and reads through `store` (a client of the app's store thread);
     /// attachments go under `data_dir`.
     pub fn new(
@@ -156,6 +163,7 @@ impl ReviewUi {
             consensus: None,
             consensus_notes: String::new(),
             dwell: None,
+            held_back: Vec::new(),
         }
     }
 

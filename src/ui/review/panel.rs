@@ -155,7 +155,16 @@ impl ReviewUi {
         };
         let total = r.order.len();
         if r.pos >= total {
-            ui.label(RichText::new("All cases of this reading are submitted.").strong());
+            if self.held_back.is_empty() {
+                ui.label(RichText::new("All cases of this reading are submitted.").strong());
+            } else {
+                ui.label(
+                    RichText::new("Every case open to this reading now is submitted.").strong(),
+                );
+            }
+            for line in &self.held_back {
+                ui.label(line);
+            }
             if ui.button("Export my reads…").clicked() {
                 self.export_dialog();
             }
@@ -175,6 +184,9 @@ impl ReviewUi {
             ))
             .strong(),
         );
+        for line in &self.held_back {
+            ui.label(RichText::new(line).weak());
+        }
         let seconds = r.earlier + r.opened.elapsed().as_secs_f64();
         ui.label(format!(
             "{seconds:.0} s on this case; {} view(s) recorded",

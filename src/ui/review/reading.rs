@@ -53,8 +53,36 @@ impl ReviewUi {
                 x.case_id == case_id && x.reader_id == r.reader && x.arm == r.arm && x.submitted
             })
         };
-        let next = (from..r.order.len()).find(|&p| !done(&r.session.cases[r.order[p]].id));
-        let Some(pos) = next else {
+        // Cases held back (washout, or the reader's first arm first) are skipped, and every one
+        // still to come is listed with the reason.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        self.held_back.clear();
+        // The first open case from `from` on, else an earlier one whose washout has ended.
+        let (mut next, mut earlier) = (None, None);
+        for p in 0..r.order.len() {
+            let case = &r.session.cases[r.order[p]];
+            if done(&case.id) {
+                continue;
+            }
+            use crate::review::washout::{Availability, availability, utc};
+            match availability(&r.session, &self.reads, &r.reader, &case.id, r.arm, now) {
+                Availability::Open if p >= from => next = next.or(Some(p)),
+                Availability::Open => earlier = earlier.or(Some(p)),
+                Availability::Waiting { opens_at } => self.held_back.push(format!(
+                    "Case {} opens on {} (washout since its other arm)",
+                    p + 1,
+                    utc(opens_at)
+                )),
+                Availability::FirstArmFirst(arm) => self.held_back.push(format!(
+                    "Case {}: read it {} first (this reader's first arm)",
+                    p + 1,
+                    arm.label()
+                )),
+            }
+        }
+        let Some(pos) = next.or(earlier) else {
             r.pos = r.order.len();
             return;
         };
