@@ -105,6 +105,29 @@ fn start_answer_submit_next_with_blinding() {
         h.query_by_label_contains("Dr Beta").is_none(),
         "blinded before submitting"
     );
+    // Blinded: no file name anywhere (the status bar names the case), no properties panel
+    // (file names, barcodes) even when asked for, and no recent files.
+    h.state_mut().set_properties_panel(true);
+    h.step();
+    h.step();
+    for name in ["CMU-1-Small-Region", "svs-4096x3072"] {
+        assert!(
+            h.query_by_label_contains(name).is_none(),
+            "{name} is shown while reading"
+        );
+    }
+    assert!(
+        h.query_by_label("Case 1 of 2").is_some(),
+        "the status bar names the case"
+    );
+    assert!(
+        h.query_by_label("vendor").is_none(),
+        "the properties panel stays hidden"
+    );
+    let _ = h.render().map(|img| {
+        img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("blinded-read.png"))
+    });
+    h.state_mut().set_properties_panel(false);
 
     // The case had no stored analysis, so one runs (hidden: this is the unassisted arm).
     run_until(&mut h, "the case's analysis", |a| {

@@ -255,6 +255,11 @@ impl SentinelApp {
         self.show_review = show;
     }
 
+    /// Shows or hides the slide properties panel (hidden anyway during a blinded reading).
+    pub fn set_properties_panel(&mut self, show: bool) {
+        self.show_properties = show;
+    }
+
     /// Whether the review read is bound to the slide on screen (see [`ReviewUi::binding`]).
     pub fn review_binding(&self) -> Result<(), String> {
         self.review.binding(
@@ -362,18 +367,36 @@ impl eframe::App for SentinelApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         let mut commands = Vec::new();
+        // Blinded while reading: no file names (status bar, recent files, opening), properties,
+        // label or macro images.
+        let blind = self.review.blind_label();
         egui::Panel::top("menu").show(ui, |ui| {
-            ui::top_bar(ui, self.current.as_ref(), &self.recent.paths, &mut commands);
+            let recent: &[PathBuf] = if blind.is_some() {
+                &[]
+            } else {
+                &self.recent.paths
+            };
+            ui::top_bar(ui, self.current.as_ref(), recent, &mut commands);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
-            let opening = self.opening.as_ref().map(|o| match &o.generating {
-                Some(p) if p.load(Ordering::Relaxed) > 0 => format!(
-                    "the demo slide: generating it on first run, {:.0}%",
-                    f64::from(p.load(Ordering::Relaxed)) / 10.0
-                ),
-                _ => o.path.display().to_string(),
-            });
-            ui::status_bar(ui, self.current.as_ref(), self.cursor, opening.as_deref());
+            let opening = self
+                .opening
+                .as_ref()
+                .map(|o| match (&o.generating, &blind) {
+                    (Some(p), _) if p.load(Ordering::Relaxed) > 0 => format!(
+                        "the demo slide: generating it on first run, {:.0}%",
+                        f64::from(p.load(Ordering::Relaxed)) / 10.0
+                    ),
+                    (_, Some(label)) => label.clone(),
+                    _ => o.path.display().to_string(),
+                });
+            ui::status_bar(
+                ui,
+                self.current.as_ref(),
+                blind.as_deref(),
+                self.cursor,
+                opening.as_deref(),
+            );
         });
         // A case being read gets its heatmap computed if none is stored: the assisted arm shows
         // it, the coverage audit needs it in both. The unassisted arm never shows it.
@@ -431,7 +454,11 @@ impl eframe::App for SentinelApp {
                     self.analysis.panel(ui, slide.as_ref(), &mut commands)
                 });
         }
-        if let Some(v) = self.current.as_ref().filter(|_| self.show_properties) {
+        if let Some(v) = self
+            .current
+            .as_ref()
+            .filter(|_| self.show_properties && blind.is_none())
+        {
             egui::Panel::right("properties")
                 .default_size(340.0)
                 .show(ui, |ui| ui::properties_panel(ui, v));
@@ -441,7 +468,9 @@ impl eframe::App for SentinelApp {
             .show(ui, |ui| {
                 self.central(ui, &mut commands);
             });
-        self.associated_window(&ctx);
+        if blind.is_none() {
+            self.associated_window(&ctx);
+        }
         ui::help_window(&ctx, &mut self.show_help);
         if let Some((title, message)) = self.error.clone() {
             let modal =

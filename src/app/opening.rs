@@ -81,9 +81,13 @@ impl SentinelApp {
         self.opening = None;
         match result {
             Ok(opened) => {
-                self.recent.add(&opened.path);
-                self.recent
-                    .save_in_background(self.launch.data_dir.join("recent.json"));
+                // A case opened for a blinded reading never joins the recent files: its name
+                // would show in File > Open recent.
+                if !for_review {
+                    self.recent.add(&opened.path);
+                    self.recent
+                        .save_in_background(self.launch.data_dir.join("recent.json"));
+                }
                 let repaint = Arc::clone(&self.repaint);
                 self.current = Some(SlideView::new(
                     opened.slide,

@@ -237,9 +237,11 @@ pub fn top_bar(
 }
 
 /// Cursor position, magnification, level and tile activity.
+/// The status bar; `name` (a blinded reading's "Case 2 of 8") replaces the slide's file name.
 pub fn status_bar(
     ui: &mut egui::Ui,
     view: Option<&SlideView>,
+    name: Option<&str>,
     cursor: Option<[f64; 2]>,
     opening: Option<&str>,
 ) {
@@ -253,12 +255,16 @@ pub fn status_bar(
             ui.label("No slide open. File > Open, drag a slide onto the window, or Ctrl+O.");
             return;
         };
-        let name = v
-            .slide
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = name.map_or_else(
+            || {
+                v.slide
+                    .path()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            },
+            str::to_owned,
+        );
         ui.label(RichText::new(name).strong());
         ui.separator();
         match cursor {

@@ -190,6 +190,18 @@ impl ReviewUi {
     }
 
     /// The case being read: (session id, case id, reader id).
+    /// While a reading is under way, what the rest of the window calls the slide ("Case 2 of 8")
+    /// instead of its file name: readers see no file name, label, macro or identifying property.
+    pub fn blind_label(&self) -> Option<String> {
+        self.reading.as_ref().map(|r| {
+            if r.pos < r.order.len() {
+                format!("Case {} of {}", r.pos + 1, r.order.len())
+            } else {
+                "Review reading".to_owned()
+            }
+        })
+    }
+
     pub fn current_case(&self) -> Option<(&str, &str, &str)> {
         self.reading.as_ref().map(|r| {
             (
