@@ -478,6 +478,12 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
         size_mm: false,
         confidence: true,
     };
+    // Washout and arm order, set in the form's widgets.
+    h.get_by_label("New session").click();
+    h.run_steps(2);
+    h.get_by_label("Counterbalance arm order").click();
+    h.get_by_label("washout").set_value_accesskit(21.0);
+    h.run_steps(2);
     h.state_mut().review_mut().create_session(
         "Pilot",
         "Dr Alpha\nDr Beta: both",
@@ -489,6 +495,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
     });
     let s = h.state().review().sessions()[0].clone();
     assert_eq!(s.questions, grades);
+    assert_eq!((s.washout_days, s.counterbalance), (21, true));
     assert_eq!(s.readers.len(), 2);
     assert_eq!(s.readers[1].arms, [Arm::Unassisted, Arm::Assisted]);
     let slide = sentinel::slide::open(&cmu).expect("open");

@@ -65,6 +65,10 @@ struct NewSessionForm {
     categories: String,
     /// 1-based number of the first positive category.
     positive_from: u8,
+    /// Days between a reader's two arms of a case.
+    washout_days: u32,
+    /// Half the readers of both arms start unassisted.
+    counterbalance: bool,
     slides: Vec<PathBuf>,
     /// Slides being picked in a dialog.
     picking: Option<Task<Vec<PathBuf>>>,

@@ -30,6 +30,7 @@ impl ReviewUi {
         questions: Questions,
     ) {
         let (name, readers) = (name.to_owned(), readers.to_owned());
+        let (washout_days, counterbalance) = (self.form.washout_days, self.form.counterbalance);
         let spawned = Task::spawn("new-session", Arc::clone(&self.wake), move || {
             let keyed: Result<Vec<(PathBuf, String)>, String> = slides
                 .iter()
@@ -42,9 +43,15 @@ impl ReviewUi {
             let seed = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            keyed.and_then(|k| {
-                crate::review::session::new_session(&name, &readers, &k, seed, questions)
-            })
+            keyed
+                .and_then(|k| {
+                    crate::review::session::new_session(&name, &readers, &k, seed, questions)
+                })
+                .map(|mut s| {
+                    s.washout_days = washout_days;
+                    s.counterbalance = counterbalance;
+                    s
+                })
         });
         match spawned {
             Ok(t) => self.form.making = Some(t),
@@ -112,6 +119,18 @@ impl ReviewUi {
                         .prefix("first positive category: "),
                 );
             }
+            ui.horizontal(|ui| {
+                let label = ui.label("washout");
+                ui.add(
+                    egui::DragValue::new(&mut self.form.washout_days)
+                        .range(0..=365)
+                        .suffix(" days"),
+                )
+                .labelled_by(label.id)
+                .on_hover_text("a reader's second arm of a case opens this long after the first");
+            });
+            ui.checkbox(&mut self.form.counterbalance, "Counterbalance arm order")
+                .on_hover_text("half the readers of both arms start unassisted, half assisted");
             ui.label(format!("{} slide(s)", self.form.slides.len()));
             for p in &self.form.slides {
                 ui.label(RichText::new(p.display().to_string()).weak());
