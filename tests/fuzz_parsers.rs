@@ -313,3 +313,128 @@ fn hostile_corpus_files_are_refused_with_a_reason() {
         );
     }
 }
+
+/// NDP.view annotations on the shared NDPI's frame: no panic, and whatever is accepted is a
+/// shape the app could have made (within bounds, enough vertices).
+#[test]
+fn ndpa_import_never_panics_and_accepts_only_valid_shapes() {
+    use sentinel::annotate::ndpa::{NdpaFrame, import};
+    let frame = NdpaFrame {
+        dims: (3968, 4864),
+        mpp: (0.2281750559028887, 0.2281750559028887),
+        offset_nm: (12_538_720.0, -96_063.0),
+    };
+    let seeds = seeds(&["hamamatsu-fluorescence-DAPI.ndpa"], &[".ndpa"]);
+    let (cases, accepted) = fuzz("ndpa", &seeds, |text| match import(text, &frame) {
+        Err(_) => Ok(false),
+        Ok(a) => {
+            for x in &a.annotations {
+                x.shape
+                    .check()
+                    .map_err(|e| format!("accepted an impossible shape: {e}"))?;
+            }
+            Ok(true)
+        }
+    });
+    assert!(cases > 0 && accepted > 0);
+}
+
+/// Byte-level mutations of TIFFs the app reads itself: an OME-TIFF pyramid (through
+/// `slide::open`, every level read whole) and an ASAP likelihood map (`asap::read`). Never a
+/// panic: a file opens and reads, or says what is wrong.
+#[test]
+fn damaged_ome_tiffs_and_likelihood_maps_never_panic() {
+    use sentinel::analysis::heatmap::Heatmap;
+    use sentinel::analysis::interchange::asap;
+    let dir = tempfile::tempdir().expect("dir");
+    // A small likelihood map, two levels.
+    let map_path = dir.path().join("seed_likelihood_map.tif");
+    let mut h = Heatmap::new((300, 200), 50.0);
+    for c in 0..6 {
+        h.set(c, 1, c as f32 / 6.0);
+    }
+    let levels = [
+        asap::MapLevel {
+            width: 300,
+            height: 200,
+            downsample: 1.0,
+        },
+        asap::MapLevel {
+            width: 75,
+            height: 50,
+            downsample: 4.0,
+        },
+    ];
+    asap::write(&h, &levels, Some((0.5, 0.5)), "seed", &map_path).expect("write map");
+    // A small OME-TIFF pyramid written by tifffile.
+    let python = root().join(".deps/venv/bin/python");
+    assert!(python.is_file(), "run ./setup");
+    let st = std::process::Command::new(&python)
+        .arg(root().join("tests/ome_fixtures.py"))
+        .arg("write")
+        .arg(dir.path())
+        .status()
+        .expect("python");
+    assert!(st.success());
+    let seeds = [
+        read(&dir.path().join("tifffile-strips.ome.tif")),
+        read(&map_path),
+    ];
+    let mut rng = fastrand::Rng::with_seed(seed());
+    let case_path = dir.path().join("case.ome.tif");
+    let (mut cases, mut opened) = (0, 0);
+    for (i, seed_bytes) in seeds.iter().enumerate() {
+        for k in 0..=cases_per_seed() / 3 {
+            let mut bytes = seed_bytes.clone();
+            if k > 0 {
+                // Flips and cuts only: the structure is binary, tokens mean nothing here.
+                for _ in 0..rng.usize(1..=6) {
+                    if bytes.is_empty() {
+                        break;
+                    }
+                    let at = rng.usize(..bytes.len());
+                    if rng.u8(..8) == 0 {
+                        bytes.truncate(at);
+                    } else {
+                        bytes[at] = rng.u8(..);
+                    }
+                }
+            }
+            std::fs::write(&case_path, &bytes).expect("write case");
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                if i == 0 {
+                    let Ok(s) = sentinel::slide::open(&case_path) else {
+                        return false;
+                    };
+                    for (l, lv) in s.levels().iter().enumerate() {
+                        let _ = s.read_region(
+                            l,
+                            0,
+                            0,
+                            lv.width_px.min(4096) as u32,
+                            lv.height_px.min(4096) as u32,
+                        );
+                    }
+                    true
+                } else {
+                    asap::read(&case_path, (300, 200)).is_ok()
+                }
+            }));
+            cases += 1;
+            match outcome {
+                Ok(ok) => opened += usize::from(ok),
+                Err(_) => {
+                    let saved = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                        .join(format!("fuzz-failures-tiff-{i}-{k}.tif"));
+                    let _ = std::fs::write(&saved, &bytes);
+                    panic!(
+                        "case {k} of seed {i} panicked (saved as {})",
+                        saved.display()
+                    );
+                }
+            }
+        }
+    }
+    println!("tiff: {cases} cases, {opened} opened");
+    assert!(opened > 0, "the seeds themselves open");
+}

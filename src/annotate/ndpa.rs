@@ -154,6 +154,11 @@ pub fn import(text: &str, frame: &NdpaFrame) -> Result<Imported, XmlError> {
         if shape.is_degenerate() {
             return Err(a.fail("the annotation's geometry is empty"));
         }
+        // Nanometres far off this slide become pixels beyond any slide: refused as the other
+        // importers refuse them.
+        shape
+            .check()
+            .map_err(|why| a.fail(format!("on this slide, {why}")))?;
         let text_of = |name: &str| {
             state
                 .child(name)
@@ -245,6 +250,13 @@ mod tests {
                 "line 12: <annotation> has no <x1>",
             ),
             (doc.replace("nanometers", "pixels"), "only nanometers"),
+            (
+                doc.replace(
+                    "<x>1000000</x><y>-2000</y><radius>",
+                    "<x>1e30</x><y>-2000</y><radius>",
+                ),
+                "line 4: on this slide, position",
+            ),
             (
                 doc.replace("annotations>", "Annotations>"),
                 "<Annotations> is not NDP.view's",
