@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod behaviour;
 pub mod bundle;
 pub mod coverage;
+pub mod figures;
 pub mod materials;
 pub mod mrmc;
 pub mod mrmc_study;

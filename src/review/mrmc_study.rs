@@ -16,6 +16,11 @@ pub struct MrmcSection {
     pub positives: usize,
     /// Cases whose truth came from the consensus read (no reference standard recorded).
     pub from_consensus: usize,
+    /// Reader names, in the order of `ratings`' readers.
+    pub names: Vec<String>,
+    /// `ratings[arm][reader][case]` (arm 0 assisted) and `truth[case]`, for the ROC figure.
+    pub ratings: [Vec<Vec<f64>>; 2],
+    pub truth: Vec<bool>,
     /// Assisted (arm 0) against unassisted (arm 1).
     pub auc: Result<Mrmc, String>,
     pub sensitivity: Result<Mrmc, String>,
@@ -88,12 +93,25 @@ pub fn study(session: &Session, current: &[&Read]) -> Result<MrmcSection, String
     let run = |r: &[Vec<Vec<f64>>; 2], fom: mrmc::Fom| {
         mrmc::analyse(r, &truth, fom).map_err(|e| e.to_string())
     };
+    let names = readers
+        .iter()
+        .map(|id| {
+            session
+                .readers
+                .iter()
+                .find(|r| r.id == *id)
+                .map_or((*id).to_owned(), |r| r.name.clone())
+        })
+        .collect();
     Ok(MrmcSection {
+        names,
+        auc: run(&ratings, mrmc::auc),
+        ratings,
+        truth: truth.clone(),
         readers: readers.iter().map(|r| (*r).to_owned()).collect(),
         cases: truth.len(),
         positives,
         from_consensus,
-        auc: run(&ratings, mrmc::auc),
         sensitivity: run(&calls, mrmc::sensitivity),
         specificity: run(&calls, mrmc::specificity),
     })
@@ -154,7 +172,44 @@ pub fn html(section: &Result<MrmcSection, String>, esc: fn(&str) -> String) -> S
         }
     }
     h.push_str("</table>");
+    if let Ok(m) = &s.auc {
+        h.push_str(&figures_html(s, m));
+    }
     h
+}
+
+/// ROC curves per reader and arm, and the forest plot of the per-reader AUC differences.
+fn figures_html(s: &MrmcSection, m: &Mrmc) -> String {
+    use super::figures::{forest_svg, roc_points, roc_svg};
+    let colours = super::materials::READER_COLOURS;
+    let mut curves = Vec::new();
+    for (j, name) in s.names.iter().enumerate() {
+        let c = colours[j % colours.len()];
+        for (arm, label, dashed) in [(1, "unassisted", true), (0, "assisted", false)] {
+            curves.push((
+                format!("{name}, {label} (AUC {:.3})", m.foms[arm][j]),
+                c,
+                dashed,
+                roc_points(&s.ratings[arm][j], &s.truth),
+            ));
+        }
+    }
+    let diffs: Vec<(String, f64)> = s
+        .names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| (n.clone(), m.foms[0][j] - m.foms[1][j]))
+        .collect();
+    let d = &m.difference;
+    format!(
+        "<div class=\"figures\">{}{}</div><p>ROC curves: dashed unassisted, solid assisted, one colour per reader. Forest plot: each reader's AUC assisted minus unassisted, and the reader-averaged difference with its MRMC 95% CI.</p>",
+        roc_svg("ROC curves per reader and arm", &curves),
+        forest_svg(
+            "AUC difference per reader (assisted − unassisted)",
+            &diffs,
+            (d.value, d.ci.0, d.ci.1)
+        )
+    )
 }
 
 #[cfg(test)]
@@ -257,6 +312,17 @@ mod tests {
         assert!(sens.arms[1].value < 1.0);
         let html = html(&Ok(m.clone()), |s| s.to_owned());
         assert!(html.contains("MRMC: assisted against unassisted") && html.contains("ROC AUC"));
+        // The figures: 3 readers x 2 arms of ROC curves, 3 dots in the forest plot.
+        assert_eq!(html.matches("<svg").count(), 2);
+        assert_eq!(html.matches("<polyline").count(), 6);
+        assert_eq!(html.matches("<circle").count(), 3);
+        if let Some(dir) = std::env::var_os("SENTINEL_FIGURES_OUT") {
+            // For looking at: the section as a page.
+            let _ = std::fs::write(
+                std::path::Path::new(&dir).join("mrmc-section.html"),
+                format!("<!doctype html><meta charset=\"utf-8\"><body>{html}</body>"),
+            );
+        }
         assert!(
             html.contains("or the consensus read for 1 case(s)"),
             "{html}"
