@@ -45,9 +45,17 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// ROC curves, one per `(label, colour, points)`; solid for the first style, dashed for the second
-/// (`dashed` per curve).
-pub fn roc_svg(title: &str, curves: &[(String, [u8; 3], bool, Vec<(f64, f64)>)]) -> String {
+/// One curve of an ROC figure.
+pub struct Curve {
+    pub label: String,
+    pub rgb: [u8; 3],
+    pub dashed: bool,
+    /// (1 - specificity, sensitivity), from (0, 0) to (1, 1).
+    pub points: Vec<(f64, f64)>,
+}
+
+/// ROC curves with a legend.
+pub fn roc_svg(title: &str, curves: &[Curve]) -> String {
     let size = W + 2.0 * PAD;
     let legend_h = 16.0 * curves.len() as f64;
     let mut s = format!(
@@ -89,12 +97,14 @@ pub fn roc_svg(title: &str, curves: &[(String, [u8; 3], bool, Vec<(f64, f64)>)])
         PAD + W / 2.0,
         PAD + W / 2.0
     );
-    for (i, (label, [r, g, b], dashed, pts)) in curves.iter().enumerate() {
-        let points: Vec<String> = pts
+    for (i, c) in curves.iter().enumerate() {
+        let (label, [r, g, b], dashed) = (&c.label, c.rgb, c.dashed);
+        let points: Vec<String> = c
+            .points
             .iter()
             .map(|(f, t)| format!("{:.1},{:.1}", x(*f), y(*t)))
             .collect();
-        let dash = if *dashed {
+        let dash = if dashed {
             " stroke-dasharray=\"6 3\""
         } else {
             ""
@@ -224,18 +234,18 @@ mod tests {
         let roc = roc_svg(
             "ROC <readers>",
             &[
-                (
-                    "A, unassisted".into(),
-                    [31, 119, 180],
-                    true,
-                    vec![(0.0, 0.0), (0.2, 0.8), (1.0, 1.0)],
-                ),
-                (
-                    "A, assisted".into(),
-                    [31, 119, 180],
-                    false,
-                    vec![(0.0, 0.0), (0.1, 0.9), (1.0, 1.0)],
-                ),
+                Curve {
+                    label: "A, unassisted".into(),
+                    rgb: [31, 119, 180],
+                    dashed: true,
+                    points: vec![(0.0, 0.0), (0.2, 0.8), (1.0, 1.0)],
+                },
+                Curve {
+                    label: "A, assisted".into(),
+                    rgb: [31, 119, 180],
+                    dashed: false,
+                    points: vec![(0.0, 0.0), (0.1, 0.9), (1.0, 1.0)],
+                },
             ],
         );
         well_formed(&roc);

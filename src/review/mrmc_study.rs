@@ -186,12 +186,12 @@ fn figures_html(s: &MrmcSection, m: &Mrmc) -> String {
     for (j, name) in s.names.iter().enumerate() {
         let c = colours[j % colours.len()];
         for (arm, label, dashed) in [(1, "unassisted", true), (0, "assisted", false)] {
-            curves.push((
-                format!("{name}, {label} (AUC {:.3})", m.foms[arm][j]),
-                c,
+            curves.push(super::figures::Curve {
+                label: format!("{name}, {label} (AUC {:.3})", m.foms[arm][j]),
+                rgb: c,
                 dashed,
-                roc_points(&s.ratings[arm][j], &s.truth),
-            ));
+                points: roc_points(&s.ratings[arm][j], &s.truth),
+            });
         }
     }
     let diffs: Vec<(String, f64)> = s
