@@ -207,6 +207,42 @@ pub fn forest_svg(title: &str, readers: &[(String, f64)], overall: (f64, f64, f6
     s
 }
 
+/// A confusion matrix between two readers as a table whose cells are shaded by their count
+/// (darker: more cases), agreement on the diagonal outlined.
+pub fn confusion_table(title: &str, labels: &[String], table: &[Vec<f64>]) -> String {
+    let max = table.iter().flatten().copied().fold(0.0, f64::max).max(1.0);
+    let mut h = format!(
+        "<table class=\"confusion\"><caption>{}</caption><tr><th></th>",
+        esc(title)
+    );
+    for l in labels {
+        let _ = write!(h, "<th>{}</th>", esc(l));
+    }
+    h.push_str("</tr>");
+    for (i, row) in table.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><th>{}</th>",
+            esc(labels.get(i).map_or("", String::as_str))
+        );
+        for (j, v) in row.iter().enumerate() {
+            // White to a deep blue by count; text turns white on dark cells.
+            let t = v / max;
+            let shade = |lo: f64, hi: f64| (lo + (hi - lo) * t).round() as u8;
+            let (r, g, b) = (shade(255.0, 31.0), shade(255.0, 80.0), shade(255.0, 160.0));
+            let ink = if t > 0.55 { "white" } else { "black" };
+            let border = if i == j { "border:2px solid #222;" } else { "" };
+            let _ = write!(
+                h,
+                "<td style=\"background:rgb({r},{g},{b});color:{ink};text-align:center;{border}\">{v}</td>"
+            );
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +256,20 @@ mod tests {
                 Err(e) => panic!("not well-formed: {e}\n{svg}"),
             }
         }
+    }
+
+    #[test]
+    fn confusion_tables_shade_by_count_and_mark_the_diagonal() {
+        let labels = ["None".to_owned(), "Macro <".to_owned()];
+        let t = confusion_table("a vs b", &labels, &[vec![4.0, 1.0], vec![0.0, 2.0]]);
+        well_formed(&t);
+        assert!(t.contains("Macro &lt;"));
+        // The largest count is the darkest, with white text; zero is white.
+        assert!(t.contains(
+            "background:rgb(31,80,160);color:white;text-align:center;border:2px solid #222;\">4"
+        ));
+        assert!(t.contains("background:rgb(255,255,255);color:black;text-align:center;\">0"));
+        assert_eq!(t.matches("border:2px").count(), 2, "the diagonal");
     }
 
     #[test]

@@ -380,6 +380,52 @@ pub fn imrmc_csv(session: &Session, reads: &[Read]) -> String {
     out
 }
 
+/// Each pair of readers' answers in each arm as a shaded confusion table (at most 6 pairs per arm),
+/// over the cases both answered.
+fn confusion_tables(report: &Report) -> String {
+    let s = &report.session;
+    let labels: Vec<String> = s.questions.categories.clone();
+    let k = labels.len();
+    let mut h = String::new();
+    for a in &report.agreement {
+        let arm = a.arm.label();
+        let mut pairs = 0;
+        for (i, ra) in a.readers.iter().enumerate() {
+            for rb in a.readers.iter().skip(i + 1) {
+                if pairs == 6 {
+                    continue;
+                }
+                pairs += 1;
+                let mut table = vec![vec![0.0; k]; k];
+                for row in &report.rows {
+                    let get = |r: &String| row.answers.get(&(r.clone(), arm.to_owned()));
+                    if let (Some(x), Some(y)) = (get(ra), get(rb))
+                        && x.index() < k
+                        && y.index() < k
+                    {
+                        table[x.index()][y.index()] += 1.0;
+                    }
+                }
+                let name = |id: &String| {
+                    s.readers
+                        .iter()
+                        .find(|r| &r.id == id)
+                        .map_or(id.clone(), |r| r.name.clone())
+                };
+                h.push_str(&super::figures::confusion_table(
+                    &format!("{} (rows) against {} (columns), {arm}", name(ra), name(rb)),
+                    &labels,
+                    &table,
+                ));
+            }
+        }
+    }
+    if h.is_empty() {
+        return h;
+    }
+    format!("<h3>Readers' answers against each other</h3><div class=\"figures\">{h}</div>")
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -434,6 +480,7 @@ pub fn html(
         );
     }
     h.push_str("</table>");
+    h.push_str(&confusion_tables(report));
     h.push_str(&super::mrmc_study::html(&report.mrmc, esc));
     h.push_str(&report.washout);
     h.push_str("<h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
@@ -631,6 +678,10 @@ mod tests {
         assert_eq!(r.ai_vs_reader[0].2.map(|e| e.value), Some(1.0));
         let page = html(&r, &[], &HashMap::new());
         assert!(page.contains("<li>c2</li>") && !page.contains("<li>c0</li>"));
+        // The confusion table: (None, None), (None, ITC), (micro, micro), (macro, macro).
+        assert!(page.contains("<caption>a (rows) against b (columns), unassisted</caption>"));
+        assert_eq!(page.matches(">1</td>").count(), 4, "{page}");
+        assert_eq!(page.matches(">0</td>").count(), 12);
         assert_eq!(discrepancies(&s, &reads), ["c2"]);
         let csv = reads_csv(&s, &reads);
         assert_eq!(csv.lines().count(), 9);
