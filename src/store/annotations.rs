@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, db_error};
+use super::{Store, StoreError, db_error, write_transaction};
 use crate::annotate::{Annotation, Change, Class, default_classes};
 
 impl Store {
@@ -38,10 +38,7 @@ impl Store {
     pub fn adopt_legacy(&mut self, key: &str, legacy: &str) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let err = db_error(&path);
-        let tx = self
-            .db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = write_transaction(&mut self.db, &path)?;
         let here: i64 = tx
             .query_row(
                 "SELECT COUNT(*) FROM annotations WHERE slide = ?1",
@@ -84,10 +81,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = db_error(&path);
-        let tx = self
-            .db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = write_transaction(&mut self.db, &path)?;
         tx.execute(
             "INSERT INTO slides (key, path) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET path = excluded.path",

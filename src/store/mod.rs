@@ -62,6 +62,16 @@ fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
     }
 }
 
+/// A write transaction on `db` (the database at `path`) that takes the write lock up front, so it
+/// waits for another writer at its start instead of failing halfway; every write goes through one.
+fn write_transaction<'a>(
+    db: &'a mut rusqlite::Connection,
+    path: &Path,
+) -> Result<rusqlite::Transaction<'a>, StoreError> {
+    db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_error(path))
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, db_error, json_rows_in};
+use super::{Store, StoreError, db_error, json_rows_in, write_transaction};
 use crate::review::bundle::{self, BundleError};
 use crate::review::session::{Read, Session};
 
@@ -66,10 +66,7 @@ impl Store {
     /// Saves one read version. A submitted version on disk is never overwritten.
     pub fn save_read(&mut self, session_id: &str, read: &Read) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let tx = self
-            .db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db_error(&path))?;
+        let tx = write_transaction(&mut self.db, &path)?;
         put_read(&tx, &path, session_id, read, false)?;
         tx.commit().map_err(db_error(&path))
     }
@@ -84,10 +81,7 @@ impl Store {
         let path = self.path.clone();
         let err = db_error(&path);
         let mut report = MergeReport::default();
-        let tx = self
-            .db
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = write_transaction(&mut self.db, &path)?;
         // Read inside the write transaction: another connection's merge of the same session
         // cannot slip in between this read and the write below.
         let existing: Option<Session> = json_rows_in(
