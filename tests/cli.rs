@@ -555,6 +555,7 @@ fn review_session_from_the_command_line_new_export_import_report() {
                     largest_mm: None,
                     confidence: 4,
                     notes: String::new(),
+                    answers: Default::default(),
                 })
                 .expect("open");
                 r.submit().expect("complete");

@@ -73,6 +73,7 @@ fn start_answer_submit_next_with_blinding() {
                 largest_mm: Some(3.0),
                 confidence: 5,
                 notes: String::new(),
+                answers: Default::default(),
             })
             .expect("open");
             r.submit().expect("complete");
@@ -297,6 +298,7 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
                 largest_mm: None,
                 confidence: 4,
                 notes: String::new(),
+                answers: Default::default(),
             })
             .expect("open");
             r.submit().expect("complete");
@@ -420,6 +422,7 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
         largest_mm: Some(0.1),
         confidence: 2,
         notes: String::new(),
+        answers: Default::default(),
     })
     .expect("open");
     r.submit().expect("complete");
@@ -477,6 +480,7 @@ fn a_session_made_in_the_panel_can_be_read_at_once() {
         positive_from: 2,
         size_mm: false,
         confidence: true,
+        extra: Vec::new(),
     };
     // Washout and arm order, set in the form's widgets.
     h.get_by_label("New session").click();
@@ -666,6 +670,7 @@ fn a_case_read_in_the_other_arm_is_not_offered_before_the_washout_ends() {
             largest_mm: None,
             confidence: 4,
             notes: String::new(),
+            answers: Default::default(),
         })
         .expect("open");
         r.submit_at(now - 86_400).expect("submit");
@@ -698,4 +703,184 @@ fn a_case_read_in_the_other_arm_is_not_offered_before_the_washout_ends() {
         h.query_by_label(&line).is_some(),
         "the panel says when it opens"
     );
+}
+
+/// Further questions: each kind has its widget, a wrong answer is refused with the reason, and a
+/// submitted read keeps every answer, written to the reads CSV and the report.
+#[test]
+fn every_question_kind_is_answered_saved_and_exported() {
+    use egui::{Key, Modifiers, PointerButton};
+    use egui_kittest::kittest::NodeT as _;
+    use sentinel::annotate::Shape;
+    use sentinel::review::questions::{Answer, parse_lines};
+
+    let data = common::shared_data();
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let slide = sentinel::slide::open(&cmu).expect("open");
+    let extra = parse_lines(
+        "yes/no: Lymphovascular invasion?\n\
+         number 0..100 %: Tumour cellularity\n\
+         choice Low | Intermediate | High: Grade\n\
+         multiple Capsular | Extranodal | Sinus: Involvement\n\
+         text: Comments\n\
+         region polygon: Outline the largest deposit\n\
+         region point: Mark the most suspicious focus",
+    )
+    .expect("valid");
+    let questions = sentinel::review::session::Questions {
+        extra,
+        ..Default::default()
+    };
+    let session = Session {
+        id: "questions".into(),
+        name: "Questions".into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: cmu.clone(),
+            slide_key: slide.id().to_string(),
+            truth: None,
+        }],
+        readers: vec![Reader::new("a", "Dr Alpha", vec![Arm::Unassisted])],
+        seed: 5,
+        questions,
+        washout_days: 0,
+        counterbalance: false,
+    };
+    Store::in_data_dir(dir.path())
+        .expect("store")
+        .save_review_session(&session)
+        .expect("save");
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 1300.0));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| a.review().is_loaded());
+    h.get_by_label("Start reading").click();
+    run_until(&mut h, "the case", |a| {
+        a.review_binding().is_ok() && a.slide_view().is_some_and(|v| v.stats.complete())
+    });
+    // Nothing drawn yet: the region answers cannot be taken.
+    assert!(
+        h.get_by_label("Use the last drawn polygon")
+            .accesskit_node()
+            .is_disabled(),
+        "nothing to take before drawing"
+    );
+    // Draw a polygon (G, three clicks, Enter) and a point (., one click) on the slide.
+    let canvas = h.state().layout().0.expect("canvas");
+    let c = canvas.center();
+    let click = |h: &mut egui_kittest::Harness<'static, sentinel::app::SentinelApp>, at| {
+        h.hover_at(at);
+        h.step();
+        h.drag_at(at);
+        h.step();
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+        h.step();
+    };
+    h.key_press(Key::G);
+    h.run_steps(2);
+    for d in [
+        egui::vec2(-100.0, -60.0),
+        egui::vec2(80.0, -50.0),
+        egui::vec2(0.0, 90.0),
+    ] {
+        click(&mut h, c + d);
+    }
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    h.key_press(Key::Period);
+    h.run_steps(2);
+    click(&mut h, c + egui::vec2(150.0, 120.0));
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    assert_eq!(h.state().annotations().document().items().len(), 2, "drawn");
+
+    h.get_by_label("Micrometastasis").click();
+    h.get_by_label("yes").click();
+    h.get_by_label("Tumour cellularity").focus();
+    h.run_steps(1);
+    h.get_by_label("Tumour cellularity").type_text("150");
+    h.get_by_label("High").click();
+    h.get_by_label("Capsular").click();
+    h.get_by_label("Sinus").click();
+    h.get_by_label("Comments").focus();
+    h.run_steps(1);
+    h.get_by_label("Comments").type_text("subcapsular deposit");
+    h.run_steps(2);
+    h.get_by_label("Use the last drawn polygon").click();
+    h.get_by_label("Use the last drawn point").click();
+    h.run_steps(2);
+    h.get_by_label_contains("area set (3 vertices)");
+    h.get_by_label_contains("1 point(s) set");
+    // Out of range: refused, naming the question; nothing is stored.
+    h.get_by_label("Submit").click();
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .review()
+            .error()
+            .is_some_and(|e| e.contains("Tumour cellularity") && e.contains("outside 0..100")),
+        "{:?}",
+        h.state().review().error()
+    );
+    assert!(!h.state().review().reads().iter().any(|r| r.submitted));
+    h.get_by_label("Dismiss").click();
+    h.run_steps(2);
+    h.get_by_label("Tumour cellularity")
+        .set_text_value_accesskit("55");
+    h.run_steps(2);
+    h.get_by_label("Submit").click();
+    run_until(&mut h, "the submitted read", |a| {
+        a.review().reads().iter().any(|r| r.submitted) && a.review().all_saved()
+    });
+
+    let store = Store::in_data_dir(dir.path()).expect("store");
+    let reads = store.reads(&session.id).expect("reads");
+    let answers = &reads[0].assessment.as_ref().expect("answered").answers;
+    assert_eq!(answers["q1"], Answer::YesNo(true));
+    assert_eq!(answers["q2"], Answer::Number(55.0));
+    assert_eq!(answers["q3"], Answer::Choice("High".into()));
+    assert_eq!(
+        answers["q4"],
+        Answer::Choices(vec!["Capsular".into(), "Sinus".into()])
+    );
+    assert_eq!(answers["q5"], Answer::Text("subcapsular deposit".into()));
+    let drawn = h.state().annotations().document().items().to_vec();
+    assert_eq!(answers["q6"], Answer::Region(drawn[0].shape.clone()));
+    assert!(
+        matches!(&answers["q7"], Answer::Region(Shape::Points { points }) if points.len() == 1)
+    );
+
+    let csv = sentinel::review::report::reads_csv(&session, &reads);
+    let mut lines = csv.lines();
+    let head = lines.next().expect("header");
+    assert!(
+        head.ends_with(
+            ",Lymphovascular invasion?,Tumour cellularity (%),Grade,Involvement,Comments,\
+             Outline the largest deposit,Mark the most suspicious focus"
+        ),
+        "{head}"
+    );
+    let row = lines.next().expect("row");
+    assert!(
+        row.contains(",yes,55,High,Capsular; Sinus,subcapsular deposit,\"{\"\"coordinates\"\""),
+        "{row}"
+    );
+    let report = sentinel::review::report::build(&session, &reads, &Default::default());
+    let html = sentinel::review::report::html(&report, &[], &Default::default());
+    for needle in [
+        "<h2>Further questions</h2>",
+        "<h3>Lymphovascular invasion?</h3>",
+        "unassisted: yes in 1 of 1 (100%)",
+        "median 55 %",
+        "Low: 0, Intermediate: 0, High: 1",
+        "a (unassisted): 3 vertices",
+    ] {
+        assert!(html.contains(needle), "{needle} is not in the report");
+    }
 }

@@ -50,6 +50,7 @@ fn submitted(case: &str, reader: &str, category: Category) -> Read {
         largest_mm: None,
         confidence: 3,
         notes: String::new(),
+        answers: Default::default(),
     })
     .expect("open");
     r.submit().expect("complete");

@@ -83,7 +83,8 @@ fn closed(ring: &[Point]) -> Vec<Point> {
     r
 }
 
-fn geometry(shape: &Shape) -> Value {
+/// The GeoJSON geometry of a shape (rectangles and ellipses as their outline polygon).
+pub fn geometry(shape: &Shape) -> Value {
     match shape {
         Shape::Rectangle { .. } | Shape::Ellipse { .. } => {
             json!({ "type": "Polygon", "coordinates": [closed(&shape.outline())] })

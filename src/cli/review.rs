@@ -38,6 +38,11 @@ pub enum ReviewCmd {
         /// Half the readers of both arms start unassisted, half assisted (split by the seed).
         #[arg(long)]
         counterbalance: bool,
+        /// A further question, e.g. "yes/no: Necrosis?", "number 0..100 %: Tumour cellularity",
+        /// "choice Low | High: Grade", "multiple A | B: Patterns", "text: Comments",
+        /// "region polygon: Outline the largest deposit" (repeat for more; prefix "optional").
+        #[arg(long = "question")]
+        questions: Vec<String>,
         #[arg(required = true)]
         slides: Vec<PathBuf>,
     },
@@ -86,6 +91,7 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
             no_confidence,
             washout_days,
             counterbalance,
+            questions: further,
             slides,
         } => {
             let mut questions = session::Questions::default();
@@ -95,6 +101,8 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
             }
             questions.size_mm &= !no_size;
             questions.confidence &= !no_confidence;
+            questions.extra = sentinel::review::questions::parse_lines(&further.join("\n"))
+                .map_err(|e| anyhow::anyhow!("--question: {e}"))?;
             questions.validate().map_err(anyhow::Error::msg)?;
             let readers = readers
                 .iter()

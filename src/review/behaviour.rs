@@ -117,6 +117,7 @@ mod tests {
             largest_mm: None,
             confidence: 3,
             notes: String::new(),
+            answers: Default::default(),
         })
         .expect("answer");
         let open = r.clone();

@@ -375,6 +375,7 @@ mod tests {
             largest_mm: Some(1.2),
             confidence: 4,
             notes: "deposit in the subcapsular sinus".into(),
+            answers: Default::default(),
         })
         .expect("open");
         read.submit().expect("complete");

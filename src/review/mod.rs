@@ -2,6 +2,7 @@
 //! model's slide-level score).
 
 pub mod agreement;
+pub mod answers_report;
 pub mod behaviour;
 pub mod bundle;
 pub mod coverage;
@@ -9,6 +10,7 @@ pub mod figures;
 pub mod materials;
 pub mod mrmc;
 pub mod mrmc_study;
+pub mod questions;
 pub mod report;
 pub mod session;
 pub mod washout;

@@ -257,6 +257,7 @@ mod tests {
             largest_mm: None,
             confidence: 3,
             notes: String::new(),
+            answers: Default::default(),
         })
         .expect("open");
         r.submit().expect("submit");

@@ -11,6 +11,7 @@ use super::agreement::{
     Estimate, Overlap, Weights, cohen_kappa, confusion, fleiss_kappa, overlap, percent_agreement,
     roc_auc,
 };
+use super::questions::{Answer, QuestionKind, answer_text};
 use super::session::{Arm, Category, Read, Session, latest};
 
 /// Class name whose annotations count as a reader's tumour outline for Dice / IoU.
@@ -55,6 +56,8 @@ pub struct Report {
     pub mrmc: Result<super::mrmc_study::MrmcSection, String>,
     /// The washout set and kept, and the arm order (HTML paragraph).
     pub washout: String,
+    /// The further questions' answers (HTML section; empty when none are asked).
+    pub further: String,
 }
 
 fn arm_name(a: Arm) -> String {
@@ -232,6 +235,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
         session: session.clone(),
         mrmc: super::mrmc_study::study(session, &current),
         washout: super::washout::html(session, reads, esc),
+        further: super::answers_report::html(session, reads, esc),
         rows,
         agreement,
         ai_vs_reader,
@@ -297,8 +301,20 @@ pub(super) fn csv_field(s: &str) -> String {
 /// Every version of every read, one per line.
 pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
     let mut out = String::from(
-        "session,case,slide,reader,arm,version,submitted,category,largest_mm,confidence,seconds_on_case,views,annotations,notes\n",
+        "session,case,slide,reader,arm,version,submitted,category,largest_mm,confidence,seconds_on_case,views,annotations,notes",
     );
+    // A column per further question, headed by its prompt (and unit).
+    let extra = &session.questions.extra;
+    for q in extra {
+        let head = match &q.kind {
+            QuestionKind::Number { unit, .. } if !unit.is_empty() => {
+                format!("{} ({unit})", q.prompt)
+            }
+            _ => q.prompt.clone(),
+        };
+        let _ = write!(out, ",{}", csv_field(&head));
+    }
+    out.push('\n');
     for r in reads {
         let slide = session
             .cases
@@ -328,6 +344,17 @@ pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
             r.annotations.len(),
             csv_field(a.map(|a| a.notes.as_str()).unwrap_or_default()),
         );
+        out.pop();
+        for q in extra {
+            out.push(',');
+            match a.and_then(|a| a.answers.get(&q.id)) {
+                // Numbers as numbers (a negative one is not a formula).
+                Some(Answer::Number(v)) => out.push_str(&v.to_string()),
+                Some(x) => out.push_str(&csv_field(&answer_text(q, x))),
+                None => {}
+            }
+        }
+        out.push('\n');
     }
     out
 }
@@ -483,6 +510,7 @@ pub fn html(
     h.push_str(&confusion_tables(report));
     h.push_str(&super::mrmc_study::html(&report.mrmc, esc));
     h.push_str(&report.washout);
+    h.push_str(&report.further);
     h.push_str("<h2>AI slide score against each reader</h2><table><tr><th>reader</th><th>arm</th><th>ROC AUC for the reader's metastasis calls</th></tr>");
     for (r, arm, auc) in &report.ai_vs_reader {
         let _ = write!(
@@ -625,6 +653,7 @@ mod tests {
             largest_mm: None,
             confidence: 3,
             notes: "a, \"quoted\" note".into(),
+            answers: Default::default(),
         })
         .expect("open");
         r.submit().expect("complete");
@@ -738,6 +767,7 @@ mod tests {
             positive_from: 2,
             size_mm: false,
             confidence: false,
+            extra: Vec::new(),
         };
         s.cases.truncate(2);
         s.cases[0].truth = Some(Category(0));

@@ -3,10 +3,12 @@
 //! on submit with amendments as new versions, and blinding (what one reader may see of another).
 //! Pure: the store persists these, the GUI drives them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::questions::{Answers, Question};
 use crate::annotate::Annotation;
 
 /// An answer category: an index into the session's [`Questions::categories`], which are ordered
@@ -54,6 +56,9 @@ pub struct Questions {
     pub size_mm: bool,
     /// Ask for confidence 1-5.
     pub confidence: bool,
+    /// Further questions (yes/no, number, choices, text, region), asked after the category.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<Question>,
 }
 
 impl Default for Questions {
@@ -72,6 +77,7 @@ impl Default for Questions {
             positive_from: 2,
             size_mm: true,
             confidence: true,
+            extra: Vec::new(),
         }
     }
 }
@@ -110,7 +116,7 @@ impl Questions {
                 "the first positive category must be one of categories 2 to {n}"
             ));
         }
-        Ok(())
+        super::questions::validate_all(&self.extra)
     }
 }
 
@@ -270,6 +276,9 @@ pub struct Assessment {
     pub confidence: u8,
     #[serde(default)]
     pub notes: String,
+    /// Answers to the session's further questions, by question id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: Answers,
 }
 
 /// What was on screen for how long while reading: a level-0 rectangle at a magnification.
@@ -486,6 +495,7 @@ mod tests {
             largest_mm: None,
             confidence: 4,
             notes: String::new(),
+            answers: Default::default(),
         }
     }
 
@@ -613,6 +623,7 @@ mod tests {
             positive_from: 3,
             size_mm: false,
             confidence: true,
+            extra: Vec::new(),
         };
         assert!(grades.validate().is_ok() && !grades.is_sentinel_node());
         assert!(grades.positive(Category(3)) && !grades.positive(Category(2)));

@@ -211,6 +211,7 @@ mod tests {
             largest_mm: None,
             confidence: 3,
             notes: String::new(),
+            answers: Default::default(),
         })
         .expect("answer");
         r.submit_at(at).expect("submit");

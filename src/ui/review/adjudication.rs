@@ -96,6 +96,7 @@ impl ReviewUi {
                 largest_mm: None,
                 confidence: 5,
                 notes: self.consensus_notes.clone(),
+                answers: Default::default(),
             })
             .and_then(|()| read.submit());
         if let Err(e) = result {

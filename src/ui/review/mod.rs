@@ -7,6 +7,7 @@
 
 mod adjudication;
 mod panel;
+mod questions;
 mod reading;
 mod sessions;
 
@@ -65,6 +66,8 @@ struct NewSessionForm {
     categories: String,
     /// 1-based number of the first positive category.
     positive_from: u8,
+    /// Further questions, one per line (see `review::questions`).
+    questions: String,
     /// Days between a reader's two arms of a case.
     washout_days: u32,
     /// Half the readers of both arms start unassisted.
@@ -95,6 +98,8 @@ pub struct ReviewUi {
     largest_mm: f64,
     confidence: u8,
     notes: String,
+    /// Answers to the session's further questions.
+    answer_form: questions::AnswerForm,
     error: Option<String>,
     notice: Option<String>,
     search: Vec<PathBuf>,
@@ -154,6 +159,7 @@ impl ReviewUi {
             largest_mm: 0.0,
             confidence: 3,
             notes: String::new(),
+            answer_form: Default::default(),
             error: None,
             notice: None,
             search: Vec::new(),

@@ -215,6 +215,7 @@ impl ReviewUi {
             if q.confidence {
                 ui.add(egui::Slider::new(&mut self.confidence, 1..=5).text("confidence"));
             }
+            self.answer_form.ui(ui, ctx, &q.extra);
             ui.add(
                 egui::TextEdit::multiline(&mut self.notes)
                     .hint_text("notes")

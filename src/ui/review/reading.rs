@@ -102,6 +102,10 @@ impl ReviewUi {
         self.category = a.as_ref().map(|a| a.category);
         self.largest_mm = a.as_ref().and_then(|a| a.largest_mm).unwrap_or(0.0);
         self.confidence = a.as_ref().map_or(3, |a| a.confidence);
+        self.answer_form = a
+            .as_ref()
+            .map(|a| questions::AnswerForm::from_answers(&a.answers))
+            .unwrap_or_default();
         self.notes = a.map(|a| a.notes).unwrap_or_default();
         self.open_error = None;
         let cmd = Command::OpenForReview {
@@ -233,11 +237,23 @@ impl ReviewUi {
             return;
         };
         let q = &r.session.questions;
+        let answers = self
+            .answer_form
+            .answers(&q.extra)
+            .and_then(|a| crate::review::questions::check_all(&q.extra, &a).map(|()| a));
+        let answers = match answers {
+            Ok(a) => a,
+            Err(e) => {
+                self.error = Some(format!("not submitted: {e}"));
+                return;
+            }
+        };
         let assessment = Assessment {
             category,
             largest_mm: (q.size_mm && self.largest_mm > 0.0).then_some(self.largest_mm),
             confidence: if q.confidence { self.confidence } else { 0 },
             notes: self.notes.clone(),
+            answers,
         };
         r.read.seconds_on_case = r.earlier + r.opened.elapsed().as_secs_f64();
         r.read.annotations = ctx.annotations.to_vec();

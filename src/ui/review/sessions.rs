@@ -119,6 +119,21 @@ impl ReviewUi {
                         .prefix("first positive category: "),
                 );
             }
+            let label = ui.label("Further questions, one per line");
+            ui.add(
+                egui::TextEdit::multiline(&mut self.form.questions)
+                    .hint_text(
+                        "yes/no: Lymphovascular invasion?\nnumber 0..100 %: Tumour cellularity\n\
+                         choice Low | High: Grade\nmultiple A | B: Patterns\ntext: Comments\n\
+                         region polygon: Outline the largest deposit",
+                    )
+                    .desired_rows(2),
+            )
+            .labelled_by(label.id)
+            .on_hover_text(
+                "kinds: yes/no, number MIN..MAX [unit], choice A | B, multiple A | B, text, \
+                 region polygon|point; start a line with \"optional\" when it may be left out",
+            );
             ui.horizontal(|ui| {
                 let label = ui.label("washout");
                 ui.add(
@@ -153,8 +168,14 @@ impl ReviewUi {
                         self.form.readers.clone(),
                         self.form.slides.clone(),
                     );
-                    let questions = form_questions(&self.form.categories, self.form.positive_from);
-                    self.create_session(&name, &readers, slides, questions);
+                    match form_questions(
+                        &self.form.categories,
+                        self.form.positive_from,
+                        &self.form.questions,
+                    ) {
+                        Ok(q) => self.create_session(&name, &readers, slides, q),
+                        Err(e) => self.error = Some(e),
+                    }
                 }
             });
         });
@@ -196,20 +217,30 @@ impl ReviewUi {
 }
 
 /// The question set the form describes: the sentinel-node default when no categories are given,
-/// else those categories (size not asked, confidence asked).
-pub(super) fn form_questions(categories: &str, positive_from: u8) -> Questions {
+/// else those categories (size not asked, confidence asked); and the further questions, one per
+/// line (a line that does not parse is refused, naming it).
+pub(super) fn form_questions(
+    categories: &str,
+    positive_from: u8,
+    further: &str,
+) -> Result<Questions, String> {
+    let extra = crate::review::questions::parse_lines(further)?;
     let list: Vec<String> = categories
         .split(',')
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
         .collect();
     if list.is_empty() {
-        return Questions::default();
+        return Ok(Questions {
+            extra,
+            ..Questions::default()
+        });
     }
-    Questions {
+    Ok(Questions {
         categories: list,
         positive_from: positive_from.saturating_sub(1),
         size_mm: false,
         confidence: true,
-    }
+        extra,
+    })
 }
