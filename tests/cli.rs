@@ -532,6 +532,10 @@ fn review_session_from_the_command_line_new_export_import_report() {
             "b:Dr Beta",
             "--seed",
             "5",
+            "--question",
+            "yes/no: Extranodal extension?",
+            "--question",
+            "optional number 0..30 mm: Deposit size",
             s1.to_str().expect("utf8"),
             s2.to_str().expect("utf8"),
         ],
@@ -577,8 +581,22 @@ fn review_session_from_the_command_line_new_export_import_report() {
             "a",
         ],
     );
+    // Blinded by default: the bundle carries no file names.
+    let text = std::fs::read_to_string(&bundle).expect("bundle");
+    assert!(!text.contains("node-1.svs") && text.contains("case-001.svs"));
     let imported = run(&ws_b, &["review", "import", bundle.to_str().expect("utf8")]);
     assert!(imported.contains("2 read(s) added"), "{imported}");
+    let asked = Store::in_data_dir(&ws_b)
+        .expect("store")
+        .review_session(&id)
+        .expect("read")
+        .expect("imported");
+    assert_eq!(
+        asked.questions.extra.len(),
+        2,
+        "the further questions travel"
+    );
+    assert!(!asked.questions.extra[1].required);
 
     // One slide moved: the report finds it by name in --search, checked by identity.
     let moved = root.join("archive");
@@ -603,6 +621,24 @@ fn review_session_from_the_command_line_new_export_import_report() {
         2,
         "both thumbnails"
     );
+    assert!(html.contains("Blinded:") && !html.contains("node-1.svs"));
+    assert!(html.contains("<h3>Extranodal extension?</h3>"));
+    // The owner (this account) unblinds; the next report names the slides.
+    assert!(run(&ws_a, &["review", "unblind", &id]).contains("is unblinded"));
+    run(
+        &ws_a,
+        &[
+            "review",
+            "report",
+            &id,
+            "--out",
+            out_dir.to_str().expect("utf8"),
+            "--search",
+            moved.to_str().expect("utf8"),
+        ],
+    );
+    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("html");
+    assert!(html.contains("node-1.svs") && html.contains("unblinded by"));
     assert!(
         html.contains("<li>case-001</li>"),
         "the discrepancy is listed"

@@ -59,6 +59,9 @@ fn start_answer_submit_next_with_blinding() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     let first = &session.cases[sentinel::review::session::reading_order(&session, "a")[0]];
     let (first_id, first_path) = (first.id.clone(), first.path.clone());
@@ -260,6 +263,9 @@ fn adjudication_shows_both_readers_and_records_the_consensus() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     {
         let mut store = Store::in_data_dir(dir.path()).expect("store");
@@ -415,6 +421,9 @@ fn bundles_import_from_the_panel_and_damaged_ones_are_refused() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     let mut r = Read::new("case-1", "a", Arm::Unassisted);
     r.answer(Assessment {
@@ -562,6 +571,9 @@ fn a_read_is_bound_to_its_case_slide_and_a_wrong_slide_is_refused() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     Store::in_data_dir(dir.path())
         .expect("store")
@@ -655,6 +667,9 @@ fn a_case_read_in_the_other_arm_is_not_offered_before_the_washout_ends() {
         questions: Default::default(),
         washout_days: 14,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -746,6 +761,9 @@ fn every_question_kind_is_answered_saved_and_exported() {
         questions,
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     Store::in_data_dir(dir.path())
         .expect("store")
@@ -883,4 +901,59 @@ fn every_question_kind_is_answered_saved_and_exported() {
     ] {
         assert!(html.contains(needle), "{needle} is not in the report");
     }
+}
+
+/// A blinded session says so in the panel; only its owner can unblind it, and the unblinding is
+/// saved.
+#[test]
+fn only_the_owner_unblinds_a_session() {
+    use egui_kittest::kittest::NodeT as _;
+    let data = common::shared_data();
+    let cmu = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let slide = sentinel::slide::open(&cmu).expect("open");
+    let mut session = Session {
+        id: "blind".into(),
+        name: "Blind".into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: cmu.clone(),
+            slide_key: slide.id().to_string(),
+            truth: None,
+        }],
+        readers: vec![Reader::new("a", "Dr Alpha", vec![Arm::Unassisted])],
+        seed: 5,
+        questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
+        blinded: true,
+        owner: "someone-else".into(),
+        unblinded_at: None,
+    };
+    let mut store = Store::in_data_dir(dir.path()).expect("store");
+    store.save_review_session(&session).expect("save");
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 900.0));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| a.review().is_loaded());
+    h.get_by_label_contains("Blinded: slide file names");
+    assert!(
+        h.get_by_label("Unblind session")
+            .accesskit_node()
+            .is_disabled(),
+        "another account cannot unblind"
+    );
+    drop(h);
+
+    session.owner = sentinel::review::session::current_user();
+    store.save_review_session(&session).expect("save");
+    let mut h = common::app_harness(&cmu, dir.path(), egui::vec2(1200.0, 900.0));
+    h.state_mut().set_review_panel(true);
+    run_until(&mut h, "the sessions", |a| a.review().is_loaded());
+    h.get_by_label("Unblind session").click();
+    run_until(&mut h, "the unblinding saved", |a| {
+        a.review().all_saved() && a.review().sessions().iter().all(|s| !s.masked())
+    });
+    let saved = store.review_session("blind").expect("read").expect("there");
+    assert!(saved.unblinded_at.is_some() && !saved.masked());
+    assert!(h.query_by_label("Unblind session").is_none());
 }

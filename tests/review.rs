@@ -40,6 +40,9 @@ fn session() -> Session {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     }
 }
 
@@ -250,4 +253,97 @@ fn an_import_whose_attachments_cannot_be_written_changes_nothing() {
     let placed = review.join(&s.id).join("thumbs/case-0.png");
     assert_eq!(std::fs::read(&placed).expect("attachment in place"), b"png");
     assert_eq!(store.review_sessions().expect("sessions").len(), 1);
+}
+
+/// A blinded session leaves the owner's workstation without file names or readers' names; the
+/// reader's workstation finds each case's slide by its identity in the folders it searches; the
+/// reads come back and merge under the owner's names; the report withholds file names until the
+/// owner unblinds the session.
+#[test]
+fn a_blinded_session_travels_without_names_until_the_owner_unblinds_it() {
+    use sentinel::review::{materials, report};
+    let owner_dir = tempfile::tempdir().expect("temp dir");
+    let reader_dir = tempfile::tempdir().expect("temp dir");
+    let slides = tempfile::tempdir().expect("temp dir");
+    // The slide as the owner has it, and as a reader has it: another name, another folder.
+    let spec = sentinel::synth::SynthSpec::new(1024, 768, sentinel::synth::SynthFormat::Tiff);
+    let owner_path = slides.path().join("S26-12345 A1 patient Doe.tif");
+    sentinel::synth::write_slide(&spec, &owner_path, |_| {}).expect("fixture");
+    let key = sentinel::slide::open(&owner_path)
+        .expect("open")
+        .id()
+        .to_string();
+    let reader_folder = slides.path().join("reader");
+    std::fs::create_dir_all(&reader_folder).expect("dir");
+    std::fs::copy(&owner_path, reader_folder.join("x.tif")).expect("copy");
+    let mut s = session();
+    s.cases.truncate(1);
+    s.cases[0].path = owner_path.clone();
+    s.cases[0].slide_key = key.clone();
+    s.blinded = true;
+    s.owner = "pi".into();
+    let mut owner = Store::in_data_dir(owner_dir.path()).expect("store");
+    owner.save_review_session(&s).expect("save");
+
+    let text = bundle::write(&s, &[], Vec::new());
+    for secret in ["S26-12345", "Doe", "Dr A", "Dr B"] {
+        assert!(!text.contains(secret), "{secret} is in the blinded bundle");
+    }
+    let mut reader = Store::in_data_dir(reader_dir.path()).expect("store");
+    import_bundle(&mut reader, reader_dir.path(), &text).expect("import");
+    let theirs = reader.review_session(&s.id).expect("read").expect("there");
+    assert_eq!(theirs.cases[0].path, PathBuf::from("case-0.tif"));
+    assert_eq!(theirs.readers[0].name, "Reader 1");
+    let found = materials::open_case_slide(
+        &theirs.cases[0].path,
+        &theirs.cases[0].slide_key,
+        std::slice::from_ref(&reader_folder),
+        "case 1",
+    )
+    .expect("found by identity");
+    assert_eq!(found.path(), reader_folder.join("x.tif"));
+    assert!(
+        materials::open_case_slide(
+            &theirs.cases[0].path,
+            "quickhash1:00",
+            &[reader_folder],
+            "case 1"
+        )
+        .is_err(),
+        "only the slide with the case's identity"
+    );
+
+    // The reader's reads come back; the owner's session keeps its names.
+    let read = submitted("case-0", "a", Category::MICRO);
+    reader.save_read(&s.id, &read).expect("save");
+    let back = bundle::write(&theirs, std::slice::from_ref(&read), Vec::new());
+    import_bundle(&mut owner, owner_dir.path(), &back).expect("import");
+    let here = owner.review_session(&s.id).expect("read").expect("there");
+    assert_eq!(here.cases[0].path, owner_path);
+    assert_eq!(here.readers[0].name, "Dr A");
+    let reads = owner.reads(&s.id).expect("reads");
+    assert_eq!(reads.len(), 1);
+
+    let html = |s: &Session| {
+        let r = report::build(s, &reads, &Default::default());
+        (
+            report::html(&r, &[], &Default::default()),
+            report::reads_csv(s, &reads),
+        )
+    };
+    let (page, csv) = html(&here);
+    assert!(page.contains("Blinded:") && page.contains("(pi) unblinds"));
+    assert!(!page.contains("S26-12345") && !csv.contains("S26-12345"));
+    assert!(csv.contains(",case-0,blinded,a,"), "{csv}");
+    let mut unblinded = here.clone();
+    assert!(unblinded.unblind("someone else", 1).is_err());
+    unblinded.unblind("pi", 1_800_000_000).expect("the owner");
+    owner.save_review_session(&unblinded).expect("save");
+    let (page, csv) = html(&unblinded);
+    assert!(page.contains("S26-12345") && csv.contains("S26-12345"));
+    assert!(
+        page.contains("unblinded by pi on 2027-01-15"),
+        "the date is stated"
+    );
+    assert!(bundle::write(&unblinded, &[], Vec::new()).contains("S26-12345"));
 }

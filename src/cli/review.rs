@@ -43,6 +43,10 @@ pub enum ReviewCmd {
         /// "region polygon: Outline the largest deposit" (repeat for more; prefix "optional").
         #[arg(long = "question")]
         questions: Vec<String>,
+        /// Show slide file names and readers' names in bundles and the report from the start
+        /// (by default they are hidden until the owner runs `review unblind`).
+        #[arg(long)]
+        unblinded: bool,
         #[arg(required = true)]
         slides: Vec<PathBuf>,
     },
@@ -58,6 +62,9 @@ pub enum ReviewCmd {
     },
     /// Merge a bundle from another workstation.
     Import { bundle: PathBuf },
+    /// Unblind a session (its owner only): slide file names and readers' names appear in bundles
+    /// and the report from now on.
+    Unblind { session: String },
     /// CSV (all reads, and iMRMC's long format) and an HTML report.
     Report {
         session: String,
@@ -92,6 +99,7 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
             washout_days,
             counterbalance,
             questions: further,
+            unblinded,
             slides,
         } => {
             let mut questions = session::Questions::default();
@@ -145,6 +153,9 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
                 questions,
                 washout_days,
                 counterbalance,
+                blinded: !unblinded,
+                owner: session::current_user(),
+                unblinded_at: None,
             };
             store.save_review_session(&s)?;
             println!(
@@ -188,6 +199,16 @@ pub fn run(cmd: ReviewCmd) -> anyhow::Result<()> {
             sentinel::fsutil::write_atomic(&out, text.as_bytes())
                 .with_context(|| out.display().to_string())?;
             println!("{}: {} read(s)", out.display(), reads.len());
+        }
+        ReviewCmd::Unblind { session: id } => {
+            let mut s = find(&store, &id)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            s.unblind(&session::current_user(), now)
+                .with_context(|| format!("session {id}"))?;
+            store.save_review_session(&s)?;
+            println!("session {} \"{}\" is unblinded", s.id, s.name);
         }
         ReviewCmd::Import { bundle: path } => {
             let text =

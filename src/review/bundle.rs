@@ -216,10 +216,11 @@ fn without_insignificant_whitespace(json: &str) -> String {
     out
 }
 
-/// The bundle text of `session` with `reads` (all, or one reader's) and `attachments`.
+/// The bundle text of `session` with `reads` (all, or one reader's) and `attachments`. A blinded
+/// session travels without slide file names or readers' names ([`Session::shareable`]).
 pub fn write(session: &Session, reads: &[Read], attachments: Vec<Attachment>) -> String {
     let payload = Payload {
-        session: session.clone(),
+        session: session.shareable(),
         reads: reads.to_vec(),
         attachments,
     };
@@ -368,6 +369,9 @@ mod tests {
             questions: Default::default(),
             washout_days: 0,
             counterbalance: false,
+            blinded: false,
+            owner: String::new(),
+            unblinded_at: None,
         };
         let mut read = Read::new("c0", "r-a", Arm::Unassisted);
         read.answer(Assessment {

@@ -42,6 +42,11 @@ pub fn open_case_slide(
             }
         }
     }
+    // A blinded session's bundle names the case, not the file: then any file of the same format
+    // in the folders given is tried, and only the slide with the case's identity is taken.
+    if let Some(found) = search_by_identity(path, key, search) {
+        return Ok(found);
+    }
     let mut label = label.to_owned();
     if let Some(first) = label.get(..1) {
         label.replace_range(..1, &first.to_uppercase());
@@ -64,6 +69,30 @@ pub fn open_case_slide(
             path.display()
         ),
     })
+}
+
+/// The file in `search` (not in subfolders) with the extension of `path` whose slide is `key`.
+fn search_by_identity(path: &Path, key: &str, search: &[PathBuf]) -> Option<Box<dyn SlideSource>> {
+    let ext = path.extension()?.to_ascii_lowercase();
+    for dir in search {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter(|p| p.extension().map(|e| e.to_ascii_lowercase()) == Some(ext.clone()))
+            .collect();
+        files.sort();
+        for p in files {
+            if let Ok(s) = crate::slide::open(&p)
+                && s.id().matches_key(s.path(), key)
+            {
+                return Some(s);
+            }
+        }
+    }
+    None
 }
 
 /// The stored, complete analysis of `slide` in `analyses_dir`, if it is of this very slide: its

@@ -247,6 +247,9 @@ mod tests {
             questions: Default::default(),
             washout_days: 0,
             counterbalance: false,
+            blinded: false,
+            owner: String::new(),
+            unblinded_at: None,
         }
     }
 

@@ -139,7 +139,7 @@ pub fn build(session: &Session, reads: &[Read], ai: &HashMap<String, f64>) -> Re
         });
         rows.push(CaseRow {
             case_id: c.id.clone(),
-            slide: c.path.display().to_string(),
+            slide: session.slide_name(c),
             answers,
             agree,
             dice,
@@ -320,7 +320,7 @@ pub fn reads_csv(session: &Session, reads: &[Read]) -> String {
             .cases
             .iter()
             .find(|c| c.id == r.case_id)
-            .map(|c| c.path.display().to_string())
+            .map(|c| session.slide_name(c))
             .unwrap_or_default();
         let a = r.assessment.as_ref();
         let _ = writeln!(
@@ -491,6 +491,20 @@ pub fn html(
         id = esc(&s.id),
         seed = s.seed
     );
+    if s.masked() {
+        let _ = write!(
+            h,
+            "<p class=\"blinded\"><b>Blinded:</b> slide file names are withheld until the session's owner ({}) unblinds it.</p>",
+            esc(&s.owner)
+        );
+    } else if let Some(at) = s.unblinded_at {
+        let _ = write!(
+            h,
+            "<p>Blinded while read; unblinded by {} on {}.</p>",
+            esc(&s.owner),
+            super::washout::utc(at)
+        );
+    }
     h.push_str("<h2>Agreement</h2><table><tr><th>arm</th><th>readers</th><th>cases</th><th>percent agreement</th><th>Cohen's kappa</th><th>linearly weighted kappa</th><th>Fleiss' kappa</th></tr>");
     for a in &report.agreement {
         let _ = write!(
@@ -643,6 +657,9 @@ mod tests {
             questions: Default::default(),
             washout_days: 0,
             counterbalance: false,
+            blinded: false,
+            owner: String::new(),
+            unblinded_at: None,
         }
     }
 

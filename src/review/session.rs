@@ -204,6 +204,112 @@ pub struct Session {
     /// Half the readers of both arms start unassisted, half assisted (split by `seed`).
     #[serde(default)]
     pub counterbalance: bool,
+    /// Slide file names and readers' names stay out of bundles and the report (case numbers and
+    /// reader numbers instead) until the owner unblinds the session.
+    #[serde(default)]
+    pub blinded: bool,
+    /// Who may unblind (the account that created the session).
+    #[serde(default)]
+    pub owner: String,
+    /// When the owner unblinded it (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unblinded_at: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum UnblindError {
+    #[error("this session is not blinded")]
+    NotBlinded,
+    #[error("this session was unblinded already")]
+    Already,
+    #[error("only the session's owner ({owner}) can unblind it, not {user}")]
+    NotOwner { owner: String, user: String },
+}
+
+impl Session {
+    /// Whether names are hidden now (blinded and not yet unblinded).
+    pub fn masked(&self) -> bool {
+        self.blinded && self.unblinded_at.is_none()
+    }
+
+    /// The session as it may leave the owner's workstation: while masked, each case's file is
+    /// named by its case id (the extension kept, so the format shows; readers find the slide by
+    /// its identity in the folders they search) and each reader is "Reader N". Ids, identities
+    /// and everything else are kept, so reads merge back by id.
+    pub fn shareable(&self) -> Session {
+        let mut s = self.clone();
+        if !self.masked() {
+            return s;
+        }
+        for c in &mut s.cases {
+            let ext = c.path.extension().map(|e| e.to_string_lossy().into_owned());
+            c.path = PathBuf::from(match ext {
+                Some(e) => format!("{}.{e}", c.id),
+                None => c.id.clone(),
+            });
+        }
+        for (i, r) in s.readers.iter_mut().enumerate() {
+            r.name = format!("Reader {}", i + 1);
+            r.initials = format!("R{}", i + 1);
+        }
+        s
+    }
+
+    /// How a case's slide is named in shared output: its file name, or "blinded" while masked.
+    pub fn slide_name(&self, case: &CaseRef) -> String {
+        if self.masked() {
+            "blinded".into()
+        } else {
+            case.path.display().to_string()
+        }
+    }
+
+    /// Unblinds the session as `user` at Unix time `at`: the owner only, once.
+    pub fn unblind(&mut self, user: &str, at: i64) -> Result<(), UnblindError> {
+        if !self.blinded {
+            return Err(UnblindError::NotBlinded);
+        }
+        if self.unblinded_at.is_some() {
+            return Err(UnblindError::Already);
+        }
+        if self.owner.is_empty() || self.owner != user {
+            return Err(UnblindError::NotOwner {
+                owner: self.owner.clone(),
+                user: user.to_owned(),
+            });
+        }
+        self.unblinded_at = Some(at);
+        Ok(())
+    }
+}
+
+/// The account this process runs as: a session's owner. `USER`, `LOGNAME` or (Windows)
+/// `USERNAME`; where none is set (a service, a container), the account of the process's user id.
+pub fn current_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| !u.is_empty())
+        .or_else(account_of_uid)
+        .unwrap_or_default()
+}
+
+#[cfg(unix)]
+fn account_of_uid() -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let named = passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    });
+    Some(named.unwrap_or_else(|| format!("uid {uid}")))
+}
+
+#[cfg(not(unix))]
+fn account_of_uid() -> Option<String> {
+    None
 }
 
 /// A new session over `slides` (path and identity key each) with `readers` given as
@@ -263,6 +369,9 @@ pub fn new_session(
         questions,
         washout_days: 0,
         counterbalance: false,
+        blinded: true,
+        owner: current_user(),
+        unblinded_at: None,
     })
 }
 
@@ -486,6 +595,9 @@ mod tests {
             questions: Questions::default(),
             washout_days: 0,
             counterbalance: false,
+            blinded: false,
+            owner: String::new(),
+            unblinded_at: None,
         }
     }
 
@@ -637,6 +749,41 @@ mod tests {
             ..grades
         };
         assert!(beyond.validate().is_err());
+    }
+
+    #[test]
+    fn a_blinded_session_shares_no_names_until_its_owner_unblinds_it() {
+        let mut s = session(2);
+        s.readers = vec![Reader::new("r1", "Dr Alpha", vec![Arm::Unassisted])];
+        s.blinded = true;
+        s.owner = "alice".into();
+        let shared = s.shareable();
+        assert_eq!(shared.cases[0].path, PathBuf::from("c0.svs"));
+        assert_eq!(shared.cases[1].slide_key, "k1", "identity kept");
+        assert_eq!(shared.readers[0].name, "Reader 1");
+        assert_eq!(shared.readers[0].id, "r1", "ids kept: reads merge back");
+        assert_eq!(s.slide_name(&s.cases[0]), "blinded");
+        assert_eq!(
+            s.unblind("bob", 10),
+            Err(UnblindError::NotOwner {
+                owner: "alice".into(),
+                user: "bob".into()
+            })
+        );
+        assert!(s.masked());
+        s.unblind("alice", 10).expect("the owner");
+        assert!(!s.masked());
+        assert_eq!(s.unblind("alice", 11), Err(UnblindError::Already));
+        assert_eq!(s.shareable(), s, "unblinded: shared as it is");
+        assert_eq!(s.slide_name(&s.cases[0]), "/slides/0.svs");
+        let mut open = session(1);
+        assert_eq!(open.unblind("alice", 1), Err(UnblindError::NotBlinded));
+        open.owner = String::new();
+        open.blinded = true;
+        assert!(
+            open.unblind("", 1).is_err(),
+            "an ownerless session stays blinded"
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ fn a_damaged_row_is_skipped_and_reported_and_the_rest_stays_usable() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     store.save_review_session(&session("good")).expect("save");
     store
@@ -108,6 +111,9 @@ fn concurrent_merges_of_one_session_lose_nothing() {
         questions: Default::default(),
         washout_days: 0,
         counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
     };
     Store::in_data_dir(dir.path())
         .expect("store")

@@ -72,6 +72,8 @@ struct NewSessionForm {
     washout_days: u32,
     /// Half the readers of both arms start unassisted.
     counterbalance: bool,
+    /// The session is not blinded (file names shown in bundles and the report).
+    open_names: bool,
     slides: Vec<PathBuf>,
     /// Slides being picked in a dialog.
     picking: Option<Task<Vec<PathBuf>>>,

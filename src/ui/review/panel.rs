@@ -83,8 +83,12 @@ impl ReviewUi {
             "{} case(s), in this reader's own order",
             s.cases.len()
         ));
+        let masked = s.masked().then(|| s.owner.clone());
         if ui.button("Start reading").clicked() {
             self.start(out);
+        }
+        if let Some(owner) = masked {
+            self.unblind_ui(ui, &owner);
         }
         ui.separator();
         ui.label(RichText::new("Adjudication").strong());
@@ -106,6 +110,34 @@ impl ReviewUi {
             self.import_dialog();
         }
         ui.label(RichText::new("Reports: `sentinel review report SESSION --out DIR`.").weak());
+    }
+
+    /// A blinded session's state, and for its owner the button that unblinds it.
+    fn unblind_ui(&mut self, ui: &mut egui::Ui, owner: &str) {
+        ui.label(
+            RichText::new("Blinded: slide file names and readers' names stay out of bundles and the report until the owner unblinds the session.")
+                .weak(),
+        );
+        let user = crate::review::session::current_user();
+        let is_owner = !owner.is_empty() && user == owner;
+        let button = ui
+            .add_enabled(is_owner, egui::Button::new("Unblind session"))
+            .on_disabled_hover_text(format!("only the owner ({owner}) can unblind it"));
+        if button.clicked() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let Some(s) = self.sessions.get_mut(self.session_idx) else {
+                return;
+            };
+            match s.unblind(&user, now) {
+                Ok(()) => {
+                    self.notice = Some(format!("Session \"{}\" is unblinded", s.name));
+                    self.store.save_session(s.clone());
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
     }
 
     /// The largest-deposit field, "from ruler", and (sentinel nodes) a hint when the size implies

@@ -31,6 +31,7 @@ impl ReviewUi {
     ) {
         let (name, readers) = (name.to_owned(), readers.to_owned());
         let (washout_days, counterbalance) = (self.form.washout_days, self.form.counterbalance);
+        let blinded = !self.form.open_names;
         let spawned = Task::spawn("new-session", Arc::clone(&self.wake), move || {
             let keyed: Result<Vec<(PathBuf, String)>, String> = slides
                 .iter()
@@ -50,6 +51,7 @@ impl ReviewUi {
                 .map(|mut s| {
                     s.washout_days = washout_days;
                     s.counterbalance = counterbalance;
+                    s.blinded = blinded;
                     s
                 })
         });
@@ -146,6 +148,11 @@ impl ReviewUi {
             });
             ui.checkbox(&mut self.form.counterbalance, "Counterbalance arm order")
                 .on_hover_text("half the readers of both arms start unassisted, half assisted");
+            ui.checkbox(&mut self.form.open_names, "Show file names (not blinded)")
+                .on_hover_text(
+                    "by default a session is blinded: slide file names and readers' names stay \
+                     out of bundles and the report until you unblind it",
+                );
             ui.label(format!("{} slide(s)", self.form.slides.len()));
             for p in &self.form.slides {
                 ui.label(RichText::new(p.display().to_string()).weak());
