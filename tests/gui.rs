@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
 use sentinel::app::{Launch, SentinelApp};
 use sentinel::slide::{OpenSlideSource, SlideSource};
 use sentinel::viewer::Budgets;
@@ -618,4 +619,141 @@ fn preferences_persist_between_launches() {
     assert_eq!(found, expected);
     assert!(found.show_review && !found.show_analysis);
     assert_eq!(found.hidden_classes, ["Stroma"]);
+}
+
+/// Drags the pointer from `a` to `b` with the primary button, in a few moves.
+fn drag(h: &mut Harness<'static, SentinelApp>, a: egui::Pos2, b: egui::Pos2) {
+    h.hover_at(a);
+    h.step();
+    h.drag_at(a);
+    h.step();
+    for i in 1..=4 {
+        h.hover_at(a + (b - a) * (i as f32 / 4.0));
+        h.step();
+    }
+    h.event(egui::Event::PointerButton {
+        pos: b,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+/// Side-by-side panes: linked, panning or zooming either pane moves the other to the same place
+/// and scale (in µm, across slides of other resolutions); unlinked, each moves alone, and linking
+/// again keeps the offset between them.
+#[test]
+fn side_by_side_panes_pan_and_zoom_together_until_unlinked() {
+    let f = common::svs();
+    let mut h = harness(&f.path);
+    run_until(&mut h, "the slide", settled);
+    h.state_mut().split_same_slide();
+    run_until(&mut h, "the second pane", |a| {
+        a.second_view().is_some_and(|v| v.stats.complete())
+    });
+    let views = |h: &Harness<'static, SentinelApp>| {
+        (
+            h.state().slide_view().expect("main").view,
+            h.state().second_view().expect("second").view,
+        )
+    };
+    let (main, second) = views(&h);
+    assert_eq!((main.centre, main.zoom), (second.centre, second.zoom));
+    let (left, right) = {
+        let canvas = h.state().layout().0.expect("canvas");
+        (
+            canvas,
+            egui::Rect::from_min_max(
+                egui::pos2(canvas.max.x + 3.0, canvas.min.y),
+                egui::pos2(900.0, canvas.max.y),
+            ),
+        )
+    };
+    assert!(left.width() < 460.0, "the main pane is the left half");
+
+    // Panning the main pane pans the second.
+    drag(
+        &mut h,
+        left.center(),
+        left.center() + egui::vec2(-80.0, -40.0),
+    );
+    let (main2, second2) = views(&h);
+    assert!(main2.centre[0] > main.centre[0], "the main pane panned");
+    assert_eq!(second2.centre, main2.centre, "the second followed");
+    // Panning the second pans the main one.
+    drag(
+        &mut h,
+        right.center(),
+        right.center() + egui::vec2(60.0, 30.0),
+    );
+    let (main3, second3) = views(&h);
+    assert!(
+        second3.centre[0] < second2.centre[0],
+        "the second pane panned"
+    );
+    assert_eq!(main3.centre, second3.centre, "the main pane followed");
+    // Zooming the main one zooms both.
+    h.key_press(egui::Key::Plus);
+    run_until(&mut h, "zoom in", |a| {
+        a.slide_view().is_some_and(|v| !v.stats.animating)
+    });
+    let (main4, second4) = views(&h);
+    assert!((main4.zoom / main3.zoom - 2.0).abs() < 1e-6);
+    assert_eq!((second4.centre, second4.zoom), (main4.centre, main4.zoom));
+
+    // Unlinked, the second stays put.
+    h.get_by_label("Link panes").click();
+    h.step();
+    assert_eq!(h.state().panes_linked(), Some(false));
+    drag(
+        &mut h,
+        left.center(),
+        left.center() + egui::vec2(-50.0, 0.0),
+    );
+    let (main5, second5) = views(&h);
+    assert!(main5.centre[0] > main4.centre[0]);
+    assert_eq!(second5.centre, second4.centre, "unlinked: not moved");
+    // Linked again: the offset is kept and they pan together.
+    h.get_by_label("Link panes").click();
+    h.step();
+    drag(
+        &mut h,
+        left.center(),
+        left.center() + egui::vec2(-40.0, 0.0),
+    );
+    let (main6, second6) = views(&h);
+    let moved = main6.centre[0] - main5.centre[0];
+    assert!(moved > 0.0);
+    assert!(
+        (second6.centre[0] - second5.centre[0] - moved).abs() < 1e-6,
+        "moved by as much, {} apart as before",
+        main5.centre[0] - second5.centre[0]
+    );
+    assert!(
+        ((main6.centre[0] - second6.centre[0]) - (main5.centre[0] - second5.centre[0])).abs()
+            < 1e-6
+    );
+    if let Ok(img) = h.render() {
+        let _ =
+            img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("side-by-side.png"));
+    }
+
+    // Another slide at another resolution (0.5 µm/px against 0.25): the same place in µm.
+    h.get_by_label("Close pane").click();
+    h.step();
+    assert!(h.state().second_view().is_none());
+    h.state_mut().split_open(common::tiff().path.clone());
+    run_until(&mut h, "the other slide", |a| {
+        a.second_view().is_some_and(|v| v.stats.complete())
+    });
+    let (main7, second7) = views(&h);
+    for i in 0..2 {
+        assert!(
+            (second7.centre[i] - main7.centre[i] * 0.5).abs() < 1e-6,
+            "{i}"
+        );
+    }
+    assert!((second7.zoom - main7.zoom * 2.0).abs() < 1e-9);
 }

@@ -27,7 +27,13 @@ impl SentinelApp {
     }
 
     pub(super) fn central(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-        let rect = ui.max_rect();
+        let (rect, second) = match (&self.second, &self.current) {
+            (Some(_), Some(_)) => {
+                let (a, b) = panes::split(ui.max_rect());
+                (a, Some(b))
+            }
+            _ => (ui.max_rect(), None),
+        };
         let Some(v) = self.current.as_mut() else {
             let text = if self.opening.is_some() {
                 "Opening…"
@@ -79,7 +85,9 @@ impl SentinelApp {
                 .request_repaint_after(std::time::Duration::from_secs(1));
         }
         v.primary_pans = self.annotations.primary_pans();
+        let before = v.view;
         let response = v.canvas(ui, rect);
+        let main_moved = crate::view::link::moved(&before, &v.view);
         self.annotations.canvas_input(ui, &response, rect, v);
         self.cursor = response.hover_pos().and_then(|p| v.slide_position(rect, p));
         self.analysis.overlay(ui, rect, v);
@@ -172,7 +180,12 @@ impl SentinelApp {
             commands.push(Command::CentreOn(target));
         }
 
+        if let Some(r) = second {
+            self.second_pane(ui, r, main_moved);
+        }
+
         // Drop hint.
+        let rect = ui.max_rect();
         if ui.ctx().input(|i| !i.raw.hovered_files.is_empty()) {
             painter.rect_filled(rect, 0.0, Color32::from_black_alpha(160));
             painter.text(

@@ -21,6 +21,9 @@ impl SentinelApp {
                 self.analysis.model_folder.open(None, wake);
             }
             Command::ToggleAnnotationPanel => self.show_annotations = !self.show_annotations,
+            Command::SplitSameSlide => self.split_same_slide(),
+            Command::SplitOtherDialog => self.split_dialog(),
+            Command::CloseSplit => self.close_split(),
             Command::ToggleReviewPanel => {
                 self.show_review = !self.show_review;
                 if self.show_review {

@@ -4,6 +4,7 @@ mod canvas;
 mod capture;
 mod commands;
 mod opening;
+mod panes;
 
 pub use capture::save_png;
 
@@ -143,6 +144,10 @@ pub struct SentinelApp {
     prefs: Option<crate::prefs::PrefsSaver>,
     /// A short message shown over the canvas (what was saved) and until when.
     notice: Option<(String, Instant)>,
+    /// A second view beside the main one, the slide it is opening, and its file dialog.
+    second: Option<panes::SecondPane>,
+    pane_opening: Option<panes::PaneOpening>,
+    pane_dialog: Option<Task<Option<PathBuf>>>,
 }
 
 /// Saving a picture of the view: choose a file, capture the next frame, crop it to the canvas,
@@ -186,6 +191,9 @@ impl SentinelApp {
             show_review: false,
             superseded: Vec::new(),
             notice: None,
+            second: None,
+            pane_opening: None,
+            pane_dialog: None,
             prefs: None,
             // Scripted screenshots and benchmarks measure the bare viewer unless a heatmap is asked.
             show_analysis: (launch.screenshot.is_none() && launch.bench.is_none())
@@ -328,6 +336,7 @@ impl eframe::App for SentinelApp {
             p.update(&now);
         }
         self.poll_opening(ctx);
+        self.poll_panes();
         // What the worker threads reported (analysis progress, saves, review data), once a frame
         // before anything is drawn.
         self.analysis.poll(&self.repaint);

@@ -46,6 +46,11 @@ pub enum Command {
     /// Save what the slide canvas shows (with the scale bar) as a PNG chosen in a dialog.
     SnapshotDialog,
     ToggleReviewPanel,
+    /// A second pane beside the main one: of the slide on screen, or of another picked in a
+    /// dialog; and closing it.
+    SplitSameSlide,
+    SplitOtherDialog,
+    CloseSplit,
     /// Open a case of a review session: its annotations kept under `scope`, the heatmap shown or
     /// hidden by the reading arm. The slide must be the case's (`slide_key`): it is looked for at
     /// `path`, then by file name in `search`, off the UI thread; another slide is refused.
@@ -187,6 +192,17 @@ pub fn top_bar(
                     out.push(Command::SetSmooth(smooth));
                 }
             }
+            ui.separator();
+            if ui.button("Side by side: this slide").clicked() {
+                out.push(Command::SplitSameSlide);
+            }
+            if ui.button("Side by side: another slide…").clicked() {
+                out.push(Command::SplitOtherDialog);
+            }
+            if ui.button("Single pane").clicked() {
+                out.push(Command::CloseSplit);
+            }
+            ui.separator();
             if ui.button("Properties  (P)").clicked() {
                 out.push(Command::ToggleProperties);
             }

@@ -3,6 +3,7 @@
 //! points relative to the view's top-left corner.
 
 mod animation;
+pub mod link;
 pub use animation::Animation;
 
 /// Zooming in beyond level 0 stops at this many screen pixels per slide pixel.
