@@ -347,3 +347,153 @@ fn a_blinded_session_travels_without_names_until_the_owner_unblinds_it() {
     );
     assert!(bundle::write(&unblinded, &[], Vec::new()).contains("S26-12345"));
 }
+
+/// The report as people see it: a whole study (four readers in both arms, truth, AI scores,
+/// further questions, heatmaps for the coverage audit) rendered by headless Chromium; the
+/// screenshot must show the figures: ROC curves, shaded confusion tables and the coverage maps
+/// with hot-spots seen (green) and missed (orange). Chromium is installed by ./setup.
+#[test]
+fn the_report_renders_in_a_real_browser_with_its_figures() {
+    use sentinel::analysis::heatmap::Heatmap;
+    use sentinel::review::questions::{Answer, parse_lines};
+    use sentinel::review::report;
+    use sentinel::review::session::ViewSample;
+    use std::collections::HashMap;
+
+    let mut s = session();
+    s.cases = (0..10)
+        .map(|i| CaseRef {
+            id: format!("case-{i:02}"),
+            path: PathBuf::from(format!("/slides/node-{i}.svs")),
+            slide_key: format!("quickhash1:{i:064}"),
+            truth: Some(if i % 2 == 0 {
+                Category::MACRO
+            } else {
+                Category::NONE
+            }),
+        })
+        .collect();
+    s.readers = (0..4)
+        .map(|i| {
+            Reader::new(
+                &format!("r{i}"),
+                &format!("Dr {i}"),
+                vec![Arm::Unassisted, Arm::Assisted],
+            )
+        })
+        .collect();
+    s.questions.extra = parse_lines("yes/no: Extranodal extension?").expect("valid");
+    let mut reads = Vec::new();
+    let mut heatmaps = HashMap::new();
+    let mut ai = HashMap::new();
+    for (ci, c) in s.cases.iter().enumerate() {
+        let positive = ci % 2 == 0;
+        // A heatmap with two hot-spots, left and right.
+        let mut map = Heatmap::new((8000, 4000), 500.0);
+        for r in 0..8 {
+            for col in 0..16 {
+                map.set(col, r, 0.1);
+            }
+        }
+        map.set(2, 3, 0.9);
+        map.set(3, 3, 0.85);
+        map.set(12, 5, 0.95);
+        heatmaps.insert(c.id.clone(), (map, 0.25));
+        ai.insert(
+            c.id.clone(),
+            if positive { 0.8 } else { 0.3 } + ci as f64 * 0.01,
+        );
+        for (ri, reader) in s.readers.iter().enumerate() {
+            for arm in [Arm::Unassisted, Arm::Assisted] {
+                // Assisted readers are right more often; each reader errs on other cases.
+                let wrong = (ci + ri) % if arm == Arm::Assisted { 7 } else { 3 } == 0;
+                let category = match (positive != wrong, ri % 2) {
+                    (true, 0) => Category::MACRO,
+                    (true, _) => Category::MICRO,
+                    (false, 0) => Category::NONE,
+                    (false, _) => Category::ITC,
+                };
+                let mut r = Read::new(&c.id, &reader.id, arm);
+                r.view_track = vec![ViewSample {
+                    t: 0.0,
+                    seconds: 10.0,
+                    rect: [0.0, 0.0, 4000.0, 4000.0],
+                    magnification: if ri == 0 { 2.0 } else { 20.0 },
+                }];
+                let mut answers = std::collections::BTreeMap::new();
+                answers.insert("q1".to_owned(), Answer::YesNo(positive));
+                r.answer(Assessment {
+                    category,
+                    largest_mm: None,
+                    confidence: 3,
+                    notes: String::new(),
+                    answers,
+                })
+                .expect("open");
+                r.submit_at(1_800_000_000 + 86_400 * 30 * i64::from(arm == Arm::Assisted))
+                    .expect("complete");
+                reads.push(r);
+            }
+        }
+    }
+    let built = report::build(&s, &reads, &ai);
+    assert!(built.mrmc.is_ok(), "{:?}", built.mrmc.as_ref().err());
+    let coverage = report::coverage(&reads, &heatmaps, 0.5);
+    let html = report::html(&built, &coverage, &HashMap::new());
+    for needle in [
+        "<svg",
+        "Coverage maps",
+        "class=\"missed\"",
+        "class=\"seen\"",
+        "Further questions",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert!(!html.contains("<script"), "no scripts");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).expect("write");
+    let shot = dir.path().join("report.png");
+    let out = std::process::Command::new("timeout")
+        .arg("120")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--window-size=1280,7000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs (./setup installs it)");
+    assert!(
+        shot.is_file(),
+        "chromium made no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&shot).expect("png").to_rgb8();
+    let _ = img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-report.png"));
+    assert_eq!(img.dimensions(), (1280, 7000));
+    let count = |rgb: [u8; 3]| {
+        img.pixels()
+            .filter(|p| (0..3).all(|i| p.0[i].abs_diff(rgb[i]) <= 12))
+            .count()
+    };
+    // The hot-spot boxes: 10 cases x 8 reads, the left hot-spot seen by readers 1-3, every one
+    // missed by reader 0 (who never zoomed in), the right one missed by all.
+    let (seen, missed) = (count([0x2f, 0x9e, 0x44]), count([0xf0, 0x8c, 0x00]));
+    assert!(
+        seen > 500 && missed > seen,
+        "seen {seen} px, missed {missed} px"
+    );
+    let white = count([255, 255, 255]);
+    assert!(white < 1280 * 7000 * 95 / 100, "not a blank page");
+}

@@ -94,28 +94,35 @@ pub fn html(session: &Session, reads: &[Read], esc: fn(&str) -> String) -> Strin
                 let _ = write!(h, "<li>{}: {}</li>", arm.label(), esc(&summary(q, &given)));
             }
         }
-        h.push_str("</ul><table><tr><th>case</th><th>answers</th></tr>");
-        let mut per_case: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        h.push_str("</ul>");
+        // A row per case, a column per reader and arm (the unassisted read first).
+        let mut columns: Vec<(&str, Arm)> = all.iter().map(|x| (x.1, x.2)).collect();
+        columns.sort_by_key(|(r, arm)| (*r, *arm == Arm::Assisted));
+        columns.dedup();
+        h.push_str("<table><tr><th>case</th>");
+        for (reader, arm) in &columns {
+            let _ = write!(h, "<th>{}<br>{}</th>", esc(reader), arm.label());
+        }
+        h.push_str("</tr>");
+        let mut per_case: BTreeMap<&str, BTreeMap<(&str, bool), String>> = BTreeMap::new();
         for (case, reader, arm, a) in &all {
             let text = match a {
                 // The geometry itself is in the CSV; here what it is and how big.
                 Answer::Region(s) => format!("{} vertices", s.outline().len()),
                 other => answer_text(q, other),
             };
-            per_case.entry(case).or_default().push(format!(
-                "{} ({}): {}",
-                esc(reader),
-                arm.label(),
-                esc(&text)
-            ));
+            per_case
+                .entry(case)
+                .or_default()
+                .insert((reader, *arm == Arm::Assisted), text);
         }
-        for (case, lines) in per_case {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td></tr>",
-                esc(case),
-                lines.join("<br>")
-            );
+        for (case, cells) in per_case {
+            let _ = write!(h, "<tr><td>{}</td>", esc(case));
+            for (reader, arm) in &columns {
+                let cell = cells.get(&(*reader, *arm == Arm::Assisted));
+                let _ = write!(h, "<td>{}</td>", esc(cell.map_or("", String::as_str)));
+            }
+            h.push_str("</tr>");
         }
         h.push_str("</table>");
     }

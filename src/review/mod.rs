@@ -6,6 +6,7 @@ pub mod answers_report;
 pub mod behaviour;
 pub mod bundle;
 pub mod coverage;
+pub mod coverage_map;
 pub mod figures;
 pub mod materials;
 pub mod mrmc;

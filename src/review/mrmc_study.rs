@@ -117,8 +117,23 @@ pub fn study(session: &Session, current: &[&Read]) -> Result<MrmcSection, String
     })
 }
 
-fn ci(e: &mrmc::TEstimate) -> String {
-    format!("{:.3} ({:.3} to {:.3})", e.value, e.ci.0, e.ci.1)
+/// An estimate with its interval clipped to what the figure can be (`[lo, hi]`): the normal
+/// approximation of a proportion near 1 reaches past it, which no reader reads as meaningful.
+fn ci(e: &mrmc::TEstimate, lo: f64, hi: f64) -> String {
+    format!(
+        "{:.3} ({:.3} to {:.3})",
+        e.value,
+        e.ci.0.clamp(lo, hi),
+        e.ci.1.clamp(lo, hi)
+    )
+}
+
+fn p_value(p: f64) -> String {
+    if p < 0.0001 {
+        "&lt; 0.0001".into()
+    } else {
+        format!("{p:.4}")
+    }
 }
 
 /// The section as HTML (a table and what it rests on).
@@ -154,11 +169,11 @@ pub fn html(section: &Result<MrmcSection, String>, esc: fn(&str) -> String) -> S
             Ok(m) => {
                 let _ = write!(
                     h,
-                    "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.1}</td></tr>",
-                    ci(&m.arms[1]),
-                    ci(&m.arms[0]),
-                    ci(&m.difference),
-                    m.p,
+                    "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+                    ci(&m.arms[1], 0.0, 1.0),
+                    ci(&m.arms[0], 0.0, 1.0),
+                    ci(&m.difference, -1.0, 1.0),
+                    p_value(m.p),
                     m.difference.df
                 );
             }

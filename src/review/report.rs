@@ -252,6 +252,8 @@ pub struct CoverageRow {
     /// The map's hot-spots whose peak the reader looked at closely, and all of them.
     pub hotspots_viewed: usize,
     pub hotspots: usize,
+    /// The read's small coverage map (inline SVG).
+    pub map_svg: String,
 }
 
 /// The coverage audit of every submitted read whose case has a heatmap (`heatmaps`: case id ->
@@ -268,9 +270,11 @@ pub fn coverage(
             let (map, mpp) = heatmaps.get(&r.case_id)?;
             let (hotspots_viewed, hotspots) =
                 super::coverage::hotspots_viewed(map, &r.view_track, threshold, *mpp);
+            let title = format!("{}, {} ({})", r.case_id, r.reader_id, r.arm.label());
             Some(CoverageRow {
                 hotspots_viewed,
                 hotspots,
+                map_svg: super::coverage_map::svg(map, &r.view_track, threshold, *mpp, &title),
                 reader: r.reader_id.clone(),
                 arm: r.arm,
                 case_id: r.case_id.clone(),
@@ -470,6 +474,41 @@ fn est(e: &Option<Estimate>) -> String {
     }
 }
 
+/// The coverage audit as small maps: a row per case, a map per reader and arm.
+fn coverage_maps(coverage: &[CoverageRow]) -> String {
+    if coverage.is_empty() {
+        return String::new();
+    }
+    let mut by_case: BTreeMap<&str, Vec<&CoverageRow>> = BTreeMap::new();
+    for c in coverage {
+        by_case.entry(&c.case_id).or_default().push(c);
+    }
+    let mut h = String::from("<h3>Coverage maps</h3>");
+    h.push_str(&super::coverage_map::legend_html());
+    for (case, mut rows) in by_case {
+        // Per reader, the unassisted read first.
+        rows.sort_by_key(|r| (r.reader.clone(), r.arm == Arm::Assisted));
+        let _ = write!(
+            h,
+            "<h4 style=\"margin:.8em 0 .3em\">{}</h4><div style=\"display:flex;flex-wrap:wrap;gap:10px\">",
+            esc(case)
+        );
+        for r in rows {
+            let _ = write!(
+                h,
+                "<figure style=\"margin:0;width:180px;font-size:12px\">{}<figcaption>{} ({}): {} of {} hot-spot(s) seen</figcaption></figure>",
+                r.map_svg,
+                esc(&r.reader),
+                r.arm.label(),
+                r.hotspots_viewed,
+                r.hotspots
+            );
+        }
+        h.push_str("</div>");
+    }
+    h
+}
+
 /// One self-contained HTML page; `thumbnails` maps case ids to PNG bytes (embedded as data URIs).
 pub fn html(
     report: &Report,
@@ -536,16 +575,25 @@ pub fn html(
         );
     }
     h.push_str("</table><h2>Coverage audit</h2><p>High-scoring regions (model score at or above 0.5) each reader never viewed at 10x or more, per case; the heatmap was hidden in the unassisted arm.</p><table><tr><th>reader</th><th>arm</th><th>cases audited</th><th>cases with unviewed regions</th><th>unviewed regions</th><th>AI hot-spots looked at (peak seen at 10x or more)</th></tr>");
-    let mut per: BTreeMap<(String, &str), [usize; 5]> = BTreeMap::new();
+    // Per reader, the unassisted arm first.
+    let mut per: BTreeMap<(String, bool), [usize; 5]> = BTreeMap::new();
     for c in coverage {
-        let e = per.entry((c.reader.clone(), c.arm.label())).or_default();
+        let e = per
+            .entry((c.reader.clone(), c.arm == Arm::Assisted))
+            .or_default();
         e[0] += 1;
         e[1] += usize::from(c.unviewed > 0);
         e[2] += c.unviewed;
         e[3] += c.hotspots_viewed;
         e[4] += c.hotspots;
     }
-    for ((reader, arm), [n, with, total, looked, hot]) in per {
+    for ((reader, assisted), [n, with, total, looked, hot]) in per {
+        let arm = if assisted {
+            Arm::Assisted
+        } else {
+            Arm::Unassisted
+        }
+        .label();
         let share = if hot > 0 {
             format!(
                 "{looked} of {hot} ({:.0}%)",
@@ -560,7 +608,9 @@ pub fn html(
             esc(&reader)
         );
     }
-    h.push_str("</table><h2>Cases</h2><table><tr><th>case</th><th>slide</th><th>answers</th><th>Dice / IoU</th><th>AI score</th><th>thumbnail</th></tr>");
+    h.push_str("</table>");
+    h.push_str(&coverage_maps(coverage));
+    h.push_str("<h2>Cases</h2><table><tr><th>case</th><th>slide</th><th>answers</th><th>Dice / IoU</th><th>AI score</th><th>thumbnail</th></tr>");
     for row in &report.rows {
         let answers: Vec<String> = row
             .answers
