@@ -128,6 +128,13 @@ fn start_answer_submit_next_with_blinding() {
         h.query_by_label("vendor").is_none(),
         "the properties panel stays hidden"
     );
+    // The picture for people, once the case is bound and its tiles are in.
+    run_until(&mut h, "the case on screen", |a| {
+        a.review_binding().is_ok() && a.slide_view().is_some_and(|v| v.stats.complete())
+    });
+    for name in ["CMU-1-Small-Region", "svs-4096x3072"] {
+        assert!(h.query_by_label_contains(name).is_none(), "{name} is shown");
+    }
     let _ = h.render().map(|img| {
         img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("blinded-read.png"))
     });
