@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::slide::{OpenSlideSource, SlideError, SlideSource};
+use crate::slide::{DirectTiffSource, OpenSlideSource, SlideError, SlideSource};
 
 pub const TILE: u32 = 256;
 
@@ -25,6 +25,8 @@ pub struct TileBenchSpec {
 pub struct TileBenchRow {
     pub reader: String,
     pub level: usize,
+    /// Reads on the 256 px grid, or shifted off it (97, 61 px: across the file's tile edges).
+    pub aligned: bool,
     pub threads: usize,
     pub tiles: usize,
     pub seconds: f64,
@@ -68,11 +70,18 @@ pub fn random_positions(
         .collect())
 }
 
-fn row(reader: &str, level: usize, threads: usize, tiles: usize, seconds: f64) -> TileBenchRow {
+fn row(
+    reader: &str,
+    (level, aligned): (usize, bool),
+    threads: usize,
+    tiles: usize,
+    seconds: f64,
+) -> TileBenchRow {
     let tiles_per_s = tiles as f64 / seconds;
     TileBenchRow {
         reader: reader.to_owned(),
         level,
+        aligned,
         threads,
         tiles,
         seconds,
@@ -138,64 +147,83 @@ pub fn run(
         })
     };
     for &level in &spec.levels {
-        let positions = random_positions(&probe, level, spec.reads, spec.seed)?;
-        for &threads in &spec.threads {
-            // Fresh handles per run, so no reader profits from another's OpenSlide tile cache.
-            // The first pass also warms the OS page cache for everyone.
-            let raw = open_raw()?;
-            let _ = timed(&positions[..positions.len().min(200)], threads, |x, y| {
-                raw_read(&raw, level, x, y)
-            });
-            let raw = open_raw()?;
-            let secs = timed(&positions, threads, |x, y| raw_read(&raw, level, x, y));
-            let r = row(
-                "openslide (raw C calls)",
-                level,
-                threads,
-                positions.len(),
-                secs,
-            );
-            report(&r);
-            rows.push(r);
-
-            let ours = OpenSlideSource::open(&spec.slide)?;
-            let secs = timed(&positions, threads, |x, y| {
-                ours.read_region(level, x, y, TILE, TILE)
-                    .map(|img| img.pixels.len())
-                    .unwrap_or(0)
-            });
-            let r = row(
-                "sentinel SlideSource",
-                level,
-                threads,
-                positions.len(),
-                secs,
-            );
-            report(&r);
-            rows.push(r);
-
-            if let Some(python) = &spec.python {
-                let result: PythonResult = super::run_python(
-                    python,
-                    "openslide_python_tiles.py",
-                    &PythonJob {
-                        slide: &spec.slide,
-                        level,
-                        size: TILE,
-                        threads,
-                        positions: &positions,
-                    },
+        let aligned = random_positions(&probe, level, spec.reads, spec.seed)?;
+        let ds = probe.levels()[level].downsample;
+        let shifted: Vec<(i64, i64)> = aligned
+            .iter()
+            .map(|&(x, y)| {
+                (
+                    x + (97.0 * ds).round() as i64,
+                    y + (61.0 * ds).round() as i64,
                 )
-                .map_err(TileBenchError::Python)?;
+            })
+            .collect();
+        for (positions, is_aligned) in [(aligned, true), (shifted, false)] {
+            let at = (level, is_aligned);
+            for &threads in &spec.threads {
+                // Fresh handles per run, so no reader profits from another's tile cache. The
+                // first pass also warms the OS page cache for everyone.
+                let raw = open_raw()?;
+                let _ = timed(&positions[..positions.len().min(200)], threads, |x, y| {
+                    raw_read(&raw, level, x, y)
+                });
+                let raw = open_raw()?;
+                let secs = timed(&positions, threads, |x, y| raw_read(&raw, level, x, y));
                 let r = row(
-                    "openslide-python",
-                    level,
+                    "openslide (raw C calls)",
+                    at,
                     threads,
-                    result.tiles,
-                    result.seconds,
+                    positions.len(),
+                    secs,
                 );
                 report(&r);
                 rows.push(r);
+
+                let ours = OpenSlideSource::open(&spec.slide)?;
+                let secs = timed(&positions, threads, |x, y| {
+                    ours.read_region(level, x, y, TILE, TILE)
+                        .map(|img| img.pixels.len())
+                        .unwrap_or(0)
+                });
+                let r = row("sentinel via OpenSlide", at, threads, positions.len(), secs);
+                report(&r);
+                rows.push(r);
+
+                if let Ok(direct) = DirectTiffSource::new(OpenSlideSource::open(&spec.slide)?) {
+                    let secs = timed(&positions, threads, |x, y| {
+                        direct
+                            .read_region(level, x, y, TILE, TILE)
+                            .map(|img| img.pixels.len())
+                            .unwrap_or(0)
+                    });
+                    let r = row("sentinel direct JPEG", at, threads, positions.len(), secs);
+                    report(&r);
+                    rows.push(r);
+                }
+
+                if let Some(python) = &spec.python {
+                    let result: PythonResult = super::run_python(
+                        python,
+                        "openslide_python_tiles.py",
+                        &PythonJob {
+                            slide: &spec.slide,
+                            level,
+                            size: TILE,
+                            threads,
+                            positions: &positions,
+                        },
+                    )
+                    .map_err(TileBenchError::Python)?;
+                    let r = row(
+                        "openslide-python",
+                        at,
+                        threads,
+                        result.tiles,
+                        result.seconds,
+                    );
+                    report(&r);
+                    rows.push(r);
+                }
             }
         }
     }

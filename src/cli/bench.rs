@@ -250,31 +250,54 @@ fn bench_tiles(
         cores
     );
     println!(
-        "{:<26} {:>5} {:>7} {:>7} {:>9} {:>10} {:>8}",
-        "reader", "level", "threads", "tiles", "seconds", "tiles/s", "MP/s"
+        "{:<26} {:>5} {:>9} {:>7} {:>7} {:>9} {:>10} {:>8}",
+        "reader", "level", "grid", "threads", "tiles", "seconds", "tiles/s", "MP/s"
     );
+    let grid = |aligned: bool| if aligned { "aligned" } else { "unaligned" };
     let rows = bench::tiles::run(&spec, |r| {
         println!(
-            "{:<26} {:>5} {:>7} {:>7} {:>9.3} {:>10.0} {:>8.1}",
-            r.reader, r.level, r.threads, r.tiles, r.seconds, r.tiles_per_s, r.mp_per_s
+            "{:<26} {:>5} {:>9} {:>7} {:>7} {:>9.3} {:>10.0} {:>8.1}",
+            r.reader,
+            r.level,
+            grid(r.aligned),
+            r.threads,
+            r.tiles,
+            r.seconds,
+            r.tiles_per_s,
+            r.mp_per_s
         );
     })?;
     println!();
     for &level in &spec.levels {
-        for &t in &spec.threads {
-            let get = |name: &str| {
-                rows.iter()
-                    .find(|r| r.reader.starts_with(name) && r.level == level && r.threads == t)
-                    .map(|r| r.tiles_per_s)
-            };
-            if let (Some(raw), Some(ours)) = (get("openslide (raw"), get("sentinel")) {
-                let py = get("openslide-python")
-                    .map(|p| format!(", {:.2}x openslide-python", ours / p))
-                    .unwrap_or_default();
-                println!(
-                    "level {level}, {t} thread(s): sentinel = {:.1}% of raw OpenSlide{py}",
-                    100.0 * ours / raw
-                );
+        for aligned in [true, false] {
+            for &t in &spec.threads {
+                let get = |name: &str| {
+                    rows.iter()
+                        .find(|r| {
+                            r.reader.starts_with(name)
+                                && r.level == level
+                                && r.threads == t
+                                && r.aligned == aligned
+                        })
+                        .map(|r| r.tiles_per_s)
+                };
+                let Some(raw) = get("openslide (raw") else {
+                    continue;
+                };
+                let mut line = format!("level {level}, {}, {t} thread(s):", grid(aligned));
+                if let Some(v) = get("sentinel via") {
+                    line += &format!(" via OpenSlide {:.2}x raw OpenSlide;", v / raw);
+                }
+                match get("sentinel direct") {
+                    Some(d) => {
+                        line += &format!(" direct {:.2}x raw OpenSlide", d / raw);
+                        if let Some(p) = get("openslide-python") {
+                            line += &format!(", {:.2}x openslide-python", d / p);
+                        }
+                    }
+                    None => line += " no direct path for this slide (OpenSlide reads it)",
+                }
+                println!("{line}");
             }
         }
     }

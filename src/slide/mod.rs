@@ -5,6 +5,7 @@
 //! [`OmeTiffSource`] over OME-TIFF pyramids that OpenSlide reads as a single level.
 //! Nothing here knows about the GUI.
 
+mod direct;
 mod error;
 mod identity;
 mod image;
@@ -14,6 +15,7 @@ mod overview;
 mod tiff_check;
 mod with_mpp;
 
+pub use direct::DirectTiffSource;
 pub use error::SlideError;
 pub use identity::{QUICKHASH_PROPERTY, SlideId};
 pub use image::RgbaImage;
@@ -81,7 +83,9 @@ pub trait SlideSource: Send + Sync {
 }
 
 /// Opens a slide with the best available reader: OME-TIFF pyramids (SubIFDs, which OpenSlide
-/// reads as one level) with our own, everything else with OpenSlide.
+/// reads as one level) with our own; JPEG-tiled TIFFs (Aperio SVS, generic tiled TIFF) through
+/// their tiles directly ([`DirectTiffSource`], OpenSlide for the metadata); everything else with
+/// OpenSlide.
 pub fn open(path: &Path) -> Result<Box<dyn SlideSource>, SlideError> {
     if tiff_check::is_tiff(path) && ome_tiff::is_ome_pyramid(path) {
         tiff_check::check(path).map_err(|reason| SlideError::Corrupt {
@@ -90,5 +94,8 @@ pub fn open(path: &Path) -> Result<Box<dyn SlideSource>, SlideError> {
         })?;
         return Ok(Box::new(OmeTiffSource::open(path)?));
     }
-    Ok(Box::new(OpenSlideSource::open(path)?))
+    match DirectTiffSource::new(OpenSlideSource::open(path)?) {
+        Ok(direct) => Ok(Box::new(direct)),
+        Err(openslide) => Ok(openslide),
+    }
 }

@@ -1,0 +1,421 @@
+//! Direct tile decoding for slides that are JPEG tiles in a TIFF (Aperio SVS, generic tiled
+//! TIFF): the tiles a region needs are read at their offsets with positioned reads (no lock
+//! between threads), decoded straight to RGB and kept in a small shared cache of decoded tiles,
+//! instead of going through OpenSlide's cache, premultiplied-ARGB conversion and locks. OpenSlide
+//! still opens the slide (identity, properties, associated images) and stays the reader of every
+//! level this path does not recognise with certainty: the direct path is taken only when every
+//! level OpenSlide reports is a tiled, 8-bit, 3-sample, JPEG-compressed TIFF directory of exactly
+//! its size and tile size.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tiff::decoder::Decoder;
+use tiff::tags::Tag;
+
+use super::{Level, OpenSlideSource, RgbaImage, SlideError, SlideId, SlideSource};
+
+/// Decoded tiles kept, shared by every thread reading this slide (RGB bytes).
+const CACHE_BYTES: usize = 96 << 20;
+/// Cache shards: readers of different tiles rarely wait on one another.
+const SHARDS: usize = 16;
+/// The most bytes one compressed tile may claim (a 4096 px tile at no compression is 48 MiB).
+const MAX_TILE_BYTES: u64 = 64 << 20;
+/// The largest region one `read_region` call may allocate (RGBA bytes).
+const MAX_REGION_BYTES: u64 = 1 << 31;
+
+/// One pyramid level as the TIFF stores it.
+#[derive(Debug, Clone)]
+struct JpegLevel {
+    width: u32,
+    height: u32,
+    tile: (u32, u32),
+    offsets: Vec<u64>,
+    counts: Vec<u64>,
+    /// JPEGTables: the quantisation and Huffman tables the tiles leave out.
+    tables: Option<Vec<u8>>,
+    /// PhotometricInterpretation RGB: the JPEG's components are R, G, B (Aperio's quirk), not
+    /// YCbCr.
+    rgb_components: bool,
+}
+
+impl JpegLevel {
+    fn across(&self) -> u32 {
+        self.width.div_ceil(self.tile.0)
+    }
+}
+
+/// What a TIFF directory is, for matching against OpenSlide's levels; `None` when it is not one
+/// this path reads (not tiled, not JPEG, not 8-bit RGB).
+fn jpeg_level(t: &mut tiff::decoder::IfdDecoder<'_>) -> Option<JpegLevel> {
+    let mut u = |tag: Tag| {
+        t.find_tag(tag)
+            .ok()
+            .flatten()
+            .and_then(|v| v.into_u64().ok())
+    };
+    let width = u(Tag::ImageWidth)? as u32;
+    let height = u(Tag::ImageLength)? as u32;
+    let tile = (u(Tag::TileWidth)? as u32, u(Tag::TileLength)? as u32);
+    if u(Tag::Compression)? != 7 || u(Tag::SamplesPerPixel).unwrap_or(1) != 3 {
+        return None;
+    }
+    if u(Tag::PlanarConfiguration).unwrap_or(1) != 1 {
+        return None;
+    }
+    let photometric = u(Tag::PhotometricInterpretation)?;
+    if !matches!(photometric, 2 | 6) || tile.0 == 0 || tile.1 == 0 || width == 0 || height == 0 {
+        return None;
+    }
+    let bits = t
+        .find_tag(Tag::BitsPerSample)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u64_vec().ok())
+        .unwrap_or_default();
+    if bits.iter().any(|&b| b != 8) {
+        return None;
+    }
+    let mut vec = |tag: Tag| {
+        t.find_tag(tag)
+            .ok()
+            .flatten()
+            .and_then(|v| v.into_u64_vec().ok())
+    };
+    let offsets = vec(Tag::TileOffsets)?;
+    let counts = vec(Tag::TileByteCounts)?;
+    let tables = t
+        .find_tag(Tag::JPEGTables)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u8_vec().ok());
+    let expected = u64::from(width.div_ceil(tile.0)) * u64::from(height.div_ceil(tile.1));
+    if offsets.len() as u64 != expected || counts.len() as u64 != expected {
+        return None;
+    }
+    Some(JpegLevel {
+        width,
+        height,
+        tile,
+        offsets,
+        counts,
+        tables,
+        rgb_components: photometric == 2,
+    })
+}
+
+/// Every directory of the TIFF's main chain that this path could read.
+fn jpeg_levels(path: &Path) -> Vec<JpegLevel> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut dec) = Decoder::new(std::io::BufReader::new(file)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    loop {
+        if let Some(l) = jpeg_level(&mut dec.image_ifd()) {
+            out.push(l);
+        }
+        if !dec.more_images() || dec.next_image().is_err() {
+            break;
+        }
+    }
+    out
+}
+
+type TileKey = (usize, u32);
+
+/// A slide read through its JPEG tiles, with OpenSlide for everything else.
+pub struct DirectTiffSource {
+    inner: OpenSlideSource,
+    file: std::fs::File,
+    levels: Vec<JpegLevel>,
+    cache: Vec<Mutex<crate::tiles::cache::ByteLru<TileKey, Arc<Vec<u8>>>>>,
+}
+
+impl DirectTiffSource {
+    /// The direct reader of `inner`'s file, or `inner` back when any of its levels is not plainly
+    /// a JPEG-tiled TIFF directory (then OpenSlide reads it, as before).
+    pub fn new(inner: OpenSlideSource) -> Result<Self, Box<OpenSlideSource>> {
+        if !matches!(inner.vendor(), "aperio" | "generic-tiff") {
+            return Err(Box::new(inner));
+        }
+        let found = jpeg_levels(inner.path());
+        let mut levels = Vec::new();
+        for l in inner.levels() {
+            let m = found.iter().find(|j| {
+                u64::from(j.width) == l.width_px
+                    && u64::from(j.height) == l.height_px
+                    && l.tile_size_px.is_none_or(|t| t == j.tile)
+            });
+            match m {
+                Some(j) => levels.push(j.clone()),
+                None => return Err(Box::new(inner)),
+            }
+        }
+        let Ok(file) = std::fs::File::open(inner.path()) else {
+            return Err(Box::new(inner));
+        };
+        let cache = (0..SHARDS)
+            .map(|_| Mutex::new(crate::tiles::cache::ByteLru::new(CACHE_BYTES / SHARDS)))
+            .collect();
+        Ok(Self {
+            inner,
+            file,
+            levels,
+            cache,
+        })
+    }
+
+    fn corrupt(&self, reason: String) -> SlideError {
+        SlideError::Corrupt {
+            path: self.inner.path().to_path_buf(),
+            reason,
+        }
+    }
+
+    /// Tile `index` of `level`, decoded to RGB (`tile.0 * tile.1 * 3` bytes), from the cache or
+    /// the file.
+    fn tile(&self, level: usize, index: u32) -> Result<Arc<Vec<u8>>, SlideError> {
+        let shard = &self.cache[(index as usize ^ level.wrapping_mul(7919)) % SHARDS];
+        if let Some(t) = shard
+            .lock()
+            .ok()
+            .and_then(|mut c| c.get(&(level, index)).cloned())
+        {
+            return Ok(t);
+        }
+        let l = &self.levels[level];
+        let i = index as usize;
+        let (offset, count) = (l.offsets[i], l.counts[i]);
+        let (tw, th) = (l.tile.0 as usize, l.tile.1 as usize);
+        let rgb = if count == 0 {
+            // A tile the scanner never wrote: white, as OpenSlide shows an empty tile.
+            vec![255u8; tw * th * 3]
+        } else {
+            // A damaged byte count must not become a huge allocation.
+            if count > MAX_TILE_BYTES {
+                return Err(
+                    self.corrupt(format!("level {level} tile {index}: {count} bytes claimed"))
+                );
+            }
+            let mut raw = vec![0u8; count as usize];
+            self.file.read_exact_at(&mut raw, offset).map_err(|e| {
+                self.corrupt(format!("level {level} tile {index} at byte {offset}: {e}"))
+            })?;
+            let stream = with_tables(&raw, l.tables.as_deref());
+            decode_rgb(&stream, l.rgb_components, (tw, th))
+                .map_err(|e| self.corrupt(format!("level {level} tile {index}: JPEG: {e}")))?
+        };
+        let rgb = Arc::new(rgb);
+        if let Ok(mut c) = shard.lock() {
+            c.insert((level, index), Arc::clone(&rgb), tw * th * 3);
+        }
+        Ok(rgb)
+    }
+}
+
+/// A tile's abbreviated JPEG stream with the directory's tables put in after its SOI.
+fn with_tables(raw: &[u8], tables: Option<&[u8]>) -> Vec<u8> {
+    match tables {
+        Some(t) if t.len() > 4 && raw.len() > 2 => {
+            let mut b = Vec::with_capacity(t.len() + raw.len());
+            b.extend_from_slice(&raw[..2]);
+            b.extend_from_slice(&t[2..t.len() - 2]);
+            b.extend_from_slice(&raw[2..]);
+            b
+        }
+        _ => raw.to_vec(),
+    }
+}
+
+/// Decodes a tile to RGB of exactly `size` (a short or long stream is an error).
+pub(crate) fn decode_rgb(
+    stream: &[u8],
+    rgb_components: bool,
+    size: (usize, usize),
+) -> Result<Vec<u8>, String> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let options = |out| {
+        DecoderOptions::default()
+            .jpeg_set_out_colorspace(out)
+            .set_strict_mode(true)
+    };
+    let mut dec =
+        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(stream), options(ColorSpace::RGB));
+    dec.decode_headers().map_err(|e| e.to_string())?;
+    match dec.input_colorspace() {
+        Some(ColorSpace::RGB) => {}
+        // Aperio's quirk: the TIFF says RGB, the JPEG's components are R, G, B, but their ids do
+        // not say so and the decoder would take them for YCbCr. Asking for its input colour space
+        // as output returns the components as stored, which are R, G, B (as OpenSlide reads
+        // them: libjpeg told the stream is RGB).
+        Some(ColorSpace::YCbCr) if rgb_components => dec.set_options(options(ColorSpace::YCbCr)),
+        Some(ColorSpace::YCbCr) => {}
+        other => return Err(format!("{other:?} components, not an RGB image")),
+    }
+    let (w, h) = dec.dimensions().ok_or("no dimensions")?;
+    if (w, h) != size {
+        return Err(format!(
+            "{w} x {h} px, not the tile size {} x {}",
+            size.0, size.1
+        ));
+    }
+    let px = dec.decode().map_err(|e| e.to_string())?;
+    if px.len() != size.0 * size.1 * 3 {
+        return Err(format!("{} bytes decoded", px.len()));
+    }
+    Ok(px)
+}
+
+impl SlideSource for DirectTiffSource {
+    fn path(&self) -> &Path {
+        self.inner.path()
+    }
+    fn id(&self) -> &SlideId {
+        self.inner.id()
+    }
+    fn levels(&self) -> &[Level] {
+        self.inner.levels()
+    }
+    fn mpp(&self) -> Option<(f64, f64)> {
+        self.inner.mpp()
+    }
+    fn objective_power(&self) -> Option<f64> {
+        self.inner.objective_power()
+    }
+    fn vendor(&self) -> &str {
+        self.inner.vendor()
+    }
+    fn properties(&self) -> &BTreeMap<String, String> {
+        self.inner.properties()
+    }
+    fn associated_image_names(&self) -> &[String] {
+        self.inner.associated_image_names()
+    }
+    fn associated_image(&self, name: &str) -> Result<RgbaImage, SlideError> {
+        self.inner.associated_image(name)
+    }
+
+    fn read_region(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbaImage, SlideError> {
+        let (Some(l), Some(info)) = (self.levels.get(level), self.inner.levels().get(level)) else {
+            return Err(SlideError::NoSuchLevel {
+                path: self.inner.path().to_path_buf(),
+                level,
+                count: self.levels.len(),
+            });
+        };
+        let bytes = u64::from(width) * u64::from(height) * 4;
+        if bytes > MAX_REGION_BYTES {
+            return Err(SlideError::RegionTooLarge {
+                path: self.inner.path().to_path_buf(),
+                width,
+                height,
+            });
+        }
+        let mut out = vec![0u8; bytes as usize];
+        // The region's corner on this level (the viewer asks at multiples of the downsample).
+        let lx = (x as f64 / info.downsample).round() as i64;
+        let ly = (y as f64 / info.downsample).round() as i64;
+        let (tw, th) = (i64::from(l.tile.0), i64::from(l.tile.1));
+        let x_end = (lx + i64::from(width)).min(i64::from(l.width));
+        let y_end = (ly + i64::from(height)).min(i64::from(l.height));
+        let (x_start, y_start) = (lx.max(0), ly.max(0));
+        if x_start >= x_end || y_start >= y_end {
+            return Ok(RgbaImage {
+                width,
+                height,
+                pixels: out,
+            });
+        }
+        for row in (y_start / th)..=((y_end - 1) / th) {
+            for col in (x_start / tw)..=((x_end - 1) / tw) {
+                let index = (row * i64::from(l.across()) + col) as u32;
+                let rgb = self.tile(level, index)?;
+                // The part of this tile inside both the region and the level.
+                let (tx0, ty0) = (col * tw, row * th);
+                let (ax0, ax1) = (x_start.max(tx0), x_end.min(tx0 + tw));
+                let (ay0, ay1) = (y_start.max(ty0), y_end.min(ty0 + th));
+                let n = (ax1 - ax0) as usize;
+                for ay in ay0..ay1 {
+                    let src = (((ay - ty0) * tw + (ax0 - tx0)) * 3) as usize;
+                    let dst = (((ay - ly) * i64::from(width) + (ax0 - lx)) * 4) as usize;
+                    let s = &rgb[src..src + n * 3];
+                    let d = &mut out[dst..dst + n * 4];
+                    for (p, q) in s.chunks_exact(3).zip(d.chunks_exact_mut(4)) {
+                        q[0] = p[0];
+                        q[1] = p[1];
+                        q[2] = p[2];
+                        q[3] = 255;
+                    }
+                }
+            }
+        }
+        Ok(RgbaImage {
+            width,
+            height,
+            pixels: out,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(w: u16, h: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h))
+            .flat_map(|i| [(i % 251) as u8, 120, 200])
+            .collect();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn tiles_decode_to_their_size_and_damage_is_an_error() {
+        let j = jpeg(32, 16);
+        let rgb = decode_rgb(&j, false, (32, 16)).expect("decodes");
+        assert_eq!(rgb.len(), 32 * 16 * 3);
+        assert!(
+            (i32::from(rgb[1]) - 120).abs() <= 3,
+            "green near 120: {}",
+            rgb[1]
+        );
+        assert!(
+            decode_rgb(&j, false, (16, 16))
+                .expect_err("size")
+                .contains("not the tile size")
+        );
+        assert!(
+            decode_rgb(&j[..j.len() / 3], false, (32, 16)).is_err(),
+            "truncated"
+        );
+        assert!(decode_rgb(b"not a jpeg", false, (32, 16)).is_err());
+    }
+
+    #[test]
+    fn tables_go_after_the_tiles_own_start_marker() {
+        let tables = [0xFF, 0xD8, 1, 2, 3, 0xFF, 0xD9];
+        let tile = [0xFF, 0xD8, 9, 9, 0xFF, 0xD9];
+        assert_eq!(
+            with_tables(&tile, Some(&tables)),
+            [0xFF, 0xD8, 1, 2, 3, 9, 9, 0xFF, 0xD9]
+        );
+        assert_eq!(with_tables(&tile, None), tile);
+    }
+}
