@@ -36,11 +36,35 @@ impl SlideView {
         self.receive_tiles();
         self.request_tiles();
         let visible = self.visible_tiles();
-        let plan = self.draw_plan(&visible);
+        let (plan, uncovered) = self.draw_plan(&visible);
         let wanted: Vec<_> = plan.iter().map(|(t, _)| *t).collect();
         let (uploaded, more) = self.upload(&ctx, &wanted);
 
         let painter = ui.painter_at(rect);
+        // Where no tile is loaded yet (just opened, or a far jump), the overview image stands
+        // in, stretched: blurred for a moment rather than a hole.
+        if !uncovered.is_empty()
+            && let Some(tex) = self.overview.texture(&ctx)
+        {
+            let (w, h) = self.slide.dimensions();
+            let (w, h) = (w.max(1) as f64, h.max(1) as f64);
+            for a in &uncovered {
+                let a = crate::view::Rect {
+                    x0: a.x0.max(0.0),
+                    y0: a.y0.max(0.0),
+                    x1: a.x1.min(w),
+                    y1: a.y1.min(h),
+                };
+                if a.x0 >= a.x1 || a.y0 >= a.y1 {
+                    continue;
+                }
+                let uv = Rect::from_min_max(
+                    pos2((a.x0 / w) as f32, (a.y0 / h) as f32),
+                    pos2((a.x1 / w) as f32, (a.y1 / h) as f32),
+                );
+                painter.image(tex, self.screen_rect(rect.min, a), uv, Color32::WHITE);
+            }
+        }
         let target = self.target_level() as u32;
         let side = f64::from(TILE_PX + 2 * GUTTER_PX);
         let mut full_res = 0;

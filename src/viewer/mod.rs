@@ -294,9 +294,14 @@ impl SlideView {
 
     /// What to draw for each visible target tile: itself if its texture exists, else the pieces
     /// of the nearest coarser level whose covering tiles are all loaded (in RAM or on the GPU).
-    /// Returns (tile to sample, level-0 area to draw) pairs.
-    fn draw_plan(&self, visible: &[TileId]) -> Vec<(TileId, crate::view::Rect)> {
+    /// Returns (tile to sample, level-0 area to draw) pairs, and the areas no loaded tile covers
+    /// yet (drawn from the overview image, so a jump never shows a hole).
+    fn draw_plan(
+        &self,
+        visible: &[TileId],
+    ) -> (Vec<(TileId, crate::view::Rect)>, Vec<crate::view::Rect>) {
         let mut out = Vec::with_capacity(visible.len());
+        let mut uncovered = Vec::new();
         let ready = |t: &TileId| self.gpu.contains(t) || self.cpu.contains(t);
         for tile in visible {
             let grid = &self.grids[tile.level as usize];
@@ -305,6 +310,7 @@ impl SlideView {
                 out.push((*tile, area));
                 continue;
             }
+            let before = out.len();
             for coarser in &self.grids[tile.level as usize + 1..] {
                 let Some((cols, rows)) = coarser.range(area) else {
                     break;
@@ -326,8 +332,11 @@ impl SlideView {
                     break;
                 }
             }
+            if out.len() == before {
+                uncovered.push(area);
+            }
         }
-        out
+        (out, uncovered)
     }
 
     /// Creates GPU textures for tiles that are about to be drawn, coarsest first, within the

@@ -26,6 +26,23 @@ impl Overview {
         }
     }
 
+    /// The overview as a texture (uploaded on first use), for standing in where no tile is
+    /// loaded yet.
+    pub fn texture(&mut self, ctx: &egui::Context) -> Option<egui::TextureId> {
+        let img = &self.image;
+        if img.width == 0 || img.height == 0 {
+            return None;
+        }
+        let tex = self.texture.get_or_insert_with(|| {
+            let color = egui::ColorImage::from_rgba_unmultiplied(
+                [img.width as usize, img.height as usize],
+                &img.pixels,
+            );
+            ctx.load_texture("overview", Arc::new(color), TextureOptions::LINEAR)
+        });
+        Some(tex.id())
+    }
+
     /// Draws the overview fitted into `max` (points) at the top-left of `ui`'s cursor. Returns the
     /// slide position (level-0 px) the user clicked or dragged to, if any.
     pub fn show(
@@ -39,18 +56,7 @@ impl Overview {
         if img.width == 0 || img.height == 0 {
             return None;
         }
-        if self.texture.is_none() {
-            let color = egui::ColorImage::from_rgba_unmultiplied(
-                [img.width as usize, img.height as usize],
-                &img.pixels,
-            );
-            self.texture = Some(ui.ctx().load_texture(
-                "overview",
-                Arc::new(color),
-                TextureOptions::LINEAR,
-            ));
-        }
-        let tex = self.texture.as_ref()?;
+        let tex = self.texture(ui.ctx())?;
         let (sw, sh) = (slide_size.0.max(1) as f32, slide_size.1.max(1) as f32);
         let scale = (max.x / sw).min(max.y / sh);
         let size = vec2(sw * scale, sh * scale);
@@ -58,7 +64,7 @@ impl Overview {
         let painter = ui.painter_at(rect.expand(2.0));
         painter.rect_filled(rect, 2.0, Color32::from_gray(250));
         painter.image(
-            tex.id(),
+            tex,
             rect,
             Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
             Color32::WHITE,
