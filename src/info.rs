@@ -29,6 +29,8 @@ pub struct AssociatedInfo {
 pub struct SlideInfo {
     pub path: String,
     pub vendor: String,
+    /// Which reader decodes the pixels.
+    pub reader: String,
     pub width: u64,
     pub height: u64,
     pub levels: Vec<LevelInfo>,
@@ -52,6 +54,7 @@ impl SlideInfo {
         Self {
             path: slide.path().display().to_string(),
             vendor: slide.vendor().to_owned(),
+            reader: slide.reader().to_owned(),
             width,
             height,
             levels: slide
@@ -91,6 +94,7 @@ impl SlideInfo {
             |v: Option<f64>, unit: &str| v.map_or("unknown".to_owned(), |v| format!("{v}{unit}"));
         let _ = writeln!(s, "slide:            {}", self.path);
         let _ = writeln!(s, "vendor:           {}", self.vendor);
+        let _ = writeln!(s, "read by:          {}", self.reader);
         let _ = writeln!(s, "dimensions:       {} x {} px", self.width, self.height);
         let _ = writeln!(
             s,

@@ -70,6 +70,18 @@ fn synth_then_info_json() {
     let text = sentinel().arg("info").arg(&out).output().expect("run info");
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("vendor:           aperio"), "{text}");
+    assert!(
+        text.contains("read by:          direct JPEG tiles"),
+        "{text}"
+    );
+    let forced = sentinel()
+        .env("SENTINEL_OPENSLIDE_ONLY", "1")
+        .arg("info")
+        .arg(&out)
+        .output()
+        .expect("run info");
+    let forced = String::from_utf8_lossy(&forced.stdout);
+    assert!(forced.contains("read by:          OpenSlide\n"), "{forced}");
     assert!(text.contains("20x"), "{text}");
     assert!(text.contains("1.02 x 1.02 mm"), "{text}");
 }

@@ -19,7 +19,7 @@ pub(super) struct SecondPane {
 
 pub(super) type PaneOpening = Task<Result<(Arc<dyn SlideSource>, RgbaImage), String>>;
 
-/// The main pane's share of the central area while two are shown, and the gap between them.
+/// The gap between the two panes, in points.
 const GAP: f32 = 3.0;
 
 /// The two halves of `rect`: main pane left, second right.

@@ -69,6 +69,9 @@ impl AnalysisBenchReport {
 }
 
 pub const DECODE: &str = "decode only";
+/// Decode only, every tile read through OpenSlide (how Sentinel read every slide before the
+/// direct tile path).
+pub const DECODE_OPENSLIDE: &str = "decode only via OpenSlide";
 pub const MODEL: &str = "model only";
 pub const END_TO_END: &str = "sentinel end-to-end";
 pub const PYTHON: &str = "python end-to-end";
@@ -202,7 +205,11 @@ pub fn run(
 
     // Untimed pass: the OS page cache holds the sampled tiles for every pipeline after it.
     decode(&open()?, level, &tiles, &model.meta, threads, 0)?;
-    let (secs, inputs) = decode(&open()?, level, &tiles, &model.meta, threads, batch)?;
+    let (secs, _) = decode(&open()?, level, &tiles, &model.meta, threads, 0)?;
+    push(row(DECODE_OPENSLIDE, batch, tiles.len(), secs), &mut rows);
+    // As the app reads the slide: directly where its tiles are JPEG in a TIFF.
+    let ours = || crate::slide::open(&spec.slide);
+    let (secs, inputs) = decode(ours()?.as_ref(), level, &tiles, &model.meta, threads, batch)?;
     push(row(DECODE, batch, tiles.len(), secs), &mut rows);
 
     let one_batch: Vec<f32> = inputs.iter().flatten().copied().collect();
@@ -218,14 +225,15 @@ pub fn run(
         &mut rows,
     );
 
-    let fresh = open()?;
+    let fresh = ours()?;
+    let fresh = fresh.as_ref();
     let mpp0 = fresh.mpp().map_or(model.meta.mpp, |m| m.0);
     let mut heatmap = Heatmap::new(
         fresh.dimensions(),
         tile_level0(mpp0, model.meta.mpp, model.meta.input_size),
     );
     let stats = analyse(
-        &fresh,
+        fresh,
         &mut model,
         &tiles,
         &mut heatmap,

@@ -164,7 +164,7 @@ fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> a
 }
 
 fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {
-    use bench::analysis::{DECODE, END_TO_END, MODEL, PYTHON};
+    use bench::analysis::{DECODE, DECODE_OPENSLIDE, END_TO_END, MODEL, PYTHON};
 
     println!(
         "analysis of {} consecutive tissue tiles of {} ({} threads)",
@@ -173,12 +173,12 @@ fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyh
         spec.threads
     );
     println!(
-        "{:<22} {:>6} {:>7} {:>9} {:>9}",
+        "{:<26} {:>6} {:>7} {:>9} {:>9}",
         "pipeline", "batch", "tiles", "seconds", "tiles/s"
     );
     let report = bench::analysis::run(spec, |r| {
         println!(
-            "{:<22} {:>6} {:>7} {:>9.2} {:>9.1}",
+            "{:<26} {:>6} {:>7} {:>9.2} {:>9.1}",
             r.pipeline, r.batch, r.tiles, r.seconds, r.tiles_per_s
         );
     })?;
@@ -206,6 +206,9 @@ fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyh
                 e2e / py
             );
         }
+    }
+    if let (Some(d), Some(o)) = (report.rate(DECODE), report.rate(DECODE_OPENSLIDE)) {
+        println!("decode only: {:.2}x reading through OpenSlide", d / o);
     }
     if let Some(gap) = report.python_score_gap {
         println!("mean |score difference| Sentinel vs Python: {gap:.1e}");

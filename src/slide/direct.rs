@@ -277,6 +277,9 @@ impl SlideSource for DirectTiffSource {
     fn path(&self) -> &Path {
         self.inner.path()
     }
+    fn reader(&self) -> &'static str {
+        "direct JPEG tiles (OpenSlide for metadata)"
+    }
     fn id(&self) -> &SlideId {
         self.inner.id()
     }

@@ -485,6 +485,9 @@ impl SlideSource for OmeTiffSource {
     fn path(&self) -> &Path {
         &self.path
     }
+    fn reader(&self) -> &'static str {
+        "Sentinel OME-TIFF reader"
+    }
 
     fn id(&self) -> &super::SlideId {
         &self.id
