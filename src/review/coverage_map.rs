@@ -34,56 +34,19 @@ pub fn svg(map: &Heatmap, track: &[ViewSample], threshold: f32, mpp: f64, title:
         MAP_W - 1.0,
         height - 1.0
     );
-    // High-scoring cells, merged into runs along each row (fewer elements, same picture).
+    // High-scoring cells, then the cells whose centre was on screen at 10x or more; each group
+    // is translucent as a whole so overlapping rows and views do not darken.
+    let (cols, rows, cell) = (map.cols, map.rows, s * k);
     out.push_str(&format!("<g fill=\"{HOT}\" opacity=\"0.55\">"));
-    for r in 0..map.rows {
-        let mut c = 0;
-        while c < map.cols {
-            if map.get(c, r).is_some_and(|v| v >= threshold) {
-                let start = c;
-                while c < map.cols && map.get(c, r).is_some_and(|v| v >= threshold) {
-                    c += 1;
-                }
-                let _ = write!(
-                    out,
-                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>",
-                    f64::from(start) * s * k,
-                    f64::from(r) * s * k,
-                    f64::from(c - start) * s * k,
-                    s * k + ROW_OVERLAP
-                );
-            } else {
-                c += 1;
-            }
-        }
-    }
+    out.push_str(&runs(cols, rows, cell, |c, r| {
+        map.get(c, r).is_some_and(|v| v >= threshold)
+    }));
     out.push_str("</g>");
-    // Looked at closely: the cells whose centre was on screen at 10x or more, as runs; the group
-    // is translucent as a whole so overlapping views do not darken.
     let seen = viewed_cells(map, track, CLOSE_LOOK_MAG);
     out.push_str(&format!("<g fill=\"{LOOKED}\" opacity=\"0.4\">"));
-    for r in 0..map.rows {
-        let row = |c: u32| seen[(r * map.cols + c) as usize];
-        let mut c = 0;
-        while c < map.cols {
-            if row(c) {
-                let start = c;
-                while c < map.cols && row(c) {
-                    c += 1;
-                }
-                let _ = write!(
-                    out,
-                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>",
-                    f64::from(start) * s * k,
-                    f64::from(r) * s * k,
-                    f64::from(c - start) * s * k,
-                    s * k + ROW_OVERLAP
-                );
-            } else {
-                c += 1;
-            }
-        }
-    }
+    out.push_str(&runs(cols, rows, cell, |c, r| {
+        seen[(r * cols + c) as usize]
+    }));
     out.push_str("</g>");
     for h in map.hotspots_where(threshold, mpp, |_, _| true) {
         let (pc, pr) = (
@@ -107,6 +70,34 @@ pub fn svg(map: &Heatmap, track: &[ViewSample], threshold: f32, mpp: f64, title:
         );
     }
     out.push_str("</svg>");
+    out
+}
+
+/// The cells of a `cols` x `rows` grid (cells `cell` px square) where `on` holds, as one
+/// `<rect>` per run along a row: fewer elements, the same picture.
+fn runs(cols: u32, rows: u32, cell: f64, on: impl Fn(u32, u32) -> bool) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        let mut c = 0;
+        while c < cols {
+            if !on(c, r) {
+                c += 1;
+                continue;
+            }
+            let start = c;
+            while c < cols && on(c, r) {
+                c += 1;
+            }
+            let _ = write!(
+                out,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>",
+                f64::from(start) * cell,
+                f64::from(r) * cell,
+                f64::from(c - start) * cell,
+                cell + ROW_OVERLAP
+            );
+        }
+    }
     out
 }
 

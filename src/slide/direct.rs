@@ -218,8 +218,9 @@ impl DirectTiffSource {
     }
 }
 
-/// A tile's abbreviated JPEG stream with the directory's tables put in after its SOI.
-fn with_tables(raw: &[u8], tables: Option<&[u8]>) -> Vec<u8> {
+/// A tile's abbreviated JPEG stream with the directory's tables put in after its SOI (the
+/// tables' own SOI .. EOI wrap the quantisation and Huffman tables).
+pub(super) fn with_tables(raw: &[u8], tables: Option<&[u8]>) -> Vec<u8> {
     match tables {
         Some(t) if t.len() > 4 && raw.len() > 2 => {
             let mut b = Vec::with_capacity(t.len() + raw.len());

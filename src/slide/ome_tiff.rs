@@ -423,18 +423,7 @@ impl OmeTiffSource {
                 out
             }
             Compression::Jpeg => {
-                let bytes = match &info.jpeg_tables {
-                    // The tables' SOI .. EOI wrap the quantisation and Huffman tables; they go
-                    // after the tile's own SOI.
-                    Some(t) if t.len() > 4 && raw.len() > 2 => {
-                        let mut b = Vec::with_capacity(t.len() + raw.len());
-                        b.extend_from_slice(&raw[..2]);
-                        b.extend_from_slice(&t[2..t.len() - 2]);
-                        b.extend_from_slice(&raw[2..]);
-                        b
-                    }
-                    _ => raw,
-                };
+                let bytes = super::direct::with_tables(&raw, info.jpeg_tables.as_deref());
                 let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
                     .map_err(|e| corrupt(format!("JPEG: {e}")))?;
                 if spp == 1 {
