@@ -225,3 +225,66 @@ fn direct_tile_path_reads_what_openslide_reads() {
     }
     eprintln!("largest difference from OpenSlide: {worst}");
 }
+
+/// A tile the file does not hold (byte count 0, as sparse scans write) reads as transparent on
+/// the direct path, as through OpenSlide; its neighbours read as usual.
+#[test]
+fn a_missing_tile_is_transparent_on_both_paths() {
+    use sentinel::slide::DirectTiffSource;
+    use sentinel::tiff_writer::{Directory, TiffWriter, Value, tag};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sparse.tif");
+    let mut w = TiffWriter::create(&path).expect("create");
+    let (mut offsets, mut counts) = (Vec::new(), Vec::new());
+    for i in 0..4u8 {
+        if i == 1 {
+            offsets.push(0);
+            counts.push(0);
+            continue;
+        }
+        let pixels: Vec<u8> = (0..256 * 256)
+            .flat_map(|_| [200, 60 + 40 * i, 120])
+            .collect();
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90)
+            .encode(&pixels, 256, 256, jpeg_encoder::ColorType::Rgb)
+            .expect("encode");
+        offsets.push(w.append(&jpeg).expect("append"));
+        counts.push(jpeg.len() as u64);
+    }
+    let mut d = Directory::default();
+    d.set(tag::IMAGE_WIDTH, Value::Long(vec![512]))
+        .set(tag::IMAGE_LENGTH, Value::Long(vec![512]))
+        .set(tag::BITS_PER_SAMPLE, Value::Short(vec![8, 8, 8]))
+        .set(tag::COMPRESSION, Value::Short(vec![7]))
+        .set(tag::PHOTOMETRIC, Value::Short(vec![6]))
+        .set(tag::SAMPLES_PER_PIXEL, Value::Short(vec![3]))
+        .set(tag::PLANAR_CONFIG, Value::Short(vec![1]))
+        .set(tag::TILE_WIDTH, Value::Long(vec![256]))
+        .set(tag::TILE_LENGTH, Value::Long(vec![256]))
+        .set(tag::TILE_OFFSETS, Value::Long8(offsets))
+        .set(tag::TILE_BYTE_COUNTS, Value::Long8(counts));
+    w.finish(&[d]).expect("finish");
+
+    let reference = OpenSlideSource::open(&path).expect("OpenSlide opens it");
+    let direct = DirectTiffSource::new(OpenSlideSource::open(&path).expect("opens"))
+        .unwrap_or_else(|_| panic!("taken by the direct path"));
+    let a = reference
+        .read_region(0, 200, 100, 200, 100)
+        .expect("OpenSlide");
+    let b = direct.read_region(0, 200, 100, 200, 100).expect("direct");
+    let alpha =
+        |img: &sentinel::slide::RgbaImage, x: usize, y: usize| img.pixels[(y * 200 + x) * 4 + 3];
+    // (250, 150) is in tile 0, (300, 150) in the missing tile 1.
+    assert_eq!(alpha(&a, 50, 50), 255);
+    assert_eq!(
+        alpha(&a, 100, 50),
+        0,
+        "OpenSlide leaves the missing tile transparent"
+    );
+    assert_eq!(
+        a.pixels.chunks(4).map(|p| p[3]).collect::<Vec<_>>(),
+        b.pixels.chunks(4).map(|p| p[3]).collect::<Vec<_>>(),
+        "the same coverage"
+    );
+}

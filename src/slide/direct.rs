@@ -177,8 +177,8 @@ impl DirectTiffSource {
         }
     }
 
-    /// Tile `index` of `level`, decoded to RGB (`tile.0 * tile.1 * 3` bytes), from the cache or
-    /// the file.
+    /// Tile `index` of `level`, decoded to RGB (`tile.0 * tile.1 * 3` bytes; empty for a tile the
+    /// file does not hold), from the cache or the file.
     fn tile(&self, level: usize, index: u32) -> Result<Arc<Vec<u8>>, SlideError> {
         let shard = &self.cache[(index as usize ^ level.wrapping_mul(7919)) % SHARDS];
         if let Some(t) = shard
@@ -193,8 +193,9 @@ impl DirectTiffSource {
         let (offset, count) = (l.offsets[i], l.counts[i]);
         let (tw, th) = (l.tile.0 as usize, l.tile.1 as usize);
         let rgb = if count == 0 {
-            // A tile the scanner never wrote: white, as OpenSlide shows an empty tile.
-            vec![255u8; tw * th * 3]
+            // A tile the file does not hold (a sparse scan): left transparent, as OpenSlide
+            // leaves a missing tile. Empty here, skipped when copied.
+            Vec::new()
         } else {
             // A damaged byte count must not become a huge allocation.
             if count > MAX_TILE_BYTES {
@@ -212,7 +213,7 @@ impl DirectTiffSource {
         };
         let rgb = Arc::new(rgb);
         if let Ok(mut c) = shard.lock() {
-            c.insert((level, index), Arc::clone(&rgb), tw * th * 3);
+            c.insert((level, index), Arc::clone(&rgb), rgb.len().max(1));
         }
         Ok(rgb)
     }
@@ -348,6 +349,9 @@ impl SlideSource for DirectTiffSource {
             for col in (x_start / tw)..=((x_end - 1) / tw) {
                 let index = (row * i64::from(l.across()) + col) as u32;
                 let rgb = self.tile(level, index)?;
+                if rgb.is_empty() {
+                    continue;
+                }
                 // The part of this tile inside both the region and the level.
                 let (tx0, ty0) = (col * tw, row * th);
                 let (ax0, ax1) = (x_start.max(tx0), x_end.min(tx0 + tw));
