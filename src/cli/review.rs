@@ -43,8 +43,8 @@ pub enum ReviewCmd {
         /// "region polygon: Outline the largest deposit" (repeat for more; prefix "optional").
         #[arg(long = "question")]
         questions: Vec<String>,
-        /// Show slide file names and readers' names in bundles and the report from the start
-        /// (by default they are hidden until the owner runs `review unblind`).
+        /// Show slide file names in bundles and the report, and readers' names in bundles, from
+        /// the start (by default they are hidden until the owner runs `review unblind`).
         #[arg(long)]
         unblinded: bool,
         #[arg(required = true)]
@@ -62,8 +62,8 @@ pub enum ReviewCmd {
     },
     /// Merge a bundle from another workstation.
     Import { bundle: PathBuf },
-    /// Unblind a session (its owner only): slide file names and readers' names appear in bundles
-    /// and the report from now on.
+    /// Unblind a session (its owner only): slide file names appear in bundles and the report,
+    /// and readers' names in bundles, from now on.
     Unblind { session: String },
     /// CSV (all reads, and iMRMC's long format) and an HTML report.
     Report {

@@ -204,8 +204,8 @@ pub struct Session {
     /// Half the readers of both arms start unassisted, half assisted (split by `seed`).
     #[serde(default)]
     pub counterbalance: bool,
-    /// Slide file names and readers' names stay out of bundles and the report (case numbers and
-    /// reader numbers instead) until the owner unblinds the session.
+    /// Slide file names stay out of bundles and the report (case numbers instead), and readers'
+    /// names out of bundles (reader numbers instead), until the owner unblinds the session.
     #[serde(default)]
     pub blinded: bool,
     /// Who may unblind (the account that created the session).

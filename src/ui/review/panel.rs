@@ -115,7 +115,7 @@ impl ReviewUi {
     /// A blinded session's state, and for its owner the button that unblinds it.
     fn unblind_ui(&mut self, ui: &mut egui::Ui, owner: &str) {
         ui.label(
-            RichText::new("Blinded: slide file names and readers' names stay out of bundles and the report until the owner unblinds the session.")
+            RichText::new("Blinded: slide file names stay out of bundles and the report, and readers' names out of bundles, until the owner unblinds the session.")
                 .weak(),
         );
         let user = crate::review::session::current_user();

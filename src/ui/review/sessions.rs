@@ -150,8 +150,8 @@ impl ReviewUi {
                 .on_hover_text("half the readers of both arms start unassisted, half assisted");
             ui.checkbox(&mut self.form.open_names, "Show file names (not blinded)")
                 .on_hover_text(
-                    "by default a session is blinded: slide file names and readers' names stay \
-                     out of bundles and the report until you unblind it",
+                    "by default a session is blinded: slide file names stay out of bundles and \
+                     the report, and readers' names out of bundles, until you unblind it",
                 );
             ui.label(format!("{} slide(s)", self.form.slides.len()));
             for p in &self.form.slides {
