@@ -203,11 +203,13 @@ impl Question {
         }
     }
 
-    /// Whether `answer` counts as answered (an empty text or no choice at all does not).
+    /// Whether `answer` counts as answered: an empty text or a multiple choice with nothing
+    /// ticked does not (a question set that means "none of these" offers it as an option).
     fn answered(answer: Option<&Answer>) -> bool {
         match answer {
             None => false,
             Some(Answer::Text(t)) => !t.trim().is_empty(),
+            Some(Answer::Choices(c)) => !c.is_empty(),
             Some(_) => true,
         }
     }
@@ -453,6 +455,11 @@ mod tests {
             with("q9", Answer::YesNo(true))
                 .expect_err("unknown")
                 .contains("unknown question")
+        );
+        assert!(
+            with("q4", Answer::Choices(Vec::new()))
+                .expect_err("nothing ticked")
+                .contains("Involvement")
         );
         let mut missing = a.clone();
         missing.remove("q6");
