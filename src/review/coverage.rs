@@ -32,9 +32,30 @@ pub fn unviewed_hotspots(
     threshold: f32,
     mpp: f64,
 ) -> Vec<Hotspot> {
-    let seen = viewed_cells(heatmap, track, CLOSE_LOOK_MAG);
+    unviewed_in(
+        heatmap,
+        &viewed_cells(heatmap, track, CLOSE_LOOK_MAG),
+        threshold,
+        mpp,
+    )
+}
+
+/// [`unviewed_hotspots`] given the cells looked at closely ([`viewed_cells`]).
+pub fn unviewed_in(heatmap: &Heatmap, seen: &[bool], threshold: f32, mpp: f64) -> Vec<Hotspot> {
     let cols = heatmap.cols;
     heatmap.hotspots_where(threshold, mpp, |c, r| !seen[(r * cols + c) as usize])
+}
+
+/// Whether the hot-spot `h` counts as looked at: its peak cell is among `seen`.
+pub fn peak_seen(heatmap: &Heatmap, seen: &[bool], h: &Hotspot) -> bool {
+    let s = heatmap.cell_level0;
+    let (c, r) = (
+        (h.peak[0] / s).floor() as u32,
+        (h.peak[1] / s).floor() as u32,
+    );
+    seen.get((r * heatmap.cols + c) as usize)
+        .copied()
+        .unwrap_or(false)
 }
 
 /// How many of the map's hot-spots (connected regions at or above `threshold`) the reader looked
@@ -46,21 +67,23 @@ pub fn hotspots_viewed(
     threshold: f32,
     mpp: f64,
 ) -> (usize, usize) {
-    let seen = viewed_cells(heatmap, track, CLOSE_LOOK_MAG);
+    hotspots_viewed_in(
+        heatmap,
+        &viewed_cells(heatmap, track, CLOSE_LOOK_MAG),
+        threshold,
+        mpp,
+    )
+}
+
+/// [`hotspots_viewed`] given the cells looked at closely ([`viewed_cells`]).
+pub fn hotspots_viewed_in(
+    heatmap: &Heatmap,
+    seen: &[bool],
+    threshold: f32,
+    mpp: f64,
+) -> (usize, usize) {
     let all = heatmap.hotspots_where(threshold, mpp, |_, _| true);
-    let s = heatmap.cell_level0;
-    let looked = all
-        .iter()
-        .filter(|h| {
-            let (c, r) = (
-                (h.peak[0] / s).floor() as u32,
-                (h.peak[1] / s).floor() as u32,
-            );
-            seen.get((r * heatmap.cols + c) as usize)
-                .copied()
-                .unwrap_or(false)
-        })
-        .count();
+    let looked = all.iter().filter(|h| peak_seen(heatmap, seen, h)).count();
     (looked, all.len())
 }
 

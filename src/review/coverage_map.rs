@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::coverage::{CLOSE_LOOK_MAG, viewed_cells};
-use super::session::ViewSample;
+use super::coverage::peak_seen;
+use super::report::esc;
 use crate::analysis::heatmap::Heatmap;
 
 /// Width of one map in CSS pixels.
@@ -21,8 +21,9 @@ pub const LOOKED: &str = "#2b6cb0";
 pub const SEEN: &str = "#2f9e44";
 pub const MISSED: &str = "#f08c00";
 
-/// The small map of one read of a case whose heatmap is `map`.
-pub fn svg(map: &Heatmap, track: &[ViewSample], threshold: f32, mpp: f64, title: &str) -> String {
+/// The small map of one read of a case whose heatmap is `map`; `seen` are the cells the read
+/// looked at closely ([`viewed_cells`](super::coverage::viewed_cells)).
+pub fn svg(map: &Heatmap, seen: &[bool], threshold: f32, mpp: f64, title: &str) -> String {
     let s = map.cell_level0;
     let (w0, h0) = (f64::from(map.cols) * s, f64::from(map.rows) * s);
     let k = MAP_W / w0.max(1.0);
@@ -42,21 +43,13 @@ pub fn svg(map: &Heatmap, track: &[ViewSample], threshold: f32, mpp: f64, title:
         map.get(c, r).is_some_and(|v| v >= threshold)
     }));
     out.push_str("</g>");
-    let seen = viewed_cells(map, track, CLOSE_LOOK_MAG);
     out.push_str(&format!("<g fill=\"{LOOKED}\" opacity=\"0.4\">"));
     out.push_str(&runs(cols, rows, cell, |c, r| {
         seen[(r * cols + c) as usize]
     }));
     out.push_str("</g>");
     for h in map.hotspots_where(threshold, mpp, |_, _| true) {
-        let (pc, pr) = (
-            (h.peak[0] / s).floor() as u32,
-            (h.peak[1] / s).floor() as u32,
-        );
-        let looked = seen
-            .get((pr * map.cols + pc) as usize)
-            .copied()
-            .unwrap_or(false);
+        let looked = peak_seen(map, seen, &h);
         let b = h.bbox;
         let _ = write!(
             out,
@@ -123,16 +116,11 @@ pub fn legend_html() -> String {
     )
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::review::coverage::{CLOSE_LOOK_MAG, viewed_cells};
+    use crate::review::session::ViewSample;
 
     #[test]
     fn a_map_boxes_seen_and_missed_hotspots() {
@@ -152,7 +140,8 @@ mod tests {
             rect: [0.0, 0.0, 400.0, 400.0],
             magnification: 20.0,
         }];
-        let svg = svg(&map, &track, 0.5, 0.25, "case <1>");
+        let seen = viewed_cells(&map, &track, CLOSE_LOOK_MAG);
+        let svg = svg(&map, &seen, 0.5, 0.25, "case <1>");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("<title>case &lt;1&gt;</title>"));
         assert_eq!(svg.matches("class=\"seen\"").count(), 1);
@@ -176,9 +165,15 @@ mod tests {
             ..track[0]
         }];
         assert_eq!(
-            super::svg(&map, &far, 0.5, 0.25, "x")
-                .matches("class=\"missed\"")
-                .count(),
+            super::svg(
+                &map,
+                &viewed_cells(&map, &far, CLOSE_LOOK_MAG),
+                0.5,
+                0.25,
+                "x"
+            )
+            .matches("class=\"missed\"")
+            .count(),
             2
         );
     }

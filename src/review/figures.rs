@@ -38,12 +38,7 @@ pub fn roc_points(ratings: &[f64], truth: &[bool]) -> Vec<(f64, f64)> {
 const W: f64 = 300.0;
 const PAD: f64 = 40.0;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use super::report::esc;
 
 /// One curve of an ROC figure.
 pub struct Curve {

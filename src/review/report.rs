@@ -268,18 +268,20 @@ pub fn coverage(
         .filter(|r| r.submitted)
         .filter_map(|r| {
             let (map, mpp) = heatmaps.get(&r.case_id)?;
+            // What the read looked at closely, once for its counts and its map.
+            let seen =
+                super::coverage::viewed_cells(map, &r.view_track, super::coverage::CLOSE_LOOK_MAG);
             let (hotspots_viewed, hotspots) =
-                super::coverage::hotspots_viewed(map, &r.view_track, threshold, *mpp);
+                super::coverage::hotspots_viewed_in(map, &seen, threshold, *mpp);
             let title = format!("{}, {} ({})", r.case_id, r.reader_id, r.arm.label());
             Some(CoverageRow {
                 hotspots_viewed,
                 hotspots,
-                map_svg: super::coverage_map::svg(map, &r.view_track, threshold, *mpp, &title),
+                map_svg: super::coverage_map::svg(map, &seen, threshold, *mpp, &title),
                 reader: r.reader_id.clone(),
                 arm: r.arm,
                 case_id: r.case_id.clone(),
-                unviewed: super::coverage::unviewed_hotspots(map, &r.view_track, threshold, *mpp)
-                    .len(),
+                unviewed: super::coverage::unviewed_in(map, &seen, threshold, *mpp).len(),
             })
         })
         .collect()
@@ -457,7 +459,7 @@ fn confusion_tables(report: &Report) -> String {
     format!("<h3>Readers' answers against each other</h3><div class=\"figures\">{h}</div>")
 }
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
