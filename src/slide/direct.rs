@@ -23,8 +23,6 @@ const CACHE_BYTES: usize = 96 << 20;
 const SHARDS: usize = 16;
 /// The most bytes one compressed tile may claim (a 4096 px tile at no compression is 48 MiB).
 const MAX_TILE_BYTES: u64 = 64 << 20;
-/// The largest region one `read_region` call may allocate (RGBA bytes).
-const MAX_REGION_BYTES: u64 = 1 << 31;
 
 /// One pyramid level as the TIFF stores it.
 #[derive(Debug, Clone)]
@@ -322,15 +320,8 @@ impl SlideSource for DirectTiffSource {
                 count: self.levels.len(),
             });
         };
-        let bytes = u64::from(width) * u64::from(height) * 4;
-        if bytes > MAX_REGION_BYTES {
-            return Err(SlideError::RegionTooLarge {
-                path: self.inner.path().to_path_buf(),
-                width,
-                height,
-            });
-        }
-        let mut out = vec![0u8; bytes as usize];
+        super::image::check_region_size(self.inner.path(), width, height)?;
+        let mut out = RgbaImage::transparent(width, height);
         // The region's corner on this level (the viewer asks at multiples of the downsample).
         let lx = (x as f64 / info.downsample).round() as i64;
         let ly = (y as f64 / info.downsample).round() as i64;
@@ -339,11 +330,7 @@ impl SlideSource for DirectTiffSource {
         let y_end = (ly + i64::from(height)).min(i64::from(l.height));
         let (x_start, y_start) = (lx.max(0), ly.max(0));
         if x_start >= x_end || y_start >= y_end {
-            return Ok(RgbaImage {
-                width,
-                height,
-                pixels: out,
-            });
+            return Ok(out);
         }
         for row in (y_start / th)..=((y_end - 1) / th) {
             for col in (x_start / tw)..=((x_end - 1) / tw) {
@@ -361,7 +348,7 @@ impl SlideSource for DirectTiffSource {
                     let src = (((ay - ty0) * tw + (ax0 - tx0)) * 3) as usize;
                     let dst = (((ay - ly) * i64::from(width) + (ax0 - lx)) * 4) as usize;
                     let s = &rgb[src..src + n * 3];
-                    let d = &mut out[dst..dst + n * 4];
+                    let d = &mut out.pixels[dst..dst + n * 4];
                     for (p, q) in s.chunks_exact(3).zip(d.chunks_exact_mut(4)) {
                         q[0] = p[0];
                         q[1] = p[1];
@@ -371,11 +358,7 @@ impl SlideSource for DirectTiffSource {
                 }
             }
         }
-        Ok(RgbaImage {
-            width,
-            height,
-            pixels: out,
-        })
+        Ok(out)
     }
 }
 

@@ -6,6 +6,27 @@ pub struct RgbaImage {
     pub pixels: Vec<u8>,
 }
 
+/// The largest region one `read_region` call may allocate (RGBA bytes): a damaged or mistaken
+/// request is an error, not an attempt at many gigabytes.
+const MAX_REGION_BYTES: u64 = 1 << 31;
+
+/// Refuses a region of `width` x `height` larger than [`MAX_REGION_BYTES`] (every reader checks
+/// before it allocates).
+pub(super) fn check_region_size(
+    path: &std::path::Path,
+    width: u32,
+    height: u32,
+) -> Result<(), super::SlideError> {
+    if u64::from(width) * u64::from(height) * 4 > MAX_REGION_BYTES {
+        return Err(super::SlideError::RegionTooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    Ok(())
+}
+
 impl RgbaImage {
     /// A fully transparent image.
     pub fn transparent(width: u32, height: u32) -> Self {

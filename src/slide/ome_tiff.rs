@@ -20,8 +20,6 @@ use super::{Level, RgbaImage, SlideError, SlideSource};
 
 /// Decoded chunks kept for reads that straddle them (a few viewer tiles' worth).
 const CHUNK_CACHE: usize = 64;
-/// The largest region one `read_region` call may allocate (RGBA bytes).
-const MAX_REGION_BYTES: u64 = 1 << 31;
 
 /// Whether `path` is an OME-TIFF whose first image has SubIFDs (a pyramid OpenSlide would not
 /// see). Any doubt (not TIFF, unreadable, no OME-XML) says no: OpenSlide then reports on it.
@@ -526,13 +524,7 @@ impl SlideSource for OmeTiffSource {
             level,
             count: self.infos.len(),
         })?;
-        if u64::from(width) * u64::from(height) * 4 > MAX_REGION_BYTES {
-            return Err(SlideError::RegionTooLarge {
-                path: self.path.clone(),
-                width,
-                height,
-            });
-        }
+        super::image::check_region_size(&self.path, width, height)?;
         let ds = self.levels[level].downsample;
         // The region's top-left in this level's pixels, as OpenSlide places it.
         let lx = (x as f64 / ds).floor() as i64;

@@ -8,9 +8,6 @@ use openslide_rs::{Address, OpenSlide, Region, Size, errors::OpenSlideError};
 use super::image::premultiplied_argb_to_rgba_in_place;
 use super::{Level, RgbaImage, SlideError, SlideSource};
 
-/// The largest region one `read_region` call may allocate (RGBA bytes).
-const MAX_REGION_BYTES: u64 = 1 << 31;
-
 /// The version of the OpenSlide library this binary runs against.
 pub fn openslide_version() -> String {
     OpenSlide::version().unwrap_or_else(|_| "unknown".to_owned())
@@ -230,13 +227,7 @@ impl SlideSource for OpenSlideSource {
                 level,
                 count: self.levels.len(),
             })?;
-        if u64::from(width) * u64::from(height) * 4 > MAX_REGION_BYTES {
-            return Err(SlideError::RegionTooLarge {
-                path: self.path.clone(),
-                width,
-                height,
-            });
-        }
+        super::image::check_region_size(&self.path, width, height)?;
         if width == 0 || height == 0 {
             return Ok(RgbaImage::transparent(width, height));
         }
