@@ -285,13 +285,18 @@ impl Session {
 
 /// The account this process runs as: a session's owner. `USER`, `LOGNAME` or (Windows)
 /// `USERNAME`; where none is set (a service, a container), the account of the process's user id.
+/// Found once: the review panel asks every frame, and the fallback reads `/etc/passwd`.
 pub fn current_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|u| !u.is_empty())
-        .or_else(account_of_uid)
-        .unwrap_or_default()
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|u| !u.is_empty())
+            .or_else(account_of_uid)
+            .unwrap_or_default()
+    })
+    .clone()
 }
 
 #[cfg(unix)]
