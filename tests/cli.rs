@@ -615,19 +615,22 @@ fn review_session_from_the_command_line_new_export_import_report() {
     std::fs::create_dir_all(&moved).expect("dir");
     std::fs::rename(&s2, moved.join("node-2.svs")).expect("move");
     let out_dir = root.join("report");
-    run(
-        &ws_a,
-        &[
-            "review",
-            "report",
-            &id,
-            "--out",
-            out_dir.to_str().expect("utf8"),
-            "--search",
-            moved.to_str().expect("utf8"),
-        ],
-    );
-    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("html");
+    let report = || {
+        run(
+            &ws_a,
+            &[
+                "review",
+                "report",
+                &id,
+                "--out",
+                out_dir.to_str().expect("utf8"),
+                "--search",
+                moved.to_str().expect("utf8"),
+            ],
+        );
+        std::fs::read_to_string(out_dir.join("report.html")).expect("html")
+    };
+    let html = report();
     assert_eq!(
         html.matches("data:image/png;base64,").count(),
         2,
@@ -637,19 +640,7 @@ fn review_session_from_the_command_line_new_export_import_report() {
     assert!(html.contains("<h3>Extranodal extension?</h3>"));
     // The owner (this account) unblinds; the next report names the slides.
     assert!(run(&ws_a, &["review", "unblind", &id]).contains("is unblinded"));
-    run(
-        &ws_a,
-        &[
-            "review",
-            "report",
-            &id,
-            "--out",
-            out_dir.to_str().expect("utf8"),
-            "--search",
-            moved.to_str().expect("utf8"),
-        ],
-    );
-    let html = std::fs::read_to_string(out_dir.join("report.html")).expect("html");
+    let html = report();
     assert!(html.contains("node-1.svs") && html.contains("unblinded by"));
     assert!(
         html.contains("<li>case-001</li>"),

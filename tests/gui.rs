@@ -621,26 +621,6 @@ fn preferences_persist_between_launches() {
     assert_eq!(found.hidden_classes, ["Stroma"]);
 }
 
-/// Drags the pointer from `a` to `b` with the primary button, in a few moves.
-fn drag(h: &mut Harness<'static, SentinelApp>, a: egui::Pos2, b: egui::Pos2) {
-    h.hover_at(a);
-    h.step();
-    h.drag_at(a);
-    h.step();
-    for i in 1..=4 {
-        h.hover_at(a + (b - a) * (i as f32 / 4.0));
-        h.step();
-    }
-    h.event(egui::Event::PointerButton {
-        pos: b,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: egui::Modifiers::NONE,
-    });
-    h.step();
-    h.step();
-}
-
 /// Side-by-side panes: linked, panning or zooming either pane moves the other to the same place
 /// and scale (in µm, across slides of other resolutions); unlinked, each moves alone, and linking
 /// again keeps the offset between them.
@@ -674,7 +654,7 @@ fn side_by_side_panes_pan_and_zoom_together_until_unlinked() {
     assert!(left.width() < 460.0, "the main pane is the left half");
 
     // Panning the main pane pans the second.
-    drag(
+    common::drag(
         &mut h,
         left.center(),
         left.center() + egui::vec2(-80.0, -40.0),
@@ -683,7 +663,7 @@ fn side_by_side_panes_pan_and_zoom_together_until_unlinked() {
     assert!(main2.centre[0] > main.centre[0], "the main pane panned");
     assert_eq!(second2.centre, main2.centre, "the second followed");
     // Panning the second pans the main one.
-    drag(
+    common::drag(
         &mut h,
         right.center(),
         right.center() + egui::vec2(60.0, 30.0),
@@ -707,7 +687,7 @@ fn side_by_side_panes_pan_and_zoom_together_until_unlinked() {
     h.get_by_label("Link panes").click();
     h.step();
     assert_eq!(h.state().panes_linked(), Some(false));
-    drag(
+    common::drag(
         &mut h,
         left.center(),
         left.center() + egui::vec2(-50.0, 0.0),
@@ -718,7 +698,7 @@ fn side_by_side_panes_pan_and_zoom_together_until_unlinked() {
     // Linked again: the offset is kept and they pan together.
     h.get_by_label("Link panes").click();
     h.step();
-    drag(
+    common::drag(
         &mut h,
         left.center(),
         left.center() + egui::vec2(-40.0, 0.0),

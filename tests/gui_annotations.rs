@@ -13,23 +13,7 @@ fn harness(slide: &std::path::Path, data_dir: &std::path::Path) -> Harness<'stat
     common::app_harness(slide, data_dir, egui::vec2(900.0, 700.0))
 }
 
-use common::run_until;
-
-fn click(h: &mut Harness<'static, SentinelApp>, at: Pos2) {
-    h.hover_at(at);
-    h.step();
-    h.drag_at(at);
-    h.step();
-    h.event(egui::Event::PointerButton {
-        pos: at,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-    // Far enough apart in time that two clicks are never a double-click.
-    h.step();
-}
+use common::{click, drag, run_until};
 
 fn key(h: &mut Harness<'static, SentinelApp>, modifiers: Modifiers, k: Key) {
     h.key_press_modifiers(modifiers, k);
@@ -368,19 +352,6 @@ fn select_tool_moves_a_shape_and_drags_a_vertex_with_undo() {
     key(&mut h, Modifiers::NONE, Key::V);
     let zoom = h.state().slide_view().expect("view").view.zoom;
     let centre_before = h.state().slide_view().expect("view").view.centre;
-    let drag = |h: &mut Harness<'static, SentinelApp>, from: Pos2, to: Pos2| {
-        h.hover_at(from);
-        h.step();
-        h.drag_at(from);
-        h.step();
-        for i in 1..=4 {
-            h.hover_at(from + (to - from) * (i as f32 / 4.0));
-            h.step();
-        }
-        h.drop_at(to);
-        h.step();
-        h.step();
-    };
     let shape_now = |h: &Harness<'static, SentinelApp>| {
         h.state()
             .annotations()

@@ -14,6 +14,29 @@ use sentinel::store::Store;
 
 use common::run_until;
 
+/// A session of one case on `slide`, one reader ("a", unassisted), the default questions, not
+/// blinded.
+fn one_case_session(id: &str, slide: &std::path::Path) -> Session {
+    Session {
+        id: id.into(),
+        name: id.into(),
+        cases: vec![CaseRef {
+            id: "case-1".into(),
+            path: slide.to_path_buf(),
+            slide_key: sentinel::slide::open(slide).expect("open").id().to_string(),
+            truth: None,
+        }],
+        readers: vec![Reader::new("a", "Dr Alpha", vec![Arm::Unassisted])],
+        seed: 5,
+        questions: Default::default(),
+        washout_days: 0,
+        counterbalance: false,
+        blinded: false,
+        owner: String::new(),
+        unblinded_at: None,
+    }
+}
+
 #[test]
 fn start_answer_submit_next_with_blinding() {
     let data = common::shared_data();
@@ -731,7 +754,7 @@ fn a_case_read_in_the_other_arm_is_not_offered_before_the_washout_ends() {
 /// submitted read keeps every answer, written to the reads CSV and the report.
 #[test]
 fn every_question_kind_is_answered_saved_and_exported() {
-    use egui::{Key, Modifiers, PointerButton};
+    use egui::Key;
     use egui_kittest::kittest::NodeT as _;
     use sentinel::annotate::Shape;
     use sentinel::review::questions::{Answer, parse_lines};
@@ -739,7 +762,6 @@ fn every_question_kind_is_answered_saved_and_exported() {
     let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
-    let slide = sentinel::slide::open(&cmu).expect("open");
     let extra = parse_lines(
         "yes/no: Lymphovascular invasion?\n\
          number 0..100 %: Tumour cellularity\n\
@@ -755,22 +777,8 @@ fn every_question_kind_is_answered_saved_and_exported() {
         ..Default::default()
     };
     let session = Session {
-        id: "questions".into(),
-        name: "Questions".into(),
-        cases: vec![CaseRef {
-            id: "case-1".into(),
-            path: cmu.clone(),
-            slide_key: slide.id().to_string(),
-            truth: None,
-        }],
-        readers: vec![Reader::new("a", "Dr Alpha", vec![Arm::Unassisted])],
-        seed: 5,
         questions,
-        washout_days: 0,
-        counterbalance: false,
-        blinded: false,
-        owner: String::new(),
-        unblinded_at: None,
+        ..one_case_session("questions", &cmu)
     };
     Store::in_data_dir(dir.path())
         .expect("store")
@@ -793,20 +801,6 @@ fn every_question_kind_is_answered_saved_and_exported() {
     // Draw a polygon (G, three clicks, Enter) and a point (., one click) on the slide.
     let canvas = h.state().layout().0.expect("canvas");
     let c = canvas.center();
-    let click = |h: &mut egui_kittest::Harness<'static, sentinel::app::SentinelApp>, at| {
-        h.hover_at(at);
-        h.step();
-        h.drag_at(at);
-        h.step();
-        h.event(egui::Event::PointerButton {
-            pos: at,
-            button: PointerButton::Primary,
-            pressed: false,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-        h.step();
-    };
     h.key_press(Key::G);
     h.run_steps(2);
     for d in [
@@ -814,13 +808,13 @@ fn every_question_kind_is_answered_saved_and_exported() {
         egui::vec2(80.0, -50.0),
         egui::vec2(0.0, 90.0),
     ] {
-        click(&mut h, c + d);
+        common::click(&mut h, c + d);
     }
     h.key_press(Key::Enter);
     h.run_steps(2);
     h.key_press(Key::Period);
     h.run_steps(2);
-    click(&mut h, c + egui::vec2(150.0, 120.0));
+    common::click(&mut h, c + egui::vec2(150.0, 120.0));
     h.key_press(Key::Enter);
     h.run_steps(2);
     assert_eq!(h.state().annotations().document().items().len(), 2, "drawn");
@@ -919,24 +913,10 @@ fn only_the_owner_unblinds_a_session() {
     let data = common::shared_data();
     let cmu = data.join("slides/CMU-1-Small-Region.svs");
     let dir = tempfile::tempdir().expect("temp dir");
-    let slide = sentinel::slide::open(&cmu).expect("open");
     let mut session = Session {
-        id: "blind".into(),
-        name: "Blind".into(),
-        cases: vec![CaseRef {
-            id: "case-1".into(),
-            path: cmu.clone(),
-            slide_key: slide.id().to_string(),
-            truth: None,
-        }],
-        readers: vec![Reader::new("a", "Dr Alpha", vec![Arm::Unassisted])],
-        seed: 5,
-        questions: Default::default(),
-        washout_days: 0,
-        counterbalance: false,
         blinded: true,
         owner: "someone-else".into(),
-        unblinded_at: None,
+        ..one_case_session("blind", &cmu)
     };
     let mut store = Store::in_data_dir(dir.path()).expect("store");
     store.save_review_session(&session).expect("save");

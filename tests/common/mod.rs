@@ -106,6 +106,42 @@ pub fn app_harness(
     h
 }
 
+/// A primary-button click at `at` (press, release), then a frame more: two clicks are never a
+/// double-click.
+pub fn click(h: &mut egui_kittest::Harness<'static, sentinel::app::SentinelApp>, at: egui::Pos2) {
+    h.hover_at(at);
+    h.step();
+    h.drag_at(at);
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.step();
+    h.step();
+}
+
+/// A primary-button drag from `from` to `to` in four moves.
+pub fn drag(
+    h: &mut egui_kittest::Harness<'static, sentinel::app::SentinelApp>,
+    from: egui::Pos2,
+    to: egui::Pos2,
+) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for i in 1..=4 {
+        h.hover_at(from + (to - from) * (i as f32 / 4.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.step();
+    h.step();
+}
+
 /// Steps frames until `done` holds (work arrives from other threads in real time), then one more;
 /// after 60 s it fails, naming what it waited for and any error the panels show.
 pub fn run_until(
