@@ -83,10 +83,6 @@ impl SentinelApp {
         self.second.as_ref().map(|p| &p.view)
     }
 
-    pub fn second_view_mut(&mut self) -> Option<&mut SlideView> {
-        self.second.as_mut().map(|p| &mut p.view)
-    }
-
     /// Whether the panes move together.
     pub fn panes_linked(&self) -> Option<bool> {
         self.second.as_ref().map(|p| p.linked)
