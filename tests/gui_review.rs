@@ -836,6 +836,11 @@ fn every_question_kind_is_answered_saved_and_exported() {
     h.run_steps(2);
     h.get_by_label_contains("area set (3 vertices)");
     h.get_by_label_contains("1 point(s) set");
+    // The form as a reader sees it (written for people; nothing is compared).
+    if let Ok(img) = h.render() {
+        let _ =
+            img.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("questions-form.png"));
+    }
     // Out of range: refused, naming the question; nothing is stored.
     h.get_by_label("Submit").click();
     h.run_steps(2);
