@@ -88,6 +88,9 @@ impl Store {
             params![key, slide_path.to_string_lossy()],
         )
         .map_err(err)?;
+        // The next place at the end, found once: asking per annotation scans the slide's rows
+        // each time, which made an import of 100,000 detections quadratic.
+        let mut next_seq: Option<i64> = None;
         for change in changes {
             match change {
                 Change::Upsert(a) => {
@@ -105,15 +108,23 @@ impl Store {
                         )
                         .optional()
                         .map_err(err)?;
-                    let seq = match seq {
-                        Some(s) => s,
-                        None => tx
-                            .query_row(
-                                "SELECT COALESCE(MAX(seq), 0) + 1 FROM annotations WHERE slide = ?1",
-                                [key],
-                                |r| r.get(0),
-                            )
-                            .map_err(err)?,
+                    let seq = match (seq, next_seq) {
+                        (Some(s), _) => s,
+                        (None, Some(n)) => {
+                            next_seq = Some(n + 1);
+                            n
+                        }
+                        (None, None) => {
+                            let n: i64 = tx
+                                .query_row(
+                                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM annotations WHERE slide = ?1",
+                                    [key],
+                                    |r| r.get(0),
+                                )
+                                .map_err(err)?;
+                            next_seq = Some(n + 1);
+                            n
+                        }
                     };
                     tx.execute(
                         "INSERT INTO annotations (slide, id, seq, json) VALUES (?1, ?2, ?3, ?4)
