@@ -24,6 +24,7 @@ fn launch(slide: &std::path::Path) -> Launch {
         bench: None,
         heatmap: sentinel::app::LaunchHeatmap::Off,
         compare: None,
+        annotations: None,
         layer: Default::default(),
     }
 }

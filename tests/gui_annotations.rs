@@ -520,3 +520,163 @@ fn importing_a_file_for_another_slide_adds_nothing_and_says_why() {
         a.annotations().document().items().len() == 1
     });
 }
+
+/// Thousands of detections (2,000 cell outlines and 400,000 points, as an import of a detection
+/// run) are drawn from the GPU layer: the outlines show in their class colours, a hidden class
+/// goes, a cell moved with the Select tool is drawn where it went and not where it was, and the
+/// whole slide far out shows the points as the level-of-detail raster.
+#[test]
+fn thousands_of_detections_draw_from_the_gpu_layer_and_edit_like_one_shape() {
+    use sentinel::annotate::{Annotation, default_classes, geojson};
+    let data = common::shared_data();
+    let slide = data.join("slides/CMU-1-Small-Region.svs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut h = harness(&slide, dir.path());
+    run_until(&mut h, "the slide and its annotations", |a| {
+        a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().is_loaded()
+    });
+    // Stroma cells (16-gons) on a 40 px grid left of x = 1000, one Tumor cell at (1100, 1500),
+    // and 400,000 points right of x = 1400.
+    let ring = |c: [f64; 2], r: f64| -> Vec<[f64; 2]> {
+        (0..16)
+            .map(|k| {
+                let t = f64::from(k) / 16.0 * std::f64::consts::TAU;
+                [c[0] + r * t.cos(), c[1] + r * t.sin()]
+            })
+            .collect()
+    };
+    let mut items = Vec::new();
+    for i in 0..25 {
+        for j in 0..80 {
+            let c = [20.0 + 40.0 * f64::from(i), 20.0 + 36.0 * f64::from(j)];
+            items.push(Annotation::new(
+                Shape::Area {
+                    polygons: vec![vec![ring(c, 14.0)]],
+                },
+                Some("Stroma".into()),
+            ));
+        }
+    }
+    let tumour = Annotation::new(
+        Shape::Area {
+            polygons: vec![vec![ring([1100.0, 1500.0], 40.0)]],
+        },
+        Some("Tumor".into()),
+    );
+    let tumour_id = tumour.id.clone();
+    items.push(tumour);
+    let mut rng = fastrand::Rng::with_seed(3);
+    let points: Vec<[f64; 2]> = (0..400_000)
+        .map(|_| [1400.0 + rng.f64() * 800.0, rng.f64() * 2900.0])
+        .collect();
+    items.push(Annotation::new(
+        Shape::Points { points },
+        Some("Other".into()),
+    ));
+    let file = dir.path().join("detections.geojson");
+    std::fs::write(&file, geojson::export(&items, &default_classes())).expect("write");
+    h.state_mut().annotations_mut().import_path(file);
+    run_until(&mut h, "the detections imported and drawn", |a| {
+        a.annotations().document().items().len() == items.len() && a.annotations().drawn_as_built()
+    });
+    assert!(h.state().annotations().drawn_densely(), "a dense layer");
+
+    let red = |p: &image::Rgba<u8>| p[0] > 150 && p[1] < 60 && p[2] < 60;
+    let green =
+        |p: &image::Rgba<u8>| p[1] > 160 && p[0].abs_diff(150) < 40 && p[2].abs_diff(150) < 40;
+    // Whether some pixel within 1.5 points of slide point `at` passes `test`.
+    let near = |h: &mut Harness<'static, SentinelApp>,
+                at: [f64; 2],
+                test: &dyn Fn(&image::Rgba<u8>) -> bool| {
+        let image = h.render().expect("render");
+        let canvas = h.state().layout().0.expect("canvas");
+        let view = h.state().slide_view().expect("view").view;
+        let s = view.screen_from_slide(at);
+        let (x, y) = (canvas.min.x + s[0] as f32, canvas.min.y + s[1] as f32);
+        (-2..=2).any(|dx| {
+            (-2..=2).any(|dy| {
+                let (px, py) = (
+                    (x + dx as f32 * 0.75).floor(),
+                    (y + dy as f32 * 0.75).floor(),
+                );
+                px >= 0.0 && py >= 0.0 && test(image.get_pixel(px as u32, py as u32))
+            })
+        })
+    };
+    let settle = |h: &mut Harness<'static, SentinelApp>| {
+        run_until(h, "tiles and the layer", |a| {
+            a.slide_view().is_some_and(|v| v.stats.complete()) && a.annotations().drawn_as_built()
+        });
+    };
+    h.state_mut()
+        .slide_view_mut()
+        .expect("view")
+        .jump_to([1000.0, 1500.0], 1.0);
+    settle(&mut h);
+    let _ = h
+        .render()
+        .expect("render")
+        .save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dense-annotations.png"));
+    assert!(
+        near(&mut h, [1140.0, 1500.0], &red),
+        "the Tumor cell's outline"
+    );
+    assert!(
+        near(&mut h, [980.0 + 14.0, 20.0 + 36.0 * 41.0], &green),
+        "a Stroma cell's outline"
+    );
+    assert!(
+        !near(&mut h, [1100.0, 1380.0], &red),
+        "no outline in the gap"
+    );
+
+    // Hiding the class rebuilds the layer without it.
+    h.state_mut()
+        .annotations_mut()
+        .set_hidden_classes(&["Tumor".to_owned()]);
+    settle(&mut h);
+    assert!(!near(&mut h, [1140.0, 1500.0], &red), "hidden");
+    h.state_mut().annotations_mut().set_hidden_classes(&[]);
+    settle(&mut h);
+    assert!(near(&mut h, [1140.0, 1500.0], &red), "shown again");
+
+    // Move the Tumor cell 60 points right with the Select tool.
+    key(&mut h, Modifiers::NONE, Key::V);
+    let canvas = h.state().layout().0.expect("canvas");
+    let view = h.state().slide_view().expect("view").view;
+    let s = view.screen_from_slide([1100.0, 1500.0]);
+    let from = canvas.min + egui::vec2(s[0] as f32, s[1] as f32);
+    click(&mut h, from);
+    assert_eq!(
+        h.state().annotations().selected().map(|a| a.id.clone()),
+        Some(tumour_id.clone()),
+        "the click picks the Tumor cell"
+    );
+    drag(&mut h, from, from + egui::vec2(60.0, 0.0));
+    let moved = h
+        .state()
+        .annotations()
+        .document()
+        .get(&tumour_id)
+        .expect("kept")
+        .shape
+        .bbox();
+    assert!((moved[0] - 1120.0).abs() < 1.0, "moved to {moved:?}");
+    h.state_mut().annotations_mut().select(None);
+    settle(&mut h);
+    assert!(!near(&mut h, [1060.0, 1500.0], &red), "not where it was");
+    assert!(near(&mut h, [1200.0, 1500.0], &red), "where it went");
+
+    // The whole slide: 400,000 points are past the vector budget; the raster shows them.
+    h.state_mut()
+        .slide_view_mut()
+        .expect("view")
+        .jump_to([1110.0, 1480.0], 0.2);
+    settle(&mut h);
+    let yellow = |p: &image::Rgba<u8>| p[0] > 200 && p[1] > 150 && p[2] < 130;
+    assert!(
+        near(&mut h, [1800.0, 1500.0], &yellow),
+        "points as a raster"
+    );
+    assert!(!near(&mut h, [1200.0, 600.0], &yellow), "none in the gap");
+}

@@ -2,6 +2,7 @@
 //! edits; interchange with QuPath (GeoJSON), ASAP and Aperio ImageScope (XML), and import of
 //! Hamamatsu NDP.view annotations (NDPA).
 
+pub mod dense;
 pub mod document;
 pub mod geojson;
 pub mod ndpa;

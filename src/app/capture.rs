@@ -125,7 +125,7 @@ impl SentinelApp {
                 } else {
                     since
                 };
-                let complete = complete && heatmap == Ok(true);
+                let complete = complete && heatmap == Ok(true) && self.launch_annotations_shown();
                 if let Err(why) = heatmap {
                     self.fail_screenshot(ctx, &why)
                 } else if since.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S {

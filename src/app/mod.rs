@@ -54,6 +54,9 @@ pub struct Launch {
     pub compare: Option<PathBuf>,
     /// The overlay layer shown at launch.
     pub layer: crate::ui::heatmap_compare::Layer,
+    /// Annotations (GeoJSON, ASAP or ImageScope XML, NDPA) to import once the slide's own have
+    /// loaded; a scripted screenshot waits until they are drawn.
+    pub annotations: Option<PathBuf>,
 }
 
 /// The heatmap a scripted screenshot waits for.
@@ -130,6 +133,10 @@ pub struct SentinelApp {
     exit: ExitStatus,
     repaint: Arc<dyn Fn() + Send + Sync>,
     bench: Option<crate::bench::viewer::ViewerBench>,
+    /// The benchmark's annotations were asked for.
+    bench_imported: bool,
+    /// The launch's annotation file is still to be imported.
+    launch_import_pending: bool,
     analysis: AnalysisUi,
     show_analysis: bool,
     annotations: AnnotationUi,
@@ -175,6 +182,7 @@ impl SentinelApp {
         };
         if let Some(rs) = cc.wgpu_render_state.as_ref() {
             crate::viewer::heatmap_layer::HeatmapRenderer::install(rs);
+            crate::viewer::annotation_layer::AnnotationRenderer::install(rs);
         }
         let analysis = AnalysisUi::new(crate::paths::model_dir(), launch.data_dir.join("analyses"));
         // One store thread (one SQLite connection) for the app; each panel is a client of it.
@@ -202,6 +210,8 @@ impl SentinelApp {
                 .bench
                 .clone()
                 .map(crate::bench::viewer::ViewerBench::new),
+            bench_imported: false,
+            launch_import_pending: launch.annotations.is_some(),
             pending_goto: launch.goto,
             launch,
             current: None,
@@ -502,16 +512,50 @@ impl eframe::App for SentinelApp {
         }
         self.drive_screenshot(&ctx);
         self.drive_snapshot(&ctx);
+        self.drive_launch_import();
         self.drive_bench(&ctx);
     }
 }
 
 impl SentinelApp {
+    /// Imports the launch's annotation file once the open slide's own annotations are loaded
+    /// (importing earlier would be replaced by the load).
+    fn drive_launch_import(&mut self) {
+        if self.launch_import_pending
+            && self.current.is_some()
+            && self.opening.is_none()
+            && self.annotations.is_loaded()
+            && let Some(path) = self.launch.annotations.clone()
+        {
+            self.annotations.import_path(path);
+            self.launch_import_pending = false;
+        }
+    }
+
+    /// Whether the launch's annotations are imported and drawn as they are.
+    pub(super) fn launch_annotations_shown(&mut self) -> bool {
+        self.launch.annotations.is_none()
+            || (!self.launch_import_pending
+                && !self.annotations.importing()
+                && self.annotations.drawn_as_built())
+    }
+
     fn drive_bench(&mut self, ctx: &egui::Context) {
         let (Some(bench), Some(view)) = (self.bench.as_mut(), self.current.as_mut()) else {
             return;
         };
-        if let Some(report) = bench.frame_end(view) {
+        if let Some(path) = bench.annotations_to_import()
+            && !self.bench_imported
+        {
+            self.annotations.import_path(path.to_owned());
+            self.bench_imported = true;
+        }
+        let state = crate::bench::viewer::AnnotationState {
+            count: self.annotations.document().items().len(),
+            drawn: self.annotations.drawn_as_built(),
+            saved: self.annotations.all_saved(),
+        };
+        if let Some(report) = bench.frame_end(view, state) {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()

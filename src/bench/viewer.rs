@@ -5,6 +5,7 @@
 //! first complete frame, jump-to-complete latency, UI-thread time per frame while panning, and
 //! peak memory. Nothing here asserts a speed.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::viewer::SlideView;
@@ -13,10 +14,14 @@ use crate::viewer::SlideView;
 pub struct ViewerBenchSpec {
     pub places: usize,
     pub magnifications: Vec<f64>,
+    /// Each pan runs at these magnifications, from the first place.
+    pub pan_magnifications: Vec<f64>,
     pub pan_seconds: f64,
     /// Pan speed in screen points per second.
     pub pan_speed: f64,
     pub seed: u64,
+    /// Annotations to import after the bare pans; the pans then run again with them.
+    pub annotations: Option<PathBuf>,
 }
 
 impl Default for ViewerBenchSpec {
@@ -24,11 +29,30 @@ impl Default for ViewerBenchSpec {
         Self {
             places: 10,
             magnifications: vec![20.0, 40.0],
+            pan_magnifications: vec![40.0],
             pan_seconds: 10.0,
             pan_speed: 1500.0,
             seed: 7,
+            annotations: None,
         }
     }
+}
+
+/// One continuous pan's frame times.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PanReport {
+    pub magnification: f64,
+    pub with_annotations: bool,
+    pub frames: usize,
+    pub ui_frame_ms_p50: f64,
+    pub ui_frame_ms_p99: f64,
+    /// Whole frame on the UI thread as eframe measures it (app + egui + rendering, no vsync wait).
+    pub frame_cpu_ms_p50: f64,
+    pub frame_cpu_ms_p99: f64,
+    pub frame_interval_ms_p50: f64,
+    pub frame_interval_ms_p99: f64,
+    /// Share of frames that showed every visible tile at full resolution.
+    pub complete_frame_share: f64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,19 +62,25 @@ pub struct ViewerBenchReport {
     pub jump_to_complete_ms_p50: f64,
     pub jump_to_complete_ms_p99: f64,
     pub jump_to_complete_ms_max: f64,
-    pub pan_frames: usize,
-    pub pan_ui_frame_ms_p50: f64,
-    pub pan_ui_frame_ms_p99: f64,
-    /// Whole frame on the UI thread as eframe measures it (app + egui + rendering, no vsync wait).
-    pub pan_frame_cpu_ms_p50: f64,
-    pub pan_frame_cpu_ms_p99: f64,
-    pub pan_frame_interval_ms_p50: f64,
-    pub pan_frame_interval_ms_p99: f64,
-    /// Share of panning frames that showed every visible tile at full resolution.
-    pub pan_complete_frame_share: f64,
+    pub pans: Vec<PanReport>,
+    /// Annotations drawn in the pans with them; the time from asking for the import to the first
+    /// frame that drew them all, and to all of them being saved in the store (the pans with them
+    /// start after both, so the store's writing does not share their frames).
+    pub annotations: usize,
+    pub annotations_drawn_ms: f64,
+    pub annotations_saved_ms: f64,
     pub peak_rss_mb: f64,
     pub cache_ram_mb: f64,
     pub cache_gpu_mb: f64,
+}
+
+/// A pan being measured.
+#[derive(Default)]
+struct PanSamples {
+    ui_ms: Vec<f64>,
+    frame_cpu_ms: Vec<f64>,
+    interval_ms: Vec<f64>,
+    complete_frames: usize,
 }
 
 enum Phase {
@@ -59,9 +89,18 @@ enum Phase {
         index: usize,
         started: Instant,
     },
+    /// Moving to pan `index`'s start and waiting for a complete view there.
+    Settling {
+        index: usize,
+    },
     Panning {
+        index: usize,
         started: Instant,
         last_frame: Option<Instant>,
+    },
+    /// The annotations are being imported and their layer built.
+    Importing {
+        started: Instant,
     },
     Done,
 }
@@ -71,12 +110,14 @@ pub struct ViewerBench {
     created: Instant,
     phase: Phase,
     targets: Vec<([f64; 2], f64)>,
+    /// (magnification, with annotations) of each pan in order.
+    pans: Vec<(f64, bool)>,
+    pan_start: [f64; 2],
     first_complete_ms: f64,
     jump_ms: Vec<f64>,
-    ui_ms: Vec<f64>,
-    frame_cpu_ms: Vec<f64>,
-    interval_ms: Vec<f64>,
-    complete_frames: usize,
+    samples: Vec<PanSamples>,
+    annotations_drawn_ms: f64,
+    annotations_saved_ms: f64,
     frame_started: Option<Instant>,
 }
 
@@ -91,19 +132,39 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     v[rank.min(v.len()) - 1]
 }
 
+/// What the app tells the bench each frame about the annotations it asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnnotationState {
+    /// Annotations in the document.
+    pub count: usize,
+    /// Whether what the canvas draws is built for the document as it is.
+    pub drawn: bool,
+    /// Whether every edit is on disk.
+    pub saved: bool,
+}
+
 impl ViewerBench {
     pub fn new(spec: ViewerBenchSpec) -> Self {
+        let mut pans: Vec<(f64, bool)> = spec
+            .pan_magnifications
+            .iter()
+            .map(|&m| (m, false))
+            .collect();
+        if spec.annotations.is_some() {
+            pans.extend(spec.pan_magnifications.iter().map(|&m| (m, true)));
+        }
         Self {
+            samples: pans.iter().map(|_| PanSamples::default()).collect(),
+            pans,
             spec,
             created: Instant::now(),
             phase: Phase::Opening,
             targets: Vec::new(),
+            pan_start: [0.0, 0.0],
             first_complete_ms: f64::NAN,
             jump_ms: Vec::new(),
-            ui_ms: Vec::new(),
-            frame_cpu_ms: Vec::new(),
-            interval_ms: Vec::new(),
-            complete_frames: 0,
+            annotations_drawn_ms: f64::NAN,
+            annotations_saved_ms: f64::NAN,
             frame_started: None,
         }
     }
@@ -114,13 +175,22 @@ impl ViewerBench {
         self.frame_started = Some(Instant::now());
         if let (
             Phase::Panning {
+                index,
                 last_frame: Some(_),
                 ..
             },
             Some(s),
         ) = (&self.phase, previous_frame_cpu_s)
         {
-            self.frame_cpu_ms.push(f64::from(s) * 1e3);
+            self.samples[*index].frame_cpu_ms.push(f64::from(s) * 1e3);
+        }
+    }
+
+    /// The annotation file the app should import now (once), if the script has reached it.
+    pub fn annotations_to_import(&self) -> Option<&Path> {
+        match self.phase {
+            Phase::Importing { .. } => self.spec.annotations.as_deref(),
+            _ => None,
         }
     }
 
@@ -146,6 +216,9 @@ impl ViewerBench {
                 places.push([x, y]);
             }
         }
+        if let Some(&first) = places.first() {
+            self.pan_start = first;
+        }
         for p in places {
             for &m in &self.spec.magnifications {
                 self.targets
@@ -155,7 +228,11 @@ impl ViewerBench {
     }
 
     /// Call after the frame's slide canvas ran: advances the script. Returns the report when done.
-    pub fn frame_end(&mut self, view: &mut SlideView) -> Option<ViewerBenchReport> {
+    pub fn frame_end(
+        &mut self,
+        view: &mut SlideView,
+        annotations: AnnotationState,
+    ) -> Option<ViewerBenchReport> {
         let now = Instant::now();
         let frame_ms = self.frame_started.map(|s| (now - s).as_secs_f64() * 1e3);
         let complete =
@@ -164,6 +241,7 @@ impl ViewerBench {
             Phase::Opening => {
                 if complete {
                     self.first_complete_ms = (now - self.created).as_secs_f64() * 1e3;
+                    self.pan_start = view.view.centre;
                     self.pick_targets(view);
                     self.start_jump(view, 0, now);
                 }
@@ -172,42 +250,73 @@ impl ViewerBench {
                 if complete {
                     self.jump_ms.push((now - *started).as_secs_f64() * 1e3);
                     let next = *index + 1;
-                    if next < self.targets.len() {
-                        self.start_jump(view, next, now);
-                    } else {
-                        self.phase = Phase::Panning {
-                            started: now,
-                            last_frame: None,
-                        };
-                    }
+                    self.start_jump(view, next, now);
+                }
+            }
+            Phase::Settling { index } => {
+                let index = *index;
+                if complete {
+                    self.phase = Phase::Panning {
+                        index,
+                        started: now,
+                        last_frame: None,
+                    };
+                }
+            }
+            Phase::Importing { started } => {
+                let ms = (now - *started).as_secs_f64() * 1e3;
+                if annotations.count > 0 && annotations.drawn && self.annotations_drawn_ms.is_nan()
+                {
+                    self.annotations_drawn_ms = ms;
+                }
+                if annotations.count > 0 && annotations.saved && self.annotations_saved_ms.is_nan()
+                {
+                    self.annotations_saved_ms = ms;
+                }
+                if annotations.count > 0 && annotations.drawn && annotations.saved {
+                    let first_with = self.pans.iter().position(|p| p.1).unwrap_or(0);
+                    self.start_pan(view, first_with);
                 }
             }
             Phase::Panning {
+                index,
                 started,
                 last_frame,
             } => {
+                let index = *index;
+                let samples = &mut self.samples[index];
                 if let Some(ms) = frame_ms {
-                    self.ui_ms.push(ms);
+                    samples.ui_ms.push(ms);
                 }
                 if let Some(prev) = *last_frame {
-                    self.interval_ms.push((now - prev).as_secs_f64() * 1e3);
+                    samples.interval_ms.push((now - prev).as_secs_f64() * 1e3);
                 }
                 *last_frame = Some(now);
                 if complete {
-                    self.complete_frames += 1;
+                    samples.complete_frames += 1;
                 }
-                if (now - *started).as_secs_f64() >= self.spec.pan_seconds {
-                    self.phase = Phase::Done;
-                    return Some(self.report(view));
+                let elapsed = (now - *started).as_secs_f64();
+                if elapsed >= self.spec.pan_seconds {
+                    let next = index + 1;
+                    match self.pans.get(next) {
+                        None => {
+                            self.phase = Phase::Done;
+                            return Some(self.report(view, annotations.count));
+                        }
+                        Some((_, true)) if !self.pans[index].1 => {
+                            self.phase = Phase::Importing { started: now };
+                        }
+                        Some(_) => self.start_pan(view, next),
+                    }
+                    return None;
                 }
                 // Back and forth every two seconds, at a constant speed in screen points.
-                let t = (now - *started).as_secs_f64();
-                let direction = if (t / 2.0).floor() as i64 % 2 == 0 {
+                let direction = if (elapsed / 2.0).floor() as i64 % 2 == 0 {
                     1.0
                 } else {
                     -1.0
                 };
-                let dt = self.interval_ms.last().map_or(1.0 / 60.0, |ms| ms / 1e3);
+                let dt = samples.interval_ms.last().map_or(1.0 / 60.0, |ms| ms / 1e3);
                 let dx = direction * self.spec.pan_speed * dt;
                 view.view.pan_screen([-dx, -dx * 0.3]);
             }
@@ -225,19 +334,24 @@ impl ViewerBench {
                     started: now,
                 };
             }
-            None => {
-                // No magnification known: skip straight to panning at 1:1.
-                let c = view.view.centre;
-                view.jump_to(c, 1.0 / view.view.pixels_per_point);
-                self.phase = Phase::Panning {
-                    started: now,
-                    last_frame: None,
-                };
-            }
+            None => self.start_pan(view, 0),
         }
     }
 
-    fn report(&self, view: &SlideView) -> ViewerBenchReport {
+    /// Goes to the pan's start at its magnification (1:1 where the slide has none).
+    fn start_pan(&mut self, view: &mut SlideView, index: usize) {
+        let Some(&(magnification, _)) = self.pans.get(index) else {
+            self.phase = Phase::Done;
+            return;
+        };
+        let zoom_px = view.base_magnification().map_or(1.0, |base| {
+            crate::view::zoom_px_for_magnification(base, magnification)
+        });
+        view.jump_to(self.pan_start, zoom_px / view.view.pixels_per_point);
+        self.phase = Phase::Settling { index };
+    }
+
+    fn report(&self, view: &SlideView, annotations: usize) -> ViewerBenchReport {
         let (ram, gpu) = view.memory();
         ViewerBenchReport {
             open_to_first_complete_ms: self.first_complete_ms,
@@ -245,14 +359,26 @@ impl ViewerBench {
             jump_to_complete_ms_p50: percentile(&self.jump_ms, 50.0),
             jump_to_complete_ms_p99: percentile(&self.jump_ms, 99.0),
             jump_to_complete_ms_max: percentile(&self.jump_ms, 100.0),
-            pan_frames: self.ui_ms.len(),
-            pan_ui_frame_ms_p50: percentile(&self.ui_ms, 50.0),
-            pan_ui_frame_ms_p99: percentile(&self.ui_ms, 99.0),
-            pan_frame_cpu_ms_p50: percentile(&self.frame_cpu_ms, 50.0),
-            pan_frame_cpu_ms_p99: percentile(&self.frame_cpu_ms, 99.0),
-            pan_frame_interval_ms_p50: percentile(&self.interval_ms, 50.0),
-            pan_frame_interval_ms_p99: percentile(&self.interval_ms, 99.0),
-            pan_complete_frame_share: self.complete_frames as f64 / self.ui_ms.len().max(1) as f64,
+            pans: self
+                .pans
+                .iter()
+                .zip(&self.samples)
+                .map(|(&(magnification, with_annotations), s)| PanReport {
+                    magnification,
+                    with_annotations,
+                    frames: s.ui_ms.len(),
+                    ui_frame_ms_p50: percentile(&s.ui_ms, 50.0),
+                    ui_frame_ms_p99: percentile(&s.ui_ms, 99.0),
+                    frame_cpu_ms_p50: percentile(&s.frame_cpu_ms, 50.0),
+                    frame_cpu_ms_p99: percentile(&s.frame_cpu_ms, 99.0),
+                    frame_interval_ms_p50: percentile(&s.interval_ms, 50.0),
+                    frame_interval_ms_p99: percentile(&s.interval_ms, 99.0),
+                    complete_frame_share: s.complete_frames as f64 / s.ui_ms.len().max(1) as f64,
+                })
+                .collect(),
+            annotations,
+            annotations_drawn_ms: self.annotations_drawn_ms,
+            annotations_saved_ms: self.annotations_saved_ms,
             peak_rss_mb: peak_rss_mb(),
             cache_ram_mb: ram as f64 / 1048576.0,
             cache_gpu_mb: gpu as f64 / 1048576.0,

@@ -22,6 +22,29 @@ pub enum BenchCmd {
         window: [f32; 2],
         #[arg(long, default_value_t = 10.0)]
         pan_seconds: f64,
+        /// Magnifications to pan at (each pan starts at the same place on tissue).
+        #[arg(long, value_delimiter = ',', default_values_t = [40.0f64])]
+        pan_magnifications: Vec<f64>,
+        /// A GeoJSON of annotations (e.g. from `bench cells`): after the bare pans it is imported
+        /// and the pans run again with it drawn.
+        #[arg(long)]
+        annotations: Option<PathBuf>,
+    },
+    /// Writes a QuPath GeoJSON of synthetic detections on a slide's tissue: cell outlines and
+    /// point annotations (the input of `bench viewer --annotations`).
+    Cells {
+        /// Slide whose tissue they cover (default: the cached 100000x80000 synthetic SVS).
+        #[arg(long)]
+        slide: Option<PathBuf>,
+        /// Where to write (default: beside the benchmark slide).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 100_000)]
+        cells: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        points: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Analysis tiles/s: Sentinel end-to-end against decode only, model only and a Python pipeline.
     Analysis {
@@ -86,7 +109,25 @@ pub fn run(which: BenchCmd) -> anyhow::Result<()> {
             slide,
             window,
             pan_seconds,
-        } => bench_viewer(slide, window, pan_seconds),
+            pan_magnifications,
+            annotations,
+        } => bench_viewer(
+            slide,
+            window,
+            sentinel::bench::viewer::ViewerBenchSpec {
+                pan_seconds,
+                pan_magnifications,
+                annotations,
+                ..Default::default()
+            },
+        ),
+        BenchCmd::Cells {
+            slide,
+            out,
+            cells,
+            points,
+            seed,
+        } => bench_cells(slide, out, cells, points, seed),
         BenchCmd::Analysis {
             slide,
             model,
@@ -141,26 +182,89 @@ fn default_bench_slide() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn bench_viewer(slide: Option<PathBuf>, window: [f32; 2], pan_seconds: f64) -> anyhow::Result<()> {
+fn bench_cells(
+    slide: Option<PathBuf>,
+    out: Option<PathBuf>,
+    cells: usize,
+    points: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
     let slide = match slide {
         Some(s) => s,
         None => default_bench_slide()?,
     };
+    let out = out.unwrap_or_else(|| {
+        bench::bench_data_dir().join(format!("cells-{cells}-points-{points}-seed{seed}.geojson"))
+    });
+    let source = sentinel::slide::open(&slide)?;
+    let overview = sentinel::slide::read_overview(source.as_ref(), 2048)?;
+    let extent = source.dimensions();
+    let downsample = extent.0 as f64 / f64::from(overview.width);
+    let mpp = source.mpp().map(|m| m.0);
+    let mask =
+        sentinel::analysis::tissue::TissueMask::from_image(&overview, downsample, mpp, 50_000.0);
+    let spec = sentinel::synth::cells::CellSpec {
+        cells,
+        points,
+        seed,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let annotations = sentinel::synth::cells::generate(
+        &sentinel::synth::cells::TissueMask {
+            width: mask.width,
+            height: mask.height,
+            tissue: &mask.tissue,
+            extent,
+        },
+        &spec,
+    );
+    anyhow::ensure!(
+        !annotations.is_empty(),
+        "{}: no tissue found to put cells on",
+        slide.display()
+    );
+    let classes = sentinel::annotate::default_classes();
+    let text = sentinel::annotate::geojson::export(&annotations, &classes);
+    sentinel::fsutil::write_atomic(&out, text.as_bytes())
+        .with_context(|| out.display().to_string())?;
+    println!(
+        "{}: {cells} cell outlines and {points} points in {} annotations on {} ({:.1} MB, {:.1} s)",
+        out.display(),
+        annotations.len(),
+        slide.display(),
+        text.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn bench_viewer(
+    slide: Option<PathBuf>,
+    window: [f32; 2],
+    spec: sentinel::bench::viewer::ViewerBenchSpec,
+) -> anyhow::Result<()> {
+    let slide = match slide {
+        Some(s) => s,
+        None => default_bench_slide()?,
+    };
+    // A fresh data folder: the annotations a run imports must not pile up in the next run.
+    let data_dir = std::env::temp_dir().join(format!("sentinel-bench-data-{}", std::process::id()));
     let launch = sentinel::app::Launch {
         slide: Some(slide),
         goto: None,
         screenshot: None,
         budgets: sentinel::viewer::Budgets::default(),
-        data_dir: std::env::temp_dir().join("sentinel-bench-data"),
-        bench: Some(sentinel::bench::viewer::ViewerBenchSpec {
-            pan_seconds,
-            ..Default::default()
-        }),
+        data_dir: data_dir.clone(),
+        bench: Some(spec),
         heatmap: sentinel::app::LaunchHeatmap::Off,
         compare: None,
+        annotations: None,
         layer: Default::default(),
     };
-    super::gui::open_window(launch, window, super::gui::Window::Benchmark).map(|_| ())
+    let result = super::gui::open_window(launch, window, super::gui::Window::Benchmark).map(|_| ());
+    let _ = std::fs::remove_dir_all(&data_dir);
+    result
 }
 
 fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {

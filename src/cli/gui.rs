@@ -29,6 +29,10 @@ pub struct GuiArgs {
     /// griddata JSON), to compare with Sentinel's.
     #[arg(long, value_name = "FILE")]
     compare: Option<PathBuf>,
+    /// Import these annotations (QuPath GeoJSON, ASAP or ImageScope XML, NDP.view NDPA) once the
+    /// slide opens; they are saved with the slide's own.
+    #[arg(long, value_name = "FILE")]
+    annotations: Option<PathBuf>,
     /// Which map the overlay shows at launch.
     #[arg(long, value_enum, default_value_t = sentinel::ui::heatmap_compare::Layer::Sentinel)]
     layer: sentinel::ui::heatmap_compare::Layer,
@@ -83,6 +87,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<ExitCode> {
         data_dir: sentinel::paths::data_dir(),
         bench: None,
         compare: args.compare,
+        annotations: args.annotations,
         layer: args.layer,
         heatmap: if args.analyze {
             sentinel::app::LaunchHeatmap::Analyze

@@ -7,6 +7,7 @@
 //! the position ([`Scene::render`]), which is what lets tests check what OpenSlide reads back.
 
 mod associated;
+pub mod cells;
 pub mod node_demo;
 pub mod noise;
 mod pyramid;

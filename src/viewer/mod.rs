@@ -4,6 +4,7 @@
 //! nearest coarser tile that is loaded (stretched; never a hole, and no overdraw, which matters on
 //! a software rasteriser).
 
+pub mod annotation_layer;
 mod canvas;
 pub mod heatmap_layer;
 pub use canvas::BACKDROP;

@@ -87,6 +87,7 @@ pub fn app_harness(
         bench: None,
         heatmap: sentinel::app::LaunchHeatmap::Off,
         compare: None,
+        annotations: None,
         layer: Default::default(),
     };
     let mut h = egui_kittest::Harness::builder()

@@ -161,6 +161,11 @@ impl AnnotationUi {
         }
     }
 
+    /// Whether an import is being read or chosen.
+    pub fn importing(&self) -> bool {
+        matches!(self.file_job, Some(FileJob::Import(_)))
+    }
+
     /// Reads and parses `path` off the UI thread; the annotations arrive through [`Self::poll`].
     pub fn import_path(&mut self, path: PathBuf) {
         let placement = self.placement.clone();

@@ -3,6 +3,7 @@
 //! vertex editing, undo/redo, the class list, the annotation list with measurements, and GeoJSON
 //! import/export (file dialogs and file I/O off the UI thread).
 
+mod dense;
 mod files;
 mod input;
 mod paint;
@@ -88,6 +89,9 @@ pub struct AnnotationUi {
     pub export: ExportSettings,
     export_job: Option<ExportJob>,
     heatmap: Option<(Arc<Heatmap>, Colormap, f32, f32)>,
+    dense: dense::DenseDraw,
+    /// Annotations per class at a document revision (the class list shows them every frame).
+    class_counts: Option<(u64, HashMap<String, usize>)>,
 }
 
 /// How regions are exported from the panel.
@@ -156,6 +160,8 @@ impl AnnotationUi {
             export: ExportSettings::default(),
             export_job: None,
             heatmap: None,
+            dense: dense::DenseDraw::default(),
+            class_counts: None,
         }
     }
 
@@ -195,6 +201,7 @@ impl AnnotationUi {
         self.moving = None;
         self.drawing = Drawing::new(self.tool);
         self.triangles.clear();
+        self.dense.clear();
     }
 
     /// Classes hidden on the canvas, sorted (a preference that persists).

@@ -30,53 +30,22 @@ impl AnnotationUi {
         // The triangulation cache is taken out for the loop so the annotations can be borrowed
         // rather than copied every frame.
         let mut cache = std::mem::take(&mut self.triangles);
-        for a in self.doc.items().iter().filter(|a| self.visible(a)) {
-            let selected = self.selected.as_deref() == Some(a.id.as_str());
-            let shape = match (&self.moving, selected) {
-                (Some(m), true) => &m.shape,
-                _ => &a.shape,
-            };
-            let b = shape.bbox();
-            if b[2] < visible.x0 || b[0] > visible.x1 || b[3] < visible.y0 || b[1] > visible.y1 {
-                continue;
+        if self.dense.wanted(&self.doc) {
+            self.paint_dense(painter, rect, v);
+            // On top, with egui: the lines (their labels) and the annotation being edited.
+            let mut ids = self.dense_lines();
+            ids.extend(self.selected.clone());
+            for a in ids.iter().filter_map(|id| self.doc.get(id)) {
+                self.paint_one(painter, a, &mut cache, &to_screen, visible, mpp);
             }
-            let color = self.color_of(a);
-            if self.fill && shape.is_area() {
-                let mut mesh = egui::Mesh::default();
-                let fill = color.gamma_multiply(0.25);
-                for t in triangles_of(&mut cache, &a.id, shape) {
-                    for p in t {
-                        mesh.colored_vertex(to_screen(*p), fill);
-                    }
-                    let n = mesh.vertices.len() as u32;
-                    mesh.add_triangle(n - 3, n - 2, n - 1);
-                }
-                painter.add(egui::Shape::mesh(mesh));
+            cache.retain(|id, _| ids.contains(id));
+        } else {
+            for a in self.doc.items() {
+                self.paint_one(painter, a, &mut cache, &to_screen, visible, mpp);
             }
-            draw_outline(
-                painter,
-                shape,
-                &to_screen,
-                color,
-                if selected { 3.0 } else { 2.0 },
-                mpp,
-            );
-            if selected {
-                let vertices = shape.vertices();
-                if vertices.len() <= MAX_HANDLES {
-                    for p in vertices {
-                        painter.circle(
-                            to_screen(p),
-                            4.0,
-                            Color32::WHITE,
-                            Pen::new(1.0, Color32::BLACK),
-                        );
-                    }
-                }
-            }
+            // Forget deleted annotations' triangles.
+            cache.retain(|id, _| self.doc.get(id).is_some());
         }
-        // Forget deleted annotations' triangles.
-        cache.retain(|id, _| self.doc.get(id).is_some());
         self.triangles = cache;
         let cursor = painter
             .ctx()
@@ -100,6 +69,66 @@ impl AnnotationUi {
             && let Some(c) = cursor
         {
             painter.circle_stroke(to_screen(c), self.brush_pt, Pen::new(1.0, Color32::WHITE));
+        }
+    }
+}
+
+impl AnnotationUi {
+    /// One annotation with egui: fill, outline and, when selected, its handles.
+    fn paint_one(
+        &self,
+        painter: &egui::Painter,
+        a: &Annotation,
+        cache: &mut HashMap<String, (Shape, Vec<[Point; 3]>)>,
+        to_screen: &dyn Fn(Point) -> Pos2,
+        visible: crate::view::Rect,
+        mpp: Option<[f64; 2]>,
+    ) {
+        if !self.visible(a) {
+            return;
+        }
+        let selected = self.selected.as_deref() == Some(a.id.as_str());
+        let shape = match (&self.moving, selected) {
+            (Some(m), true) => &m.shape,
+            _ => &a.shape,
+        };
+        let b = shape.bbox();
+        if b[2] < visible.x0 || b[0] > visible.x1 || b[3] < visible.y0 || b[1] > visible.y1 {
+            return;
+        }
+        let color = self.color_of(a);
+        if self.fill && shape.is_area() {
+            let mut mesh = egui::Mesh::default();
+            let fill = color.gamma_multiply(0.25);
+            for t in triangles_of(cache, &a.id, shape) {
+                for p in t {
+                    mesh.colored_vertex(to_screen(*p), fill);
+                }
+                let n = mesh.vertices.len() as u32;
+                mesh.add_triangle(n - 3, n - 2, n - 1);
+            }
+            painter.add(egui::Shape::mesh(mesh));
+        }
+        draw_outline(
+            painter,
+            shape,
+            to_screen,
+            color,
+            if selected { 3.0 } else { 2.0 },
+            mpp,
+        );
+        if selected {
+            let vertices = shape.vertices();
+            if vertices.len() <= MAX_HANDLES {
+                for p in vertices {
+                    painter.circle(
+                        to_screen(p),
+                        4.0,
+                        Color32::WHITE,
+                        Pen::new(1.0, Color32::BLACK),
+                    );
+                }
+            }
         }
     }
 }

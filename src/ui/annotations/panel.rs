@@ -105,21 +105,35 @@ impl AnnotationUi {
         }
     }
 
+    /// Annotations per class, counted once per document revision.
+    fn class_counts(&mut self) -> HashMap<String, usize> {
+        let revision = self.doc.revision();
+        if let Some((r, counts)) = &self.class_counts
+            && *r == revision
+        {
+            return counts.clone();
+        }
+        let mut counts = HashMap::new();
+        for a in self.doc.items() {
+            if let Some(c) = &a.class {
+                *counts.entry(c.clone()).or_insert(0) += 1;
+            }
+        }
+        self.class_counts = Some((revision, counts.clone()));
+        counts
+    }
+
     pub(super) fn classes_ui(&mut self, ui: &mut egui::Ui) {
         ui.label(RichText::new("Classes").strong());
         let mut classes = self.classes_now().to_vec();
         let before = self.doc.classes().to_vec();
         let mut remove = None;
+        let counts = self.class_counts();
         for c in &mut classes {
             ui.horizontal(|ui| {
                 ui.color_edit_button_srgb(&mut c.color);
                 let mut shown = !self.hidden.contains(&c.name);
-                let count = self
-                    .doc
-                    .items()
-                    .iter()
-                    .filter(|a| a.class.as_deref() == Some(c.name.as_str()))
-                    .count();
+                let count = counts.get(&c.name).copied().unwrap_or(0);
                 if ui
                     .checkbox(&mut shown, format!("{} ({count})", c.name))
                     .changed()
@@ -201,18 +215,23 @@ impl AnnotationUi {
                 });
         });
         let mut clicked = None;
+        let listed: Vec<&Annotation> = self
+            .doc
+            .items()
+            .iter()
+            .filter(|a| {
+                self.filter
+                    .as_ref()
+                    .is_none_or(|f| a.class.as_ref() == Some(f))
+            })
+            .collect();
+        // Only the rows in sight are laid out: a list of 100,000 detections scrolls like one of ten.
+        let row = ui.spacing().interact_size.y;
         egui::ScrollArea::vertical()
             .max_height(220.0)
             .id_salt("annotation-list")
-            .show(ui, |ui| {
-                for a in self.doc.items() {
-                    if self
-                        .filter
-                        .as_ref()
-                        .is_some_and(|f| a.class.as_ref() != Some(f))
-                    {
-                        continue;
-                    }
+            .show_rows(ui, row, listed.len(), |ui, rows| {
+                for a in listed[rows].iter().copied() {
                     let title = if a.name.is_empty() {
                         a.shape.kind().to_owned()
                     } else {
