@@ -226,6 +226,81 @@ fn direct_tile_path_reads_what_openslide_reads() {
     eprintln!("largest difference from OpenSlide: {worst}");
 }
 
+/// Reduced-size reads (the analysis reads tiles at 1/2, 1/4, 1/8 of a level with the JPEG's reduced
+/// IDCT) show what the full-size pixels averaged over each block show: on real and synthetic
+/// slides, at every factor the tiles allow, regions on the reduced grid and off it (read by
+/// averaging), inside and over the edge. The reduced IDCT keeps a block's low frequencies where an
+/// average is a box filter, so single pixels differ at sharp edges; on average they agree to
+/// within a level or two of 255.
+#[test]
+fn reduced_size_reads_match_full_size_reads_averaged() {
+    use sentinel::slide::DirectTiffSource;
+    let data = common::shared_data();
+    let cases = [
+        data.join("slides/CMU-1-Small-Region.svs"),
+        data.join("slides/camelyon16-tumor_001-level5.tif"),
+        common::svs().path.clone(),
+        common::tiff().path.clone(),
+    ];
+    for path in cases {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let reference = OpenSlideSource::open(&path).expect("opens");
+        let fast = DirectTiffSource::new(OpenSlideSource::open(&path).expect("opens"))
+            .unwrap_or_else(|_| panic!("{name}: taken by the direct path"));
+        let tile = reference.levels()[0].tile_size_px.expect("tiled");
+        let mut rng = fastrand::Rng::with_seed(5);
+        for factor in [2u32, 4, 8] {
+            if !tile.0.is_multiple_of(factor) || !tile.1.is_multiple_of(factor) {
+                continue;
+            }
+            let l = reference.levels()[0];
+            let f = i64::from(factor);
+            let (w, h) = (l.width_px as i64 / f, l.height_px as i64 / f);
+            let (mut sum, mut count, mut worst) = (0u64, 0u64, 0u8);
+            for i in 0..24 {
+                let (rw, rh) = (rng.u32(1..160), rng.u32(1..120));
+                let (rx, ry) = if i % 8 == 0 {
+                    (w - i64::from(rw) / 2, rng.i64(0..h))
+                } else {
+                    (rng.i64(0..w.max(1)), rng.i64(0..h.max(1)))
+                };
+                // Every fourth region is off the reduced grid: read by averaging on both sides.
+                let off = if i % 4 == 3 { 1 } else { 0 };
+                let (x, y) = (rx * f + off, ry * f);
+                let a = reference
+                    .read_region_reduced(0, x, y, rw, rh, factor)
+                    .expect("averaged");
+                let b = fast
+                    .read_region_reduced(0, x, y, rw, rh, factor)
+                    .expect("reduced");
+                for (p, q) in a.pixels.chunks(4).zip(b.pixels.chunks(4)) {
+                    assert_eq!(
+                        p[3] == 0,
+                        q[3] == 0,
+                        "{name} 1/{factor} at ({x}, {y}) {rw}x{rh}: coverage differs"
+                    );
+                    if p[3] == 255 && q[3] == 255 {
+                        for c in 0..3 {
+                            let d = p[c].abs_diff(q[c]);
+                            sum += u64::from(d);
+                            count += 1;
+                            worst = worst.max(d);
+                        }
+                    }
+                }
+            }
+            let mean = sum as f64 / count.max(1) as f64;
+            eprintln!("{name} 1/{factor}: mean difference {mean:.3}, max {worst}");
+            assert!(count > 1000, "{name} 1/{factor}: compared {count} samples");
+            assert!(mean <= 2.0, "{name} 1/{factor}: mean difference {mean:.3}");
+            assert!(worst <= 64, "{name} 1/{factor}: max difference {worst}");
+        }
+    }
+}
+
 /// A tile the file does not hold (byte count 0, as sparse scans write) reads as transparent on
 /// the direct path, as through OpenSlide; its neighbours read as usual.
 #[test]

@@ -71,6 +71,64 @@ pub fn tile_level0(slide_mpp: f64, model_mpp: f64, input_size: u32) -> f64 {
     f64::from(input_size) * model_mpp / slide_mpp
 }
 
+/// How a model tile coarser than its level is decoded. The app reads `Full`: `Reduced` moved the
+/// bundled model's risk by twice its own one-pixel noise on real tissue at 0.243 µm/px and was no
+/// faster there (`sentinel bench analysis` measures both), so it stays an option for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// At the level's full size, then resized.
+    Full,
+    /// At 1/2, 1/4 or 1/8 of it where that still covers the model's input (the JPEG's reduced
+    /// IDCT where the reader has one), then resized if needed.
+    Reduced,
+}
+
+/// The reduction (1, 2, 4 or 8) at which `side` level pixels still give at least `input_size`.
+pub fn reduction(side: u32, input_size: u32) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|&f| side / f >= input_size)
+        .unwrap_or(1)
+}
+
+/// Brings a reduced read closer to the full-size path's triangle-filtered resize: a triangle of
+/// radius `f` puts 6/8 of its weight on the `f` x `f` block under an output pixel and 1/8 on each
+/// neighbouring block along each axis, so [1, 6, 1] / 8 over block averages (which the reduced
+/// IDCT approximates, a little sharper) follows it for smooth content. Chosen among [1, k, 1] on
+/// the synthetic benchmark slide (k = 4, 6, 14, 30: the risk moved least with 6); without it the
+/// model sees sharper tiles and its scores move several times more than a one-pixel shift moves them.
+pub fn match_triangle_filter(img: &mut RgbaImage) {
+    let (w, h) = (img.width as usize, img.height as usize);
+    if w < 2 || h < 2 {
+        return;
+    }
+    let row = w * 4;
+    let mut tmp = vec![0u8; img.pixels.len()];
+    let mix =
+        |l: u8, c: u8, r: u8| ((u16::from(l) + 6 * u16::from(c) + u16::from(r) + 4) >> 3) as u8;
+    // Along rows: neighbours 4 bytes apart, the edge pixel standing in for the one beyond it.
+    for (src, dst) in img.pixels.chunks_exact(row).zip(tmp.chunks_exact_mut(row)) {
+        for i in 0..row {
+            let l = if i >= 4 { src[i - 4] } else { src[i] };
+            let r = if i + 4 < row { src[i + 4] } else { src[i] };
+            dst[i] = mix(l, src[i], r);
+        }
+    }
+    // Along columns: whole rows at once.
+    for y in 0..h {
+        let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        let out = &mut img.pixels[y * row..(y + 1) * row];
+        let (l, c, r) = (
+            &tmp[up * row..(up + 1) * row],
+            &tmp[y * row..(y + 1) * row],
+            &tmp[down * row..(down + 1) * row],
+        );
+        for (((o, &l), &c), &r) in out.iter_mut().zip(l).zip(c).zip(r) {
+            *o = mix(l, c, r);
+        }
+    }
+}
+
 /// Reads `tile` at `level` and resizes it to `input_size`² (triangle filter) where the level's
 /// resolution does not match the model's exactly.
 pub fn read_model_tile(
@@ -78,16 +136,29 @@ pub fn read_model_tile(
     level: usize,
     tile: &GridTile,
     input_size: u32,
+    decode: Decode,
 ) -> Result<RgbaImage, SlideError> {
     let ds = slide.levels()[level].downsample;
-    let side = (tile.size / ds).round().max(1.0) as u32;
-    let img = slide.read_region(
-        level,
-        tile.x.round() as i64,
-        tile.y.round() as i64,
-        side,
-        side,
-    )?;
+    let full = (tile.size / ds).round().max(1.0) as u32;
+    let factor = match decode {
+        Decode::Full => 1,
+        Decode::Reduced => reduction(full, input_size),
+    };
+    let side = full / factor;
+    // On the reduced grid (the reader decodes whole reduced tiles there): at most `factor - 1`
+    // level pixels up and left of the tile's own corner, less than the model's own noise.
+    let on_grid = |v: f64| {
+        let l = (v / ds).round() as i64;
+        ((l - l.rem_euclid(i64::from(factor))) as f64 * ds).round() as i64
+    };
+    let (x, y) = (on_grid(tile.x), on_grid(tile.y));
+    let img = if factor == 1 {
+        slide.read_region(level, x, y, side, side)?
+    } else {
+        let mut img = slide.read_region_reduced(level, x, y, side, side, factor)?;
+        match_triangle_filter(&mut img);
+        img
+    };
     if side == input_size {
         return Ok(img);
     }
@@ -116,8 +187,9 @@ pub fn model_input(
     level: usize,
     tile: &GridTile,
     meta: &ModelMeta,
+    decode: Decode,
 ) -> Result<Vec<f32>, SlideError> {
-    let img = read_model_tile(slide, level, tile, meta.input_size)?;
+    let img = read_model_tile(slide, level, tile, meta.input_size, decode)?;
     let mut input = Vec::with_capacity((meta.input_size * meta.input_size * 3) as usize);
     meta.normalise_into(&img.pixels, &mut input);
     Ok(input)
@@ -158,7 +230,8 @@ pub fn analyse(
                         }
                         let k = next.fetch_add(1, Ordering::Relaxed);
                         let Some(tile) = tiles.get(k) else { return };
-                        let item = model_input(slide, level, tile, meta).map(|input| (k, input));
+                        let item = model_input(slide, level, tile, meta, Decode::Full)
+                            .map(|input| (k, input));
                         if tx.send(item).is_err() {
                             return;
                         }
@@ -211,4 +284,88 @@ pub fn analyse(
             level,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_are_reduced_only_as_far_as_the_model_input_allows() {
+        assert_eq!(reduction(448, 224), 2);
+        assert_eq!(reduction(896, 224), 4);
+        assert_eq!(reduction(1792, 224), 8);
+        assert_eq!(reduction(3584, 224), 8);
+        // Never below the input: 443 px would give 221.
+        assert_eq!(reduction(443, 224), 1);
+        assert_eq!(reduction(224, 224), 1);
+        assert_eq!(reduction(900, 224), 4);
+    }
+
+    /// The claim behind `match_triangle_filter`: on smooth content, a block average followed by
+    /// it is within 3 of 255 of the full-size path's triangle resize, and closer than the plain
+    /// block average.
+    #[test]
+    fn block_average_then_the_filter_is_the_triangle_resize() {
+        let (w, f) = (96u32, 2u32);
+        let mut rng = fastrand::Rng::with_seed(9);
+        // Smooth-ish texture with some edges, as tissue.
+        let full: Vec<u8> = (0..w * w)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                let v = (128.0 + 80.0 * ((x as f32) / 5.0).sin() * ((y as f32) / 7.0).cos()) as u8;
+                [v, v / 2 + rng.u8(0..20), 255 - v, 255]
+            })
+            .collect();
+        let img = image::RgbaImage::from_raw(w, w, full.clone()).expect("size");
+        let triangle =
+            image::imageops::resize(&img, w / f, w / f, image::imageops::FilterType::Triangle);
+        let n = (w / f) as usize;
+        let mut avg = RgbaImage::transparent(w / f, w / f);
+        for y in 0..n {
+            for x in 0..n {
+                for c in 0..4 {
+                    let mut s = 0u32;
+                    for dy in 0..2 {
+                        for dx in 0..2 {
+                            s += u32::from(full[((2 * y + dy) * w as usize + 2 * x + dx) * 4 + c]);
+                        }
+                    }
+                    avg.pixels[(y * n + x) * 4 + c] = ((s + 2) / 4) as u8;
+                }
+            }
+        }
+        let plain = avg.clone();
+        match_triangle_filter(&mut avg);
+        let diff = |a: &[u8]| {
+            a.iter()
+                .zip(triangle.as_raw())
+                .map(|(p, q)| p.abs_diff(*q))
+                .max()
+                .unwrap_or(0)
+        };
+        // Inside the edge rows, where the resize's clamping and ours agree.
+        let inner = |a: &[u8]| -> Vec<u8> {
+            (1..n - 1)
+                .flat_map(|y| a[(y * n + 1) * 4..(y * n + n - 1) * 4].to_vec())
+                .collect()
+        };
+        let tri_inner = inner(triangle.as_raw());
+        let worst = |a: &[u8]| {
+            inner(a)
+                .iter()
+                .zip(&tri_inner)
+                .map(|(p, q)| p.abs_diff(*q))
+                .max()
+                .unwrap_or(0)
+        };
+        assert!(worst(&avg.pixels) <= 3, "filtered: {}", worst(&avg.pixels));
+        assert!(
+            worst(&plain.pixels) > worst(&avg.pixels),
+            "the plain average is further off ({} vs {})",
+            worst(&plain.pixels),
+            worst(&avg.pixels)
+        );
+        assert!(diff(&avg.pixels) <= 40);
+    }
 }

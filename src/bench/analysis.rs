@@ -13,7 +13,7 @@ use crate::analysis::heatmap::Heatmap;
 use crate::analysis::model::{ChannelOrder, Device, LoadOptions, Model, ModelError, ModelMeta};
 use crate::analysis::pipeline::{Params, plan_tiles};
 use crate::analysis::runner::{
-    AnalysisError, RunOptions, analyse, model_input, model_level, tile_level0,
+    AnalysisError, Decode, RunOptions, analyse, model_input, model_level, reduction, tile_level0,
 };
 use crate::analysis::tissue::GridTile;
 use crate::slide::{OpenSlideSource, SlideError, SlideSource};
@@ -56,6 +56,44 @@ pub struct AnalysisBenchReport {
     /// Mean |Sentinel - Python| over the sampled tiles' raw class probabilities (the pipelines resize with
     /// different code, so small differences are expected; a large one means they disagree).
     pub python_score_gap: Option<f64>,
+    /// The reduction the model's tiles are decoded at (1: full size, 2, 4 or 8).
+    pub reduction: u32,
+    /// Risk change per tile, reduced-size against full-size decoding (present when the tiles are
+    /// read reduced).
+    pub reduced_vs_full: Option<ScoreChange>,
+    /// The model's own noise for comparison: risk change per tile when the full-size tiles are
+    /// read one reduced pixel (`reduction` level pixels) to the right and down.
+    pub shifted_vs_full: Option<ScoreChange>,
+}
+
+/// How much per-tile risk moves between two ways of reading the same tiles.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ScoreChange {
+    pub tiles: usize,
+    pub mean_abs: f64,
+    pub p99_abs: f64,
+    pub max_abs: f64,
+}
+
+impl ScoreChange {
+    fn between(a: &[f32], b: &[f32]) -> Self {
+        let mut d: Vec<f64> = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| f64::from((x - y).abs()))
+            .collect();
+        d.sort_by(f64::total_cmp);
+        let n = d.len().max(1);
+        Self {
+            tiles: d.len(),
+            mean_abs: d.iter().sum::<f64>() / n as f64,
+            p99_abs: d
+                .get(((n as f64 * 0.99).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0.0),
+            max_abs: d.last().copied().unwrap_or(0.0),
+        }
+    }
 }
 
 impl AnalysisBenchReport {
@@ -69,6 +107,8 @@ impl AnalysisBenchReport {
 }
 
 pub const DECODE: &str = "decode only";
+/// Decode only with reduced-size decoding where the model is coarser than the level.
+pub const DECODE_REDUCED: &str = "decode only, reduced size";
 /// Decode only, every tile read through OpenSlide (how Sentinel read every slide before the
 /// direct tile path).
 pub const DECODE_OPENSLIDE: &str = "decode only via OpenSlide";
@@ -115,7 +155,7 @@ fn decode(
     level: usize,
     tiles: &[GridTile],
     meta: &ModelMeta,
-    threads: usize,
+    (threads, how): (usize, Decode),
     keep: usize,
 ) -> Result<(f64, Vec<Vec<f32>>), SlideError> {
     let started = Instant::now();
@@ -128,7 +168,7 @@ fn decode(
                 s.spawn(move || {
                     let mut kept = Vec::new();
                     for (j, t) in part.iter().enumerate() {
-                        let input = model_input(slide, level, t, meta)?;
+                        let input = model_input(slide, level, t, meta, how)?;
                         if i == 0 && j < keep {
                             kept.push(input);
                         } else {
@@ -204,13 +244,18 @@ pub fn run(
     };
 
     // Untimed pass: the OS page cache holds the sampled tiles for every pipeline after it.
-    decode(&open()?, level, &tiles, &model.meta, threads, 0)?;
-    let (secs, _) = decode(&open()?, level, &tiles, &model.meta, threads, 0)?;
+    let full = (threads, Decode::Full);
+    decode(&open()?, level, &tiles, &model.meta, full, 0)?;
+    let (secs, _) = decode(&open()?, level, &tiles, &model.meta, full, 0)?;
     push(row(DECODE_OPENSLIDE, batch, tiles.len(), secs), &mut rows);
-    // As the app reads the slide: directly where its tiles are JPEG in a TIFF.
+    // As the app reads the slide: directly where its tiles are JPEG in a TIFF, at full size; then
+    // reduced where the model is coarser than the level (an option, see `Decode`).
     let ours = || crate::slide::open(&spec.slide);
-    let (secs, inputs) = decode(ours()?.as_ref(), level, &tiles, &model.meta, threads, batch)?;
+    let (secs, inputs) = decode(ours()?.as_ref(), level, &tiles, &model.meta, full, batch)?;
     push(row(DECODE, batch, tiles.len(), secs), &mut rows);
+    let reduced = (threads, Decode::Reduced);
+    let (secs, _) = decode(ours()?.as_ref(), level, &tiles, &model.meta, reduced, 0)?;
+    push(row(DECODE_REDUCED, batch, tiles.len(), secs), &mut rows);
 
     let one_batch: Vec<f32> = inputs.iter().flatten().copied().collect();
     let n = inputs.len();
@@ -253,6 +298,42 @@ pub fn run(
         .iter()
         .map(|t| heatmap.raw(t.col, t.row).unwrap_or(f32::NAN))
         .collect();
+
+    // What reduced-size decoding does to the scores, against what a shift of one reduced pixel does.
+    let side = (tiles[0].size / slide.levels()[level].downsample)
+        .round()
+        .max(1.0) as u32;
+    let factor = reduction(side, model.meta.input_size);
+    let (mut reduced_vs_full, mut shifted_vs_full) = (None, None);
+    if factor > 1 {
+        let source = crate::slide::open(&spec.slide)?;
+        let shift = f64::from(factor) * slide.levels()[level].downsample;
+        let shifted: Vec<GridTile> = tiles
+            .iter()
+            .map(|t| GridTile {
+                x: t.x + shift,
+                y: t.y + shift,
+                ..*t
+            })
+            .collect();
+        let mut risks = |tiles: &[GridTile], how| -> Result<Vec<f32>, AnalysisBenchError> {
+            let mut out = Vec::with_capacity(tiles.len());
+            for part in tiles.chunks(batch) {
+                let mut input = Vec::new();
+                for t in part {
+                    input.extend(model_input(source.as_ref(), level, t, &model.meta, how)?);
+                }
+                out.extend(model.risk(&input, part.len())?);
+            }
+            Ok(out)
+        };
+        let base = risks(&tiles, Decode::Full)?;
+        reduced_vs_full = Some(ScoreChange::between(
+            &base,
+            &risks(&tiles, Decode::Reduced)?,
+        ));
+        shifted_vs_full = Some(ScoreChange::between(&base, &risks(&shifted, Decode::Full)?));
+    }
 
     let mut python_score_gap = None;
     if let Some(python) = &spec.python {
@@ -307,6 +388,9 @@ pub fn run(
         threads,
         rows,
         python_score_gap,
+        reduction: factor,
+        reduced_vs_full,
+        shifted_vs_full,
     })
 }
 

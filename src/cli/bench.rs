@@ -268,7 +268,7 @@ fn bench_viewer(
 }
 
 fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyhow::Result<()> {
-    use bench::analysis::{DECODE, DECODE_OPENSLIDE, END_TO_END, MODEL, PYTHON};
+    use bench::analysis::{DECODE, DECODE_OPENSLIDE, DECODE_REDUCED, END_TO_END, MODEL, PYTHON};
 
     println!(
         "analysis of {} consecutive tissue tiles of {} ({} threads)",
@@ -313,6 +313,20 @@ fn bench_analysis(spec: &bench::analysis::AnalysisBenchSpec, json: bool) -> anyh
     }
     if let (Some(d), Some(o)) = (report.rate(DECODE), report.rate(DECODE_OPENSLIDE)) {
         println!("decode only: {:.2}x reading through OpenSlide", d / o);
+    }
+    if let (Some(r), Some(d)) = (report.rate(DECODE_REDUCED), report.rate(DECODE)) {
+        println!(
+            "reduced-size decoding (tiles at 1/{}): {:.2}x full size",
+            report.reduction,
+            r / d
+        );
+    }
+    if let (Some(r), Some(s)) = (report.reduced_vs_full, report.shifted_vs_full) {
+        println!(
+            "risk change over {} tiles, reduced vs full-size decoding: mean {:.5}, p99 {:.5}, max \
+             {:.5}; the model's own noise (tiles one reduced pixel off): mean {:.5}, p99 {:.5}, max {:.5}",
+            r.tiles, r.mean_abs, r.p99_abs, r.max_abs, s.mean_abs, s.p99_abs, s.max_abs
+        );
     }
     if let Some(gap) = report.python_score_gap {
         println!("mean |score difference| Sentinel vs Python: {gap:.1e}");

@@ -124,7 +124,8 @@ fn jpeg_levels(path: &Path) -> Vec<JpegLevel> {
     out
 }
 
-type TileKey = (usize, u32);
+/// (level, tile index, reduction: 1 for full size, else 2, 4 or 8).
+type TileKey = (usize, u32, u32);
 
 /// A slide read through its JPEG tiles, with OpenSlide for everything else.
 pub struct DirectTiffSource {
@@ -175,15 +176,13 @@ impl DirectTiffSource {
         }
     }
 
-    /// Tile `index` of `level`, decoded to RGB (`tile.0 * tile.1 * 3` bytes; empty for a tile the
-    /// file does not hold), from the cache or the file.
-    fn tile(&self, level: usize, index: u32) -> Result<Arc<Vec<u8>>, SlideError> {
+    /// Tile `index` of `level`, decoded to RGB at 1/`factor` of its size (`tile / factor` pixels
+    /// a side, `factor` 1, 2, 4 or 8; empty for a tile the file does not hold), from the cache or
+    /// the file.
+    fn tile(&self, level: usize, index: u32, factor: u32) -> Result<Arc<Vec<u8>>, SlideError> {
         let shard = &self.cache[(index as usize ^ level.wrapping_mul(7919)) % SHARDS];
-        if let Some(t) = shard
-            .lock()
-            .ok()
-            .and_then(|mut c| c.get(&(level, index)).cloned())
-        {
+        let key = (level, index, factor);
+        if let Some(t) = shard.lock().ok().and_then(|mut c| c.get(&key).cloned()) {
             return Ok(t);
         }
         let l = &self.levels[level];
@@ -206,12 +205,16 @@ impl DirectTiffSource {
                 self.corrupt(format!("level {level} tile {index} at byte {offset}: {e}"))
             })?;
             let stream = with_tables(&raw, l.tables.as_deref());
-            decode_rgb(&stream, l.rgb_components, (tw, th))
-                .map_err(|e| self.corrupt(format!("level {level} tile {index}: JPEG: {e}")))?
+            let decoded = if factor == 1 {
+                decode_rgb(&stream, l.rgb_components, (tw, th))
+            } else {
+                decode_rgb_reduced(&stream, l.rgb_components, (tw, th), factor)
+            };
+            decoded.map_err(|e| self.corrupt(format!("level {level} tile {index}: JPEG: {e}")))?
         };
         let rgb = Arc::new(rgb);
         if let Ok(mut c) = shard.lock() {
-            c.insert((level, index), Arc::clone(&rgb), rgb.len().max(1));
+            c.insert(key, Arc::clone(&rgb), rgb.len().max(1));
         }
         Ok(rgb)
     }
@@ -273,6 +276,50 @@ pub(crate) fn decode_rgb(
     Ok(px)
 }
 
+/// Decodes a tile of `size` at 1/`factor` (2, 4 or 8, dividing both sides) with the JPEG's
+/// reduced-size IDCT: each 8x8 block straight to 4x4, 2x2 or 1x1, so the full-size pixels are never
+/// made. RGB, `size / factor` a side.
+pub(crate) fn decode_rgb_reduced(
+    stream: &[u8],
+    rgb_components: bool,
+    size: (usize, usize),
+    factor: u32,
+) -> Result<Vec<u8>, String> {
+    let f = factor as usize;
+    if !matches!(factor, 2 | 4 | 8) || !size.0.is_multiple_of(f) || !size.1.is_multiple_of(f) {
+        return Err(format!(
+            "cannot decode {} x {} at 1/{factor}",
+            size.0, size.1
+        ));
+    }
+    let mut dec = jpeg_decoder::Decoder::new(stream);
+    dec.read_info().map_err(|e| e.to_string())?;
+    let info = dec.info().ok_or("no header")?;
+    if (usize::from(info.width), usize::from(info.height)) != size {
+        return Err(format!(
+            "{} x {} px, not the tile size {} x {}",
+            info.width, info.height, size.0, size.1
+        ));
+    }
+    if info.pixel_format != jpeg_decoder::PixelFormat::RGB24 {
+        return Err(format!("{:?} pixels, not an RGB image", info.pixel_format));
+    }
+    // Aperio's quirk (see `decode_rgb`): the components are R, G, B whatever their ids say.
+    if rgb_components {
+        dec.set_color_transform(jpeg_decoder::ColorTransform::RGB);
+    }
+    let want = ((size.0 / f) as u16, (size.1 / f) as u16);
+    let got = dec.scale(want.0, want.1).map_err(|e| e.to_string())?;
+    if got != want {
+        return Err(format!("scaled to {got:?}, not {want:?}"));
+    }
+    let px = dec.decode().map_err(|e| e.to_string())?;
+    if px.len() != (size.0 / f) * (size.1 / f) * 3 {
+        return Err(format!("{} bytes decoded", px.len()));
+    }
+    Ok(px)
+}
+
 impl SlideSource for DirectTiffSource {
     fn path(&self) -> &Path {
         self.inner.path()
@@ -313,6 +360,52 @@ impl SlideSource for DirectTiffSource {
         width: u32,
         height: u32,
     ) -> Result<RgbaImage, SlideError> {
+        self.compose(level, x, y, width, height, 1)
+    }
+
+    fn read_region_reduced(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+        factor: u32,
+    ) -> Result<RgbaImage, SlideError> {
+        let aligned = self
+            .levels
+            .get(level)
+            .zip(self.inner.levels().get(level))
+            .is_some_and(|(l, info)| {
+                let lx = (x as f64 / info.downsample).round() as i64;
+                let ly = (y as f64 / info.downsample).round() as i64;
+                let f = i64::from(factor);
+                matches!(factor, 2 | 4 | 8)
+                    && l.tile.0 % factor == 0
+                    && l.tile.1 % factor == 0
+                    && lx % f == 0
+                    && ly % f == 0
+            });
+        if aligned {
+            self.compose(level, x, y, width, height, factor)
+        } else {
+            super::image::read_reduced_by_averaging(self, level, x, y, width, height, factor)
+        }
+    }
+}
+
+impl DirectTiffSource {
+    /// `width` x `height` pixels of `level` at 1/`factor` (1, or 2, 4, 8 with the region's corner
+    /// and the tiles on the reduced grid), from tiles decoded at that size.
+    fn compose(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+        factor: u32,
+    ) -> Result<RgbaImage, SlideError> {
         let (Some(l), Some(info)) = (self.levels.get(level), self.inner.levels().get(level)) else {
             return Err(SlideError::NoSuchLevel {
                 path: self.inner.path().to_path_buf(),
@@ -322,12 +415,19 @@ impl SlideSource for DirectTiffSource {
         };
         super::image::check_region_size(self.inner.path(), width, height)?;
         let mut out = RgbaImage::transparent(width, height);
-        // The region's corner on this level (the viewer asks at multiples of the downsample).
-        let lx = (x as f64 / info.downsample).round() as i64;
-        let ly = (y as f64 / info.downsample).round() as i64;
-        let (tw, th) = (i64::from(l.tile.0), i64::from(l.tile.1));
-        let x_end = (lx + i64::from(width)).min(i64::from(l.width));
-        let y_end = (ly + i64::from(height)).min(i64::from(l.height));
+        let f = i64::from(factor);
+        // The region's corner on this level (the viewer asks at multiples of the downsample), on
+        // the reduced grid.
+        let lx = (x as f64 / info.downsample).round() as i64 / f;
+        let ly = (y as f64 / info.downsample).round() as i64 / f;
+        let (tw, th) = (i64::from(l.tile.0) / f, i64::from(l.tile.1) / f);
+        // A reduced edge tile keeps its partial pixels: the level's reduced size rounds up.
+        let (lw, lh) = (
+            i64::from(l.width.div_ceil(factor)),
+            i64::from(l.height.div_ceil(factor)),
+        );
+        let x_end = (lx + i64::from(width)).min(lw);
+        let y_end = (ly + i64::from(height)).min(lh);
         let (x_start, y_start) = (lx.max(0), ly.max(0));
         if x_start >= x_end || y_start >= y_end {
             return Ok(out);
@@ -335,7 +435,7 @@ impl SlideSource for DirectTiffSource {
         for row in (y_start / th)..=((y_end - 1) / th) {
             for col in (x_start / tw)..=((x_end - 1) / tw) {
                 let index = (row * i64::from(l.across()) + col) as u32;
-                let rgb = self.tile(level, index)?;
+                let rgb = self.tile(level, index, factor)?;
                 if rgb.is_empty() {
                     continue;
                 }
@@ -397,6 +497,53 @@ mod tests {
             "truncated"
         );
         assert!(decode_rgb(b"not a jpeg", false, (32, 16)).is_err());
+    }
+
+    #[test]
+    fn tiles_decode_at_reduced_sizes_to_the_block_means() {
+        let j = jpeg(32, 16);
+        let full = decode_rgb(&j, false, (32, 16)).expect("decodes");
+        for f in [2usize, 4, 8] {
+            let small = decode_rgb_reduced(&j, false, (32, 16), f as u32).expect("decodes");
+            let (w, h) = (32 / f, 16 / f);
+            assert_eq!(small.len(), w * h * 3, "1/{f}");
+            // Each reduced pixel is close to the mean of its block of full-size pixels.
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        let mut sum = 0u32;
+                        for dy in 0..f {
+                            for dx in 0..f {
+                                sum += u32::from(full[((y * f + dy) * 32 + x * f + dx) * 3 + c]);
+                            }
+                        }
+                        let mean = sum as f64 / (f * f) as f64;
+                        let got = f64::from(small[(y * w + x) * 3 + c]);
+                        assert!(
+                            (got - mean).abs() <= 40.0,
+                            "1/{f} ({x},{y}) {c}: {got} vs {mean}"
+                        );
+                    }
+                }
+            }
+            let g = small
+                .iter()
+                .skip(1)
+                .step_by(3)
+                .map(|&v| f64::from(v))
+                .sum::<f64>()
+                / (w * h) as f64;
+            assert!((g - 120.0).abs() < 4.0, "1/{f}: green {g}");
+        }
+        assert!(
+            decode_rgb_reduced(&j, false, (32, 16), 3).is_err(),
+            "factor 3"
+        );
+        assert!(decode_rgb_reduced(&j, false, (16, 16), 2).is_err(), "size");
+        assert!(
+            decode_rgb_reduced(&j[..j.len() / 3], false, (32, 16), 2).is_err(),
+            "truncated"
+        );
     }
 
     #[test]

@@ -27,6 +27,52 @@ pub(super) fn check_region_size(
     Ok(())
 }
 
+/// [`super::SlideSource::read_region_reduced`] for readers without reduced decoding: the region
+/// read at full size, each `factor` x `factor` block averaged (colour weighted by alpha, so the
+/// transparent outside of a slide does not darken its edge).
+pub fn read_reduced_by_averaging<S: super::SlideSource + ?Sized>(
+    slide: &S,
+    level: usize,
+    x: i64,
+    y: i64,
+    width: u32,
+    height: u32,
+    factor: u32,
+) -> Result<RgbaImage, super::SlideError> {
+    let f = factor.max(1);
+    let (fw, fh) = (width.saturating_mul(f), height.saturating_mul(f));
+    check_region_size(slide.path(), fw, fh)?;
+    let full = slide.read_region(level, x, y, fw, fh)?;
+    if f == 1 {
+        return Ok(full);
+    }
+    let mut out = RgbaImage::transparent(width, height);
+    let n = u64::from(f * f);
+    for oy in 0..height {
+        for ox in 0..width {
+            let mut sum = [0u64; 4];
+            for dy in 0..f {
+                let row = (oy * f + dy) as usize * fw as usize;
+                for dx in 0..f {
+                    let i = (row + (ox * f + dx) as usize) * 4;
+                    let a = u64::from(full.pixels[i + 3]);
+                    for (s, &v) in sum.iter_mut().zip(&full.pixels[i..i + 3]) {
+                        *s += u64::from(v) * a;
+                    }
+                    sum[3] += a;
+                }
+            }
+            let o = (oy as usize * width as usize + ox as usize) * 4;
+            let alpha = sum[3];
+            for (d, s) in out.pixels[o..o + 3].iter_mut().zip(sum) {
+                *d = (s + alpha / 2).checked_div(alpha).unwrap_or(0) as u8;
+            }
+            out.pixels[o + 3] = ((alpha + n / 2) / n) as u8;
+        }
+    }
+    Ok(out)
+}
+
 impl RgbaImage {
     /// A fully transparent image.
     pub fn transparent(width: u32, height: u32) -> Self {

@@ -69,6 +69,22 @@ pub trait SlideSource: Send + Sync {
         height: u32,
     ) -> Result<RgbaImage, SlideError>;
 
+    /// Reads `width` x `height` pixels of `level` at 1/`factor` of its resolution (`factor` 1, 2,
+    /// 4 or 8): each output pixel stands for `factor` x `factor` level pixels, the region's
+    /// top-left corner at (`x`, `y`) in level-0 coordinates. Readers that can decode at a reduced
+    /// size (JPEG's reduced IDCT) do; the rest read full size and average.
+    fn read_region_reduced(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+        factor: u32,
+    ) -> Result<RgbaImage, SlideError> {
+        image::read_reduced_by_averaging(self, level, x, y, width, height, factor)
+    }
+
     /// Which reader decodes the pixels (for `sentinel info` and bug reports).
     fn reader(&self) -> &'static str {
         "OpenSlide"

@@ -65,4 +65,19 @@ impl SlideSource for WithMpp {
     ) -> Result<RgbaImage, SlideError> {
         self.inner.read_region(level, x, y, width, height)
     }
+    fn read_region_reduced(
+        &self,
+        level: usize,
+        x: i64,
+        y: i64,
+        width: u32,
+        height: u32,
+        factor: u32,
+    ) -> Result<RgbaImage, SlideError> {
+        self.inner
+            .read_region_reduced(level, x, y, width, height, factor)
+    }
+    fn reader(&self) -> &'static str {
+        self.inner.reader()
+    }
 }
