@@ -679,4 +679,48 @@ fn thousands_of_detections_draw_from_the_gpu_layer_and_edit_like_one_shape() {
         "points as a raster"
     );
     assert!(!near(&mut h, [1200.0, 600.0], &yellow), "none in the gap");
+
+    // Side by side on the same slide: each pane draws the layer with its own view.
+    h.state_mut()
+        .slide_view_mut()
+        .expect("view")
+        .jump_to([1160.0, 1500.0], 1.0);
+    settle(&mut h);
+    h.state_mut().split_same_slide();
+    run_until(&mut h, "the second pane", |a| {
+        a.second_view().is_some_and(|v| v.stats.complete()) && a.annotations().drawn_as_built()
+    });
+    let image = h.render().expect("render");
+    let _ = image.save(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dense-annotations-panes.png"),
+    );
+    let left = h.state().layout().0.expect("canvas");
+    let right_min = egui::pos2(left.max.x + 3.0, left.min.y);
+    let seen = |min: egui::Pos2, view: sentinel::view::Viewport, at: [f64; 2]| {
+        let s = view.screen_from_slide(at);
+        let (x, y) = (min.x + s[0] as f32, min.y + s[1] as f32);
+        (-2..=2).any(|dx| {
+            (-2..=2).any(|dy| {
+                let (px, py) = (
+                    (x + dx as f32 * 0.75).floor(),
+                    (y + dy as f32 * 0.75).floor(),
+                );
+                px >= 0.0 && py >= 0.0 && red(image.get_pixel(px as u32, py as u32))
+            })
+        })
+    };
+    let main = h.state().slide_view().expect("main").view;
+    let second = h.state().second_view().expect("second").view;
+    assert!(
+        seen(left.min, main, [1200.0, 1500.0]),
+        "the left pane's outline"
+    );
+    assert!(
+        seen(right_min, second, [1200.0, 1500.0]),
+        "the right pane's outline"
+    );
+    assert!(
+        seen(left.min, main, [1120.0, 1500.0]),
+        "the left pane's other side"
+    );
 }

@@ -4,6 +4,7 @@
 //! instance ranges of the cells in view.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use egui_wgpu::wgpu;
 use wgpu::util::DeviceExt;
@@ -12,6 +13,9 @@ use crate::annotate::dense::{DenseLayer, Segment, Vertex, Visible};
 use crate::view::Viewport;
 
 const UNIFORM_BYTES: u64 = 32;
+/// Uniform blocks kept: more than the callbacks one frame draws (two panes). Slots are taken in
+/// turn, so a frame whose paint never ran (nothing visible) cannot make the list grow.
+const SLOTS: usize = 4;
 
 /// A layer's buffers on the GPU.
 struct Uploaded {
@@ -27,8 +31,12 @@ pub struct AnnotationRenderer {
     segment_pipeline: wgpu::RenderPipeline,
     dot_pipeline: wgpu::RenderPipeline,
     fill_pipeline: wgpu::RenderPipeline,
-    uniforms: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
+    layout: wgpu::BindGroupLayout,
+    /// One uniform block per callback in a frame (the main pane and a second pane of the same
+    /// slide each draw the layer with their own view).
+    slots: Vec<(wgpu::Buffer, wgpu::BindGroup)>,
+    /// The next slot this frame's callbacks take; set back to 0 once the frame is painted.
+    next_slot: AtomicUsize,
     linear_target: bool,
     uploaded: Option<Uploaded>,
 }
@@ -141,30 +149,40 @@ impl AnnotationRenderer {
                 attributes: &vertex_attributes,
             },
         );
-        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("annotation uniforms"),
-            size: UNIFORM_BYTES,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("annotations"),
-            layout: &layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniforms.as_entire_binding(),
-            }],
-        });
         Self {
             shadow_pipeline,
             segment_pipeline,
             dot_pipeline,
             fill_pipeline,
-            uniforms,
-            bind_group,
+            layout,
+            slots: Vec::new(),
+            next_slot: AtomicUsize::new(0),
             linear_target: target.is_srgb(),
             uploaded: None,
         }
+    }
+
+    /// A uniform block for the next callback of this frame.
+    fn take_slot(&mut self, device: &wgpu::Device) -> usize {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
+        while self.slots.len() <= slot {
+            let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("annotation uniforms"),
+                size: UNIFORM_BYTES,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("annotations"),
+                layout: &self.layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniforms.as_entire_binding(),
+                }],
+            });
+            self.slots.push((uniforms, group));
+        }
+        slot
     }
 
     fn upload(&mut self, device: &wgpu::Device, layer: &DenseLayer, version: u64) {
@@ -192,7 +210,7 @@ impl AnnotationRenderer {
     }
 }
 
-/// One frame's draw of a dense layer. Only one is drawn per frame (the uniforms are shared).
+/// One frame's draw of a dense layer (one per pane showing it).
 pub struct AnnotationCallback {
     pub layer: Arc<DenseLayer>,
     /// Identifies the layer's contents: buffers are uploaded again only when it changes.
@@ -205,6 +223,8 @@ pub struct AnnotationCallback {
     pub pixels_per_point: f32,
     /// Layer index of the annotation being edited (drawn elsewhere), if any.
     pub skip: Option<u32>,
+    /// The uniform block `prepare` wrote for this callback.
+    slot: AtomicUsize,
 }
 
 impl AnnotationCallback {
@@ -230,6 +250,7 @@ impl AnnotationCallback {
             zoom: view.zoom * ppp,
             pixels_per_point: ppp as f32,
             skip: None,
+            slot: AtomicUsize::new(0),
         }
     }
 
@@ -261,8 +282,10 @@ impl egui_wgpu::CallbackTrait for AnnotationCallback {
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<AnnotationRenderer>() {
             r.upload(device, &self.layer, self.version);
+            let slot = r.take_slot(device);
+            self.slot.store(slot, Ordering::Relaxed);
             let bytes = self.uniform_bytes(screen.size_in_pixels, r.linear_target);
-            queue.write_buffer(&r.uniforms, 0, &bytes);
+            queue.write_buffer(&r.slots[slot].0, 0, &bytes);
         }
         Vec::new()
     }
@@ -276,13 +299,18 @@ impl egui_wgpu::CallbackTrait for AnnotationCallback {
         let Some(r) = resources.get::<AnnotationRenderer>() else {
             return;
         };
+        // Every prepare of this frame has run: the next frame's callbacks start again at 0.
+        r.next_slot.store(0, Ordering::Relaxed);
         let Some(up) = r.uploaded.as_ref().filter(|u| u.version == self.version) else {
+            return;
+        };
+        let Some((_, group)) = r.slots.get(self.slot.load(Ordering::Relaxed)) else {
             return;
         };
         // The shader maps to framebuffer pixels; egui's scissor keeps it inside the canvas.
         let [w, h] = info.screen_size_px;
         pass.set_viewport(0.0, 0.0, w as f32, h as f32, 0.0, 1.0);
-        pass.set_bind_group(0, &r.bind_group, &[]);
+        pass.set_bind_group(0, group, &[]);
         if self.fill
             && let Some(b) = &up.fills
         {
