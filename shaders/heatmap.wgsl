@@ -20,11 +20,12 @@ struct Uniforms {
     _pad: vec2<u32>,
 };
 
+// Group 0 is per callback (each pane its view and style), group 1 the uploaded map and a LUT.
 @group(0) @binding(0) var<uniform> u: Uniforms;
-@group(0) @binding(1) var values: texture_2d<f32>;
-@group(0) @binding(2) var nearest_sampler: sampler;
-@group(0) @binding(3) var linear_sampler: sampler;
-@group(0) @binding(4) var lut: texture_2d<f32>;
+@group(1) @binding(0) var values: texture_2d<f32>;
+@group(1) @binding(1) var nearest_sampler: sampler;
+@group(1) @binding(2) var linear_sampler: sampler;
+@group(1) @binding(3) var lut: texture_2d<f32>;
 
 @vertex
 fn vs_main(@builtin(vertex_index) i: u32) -> @builtin(position) vec4<f32> {

@@ -460,6 +460,53 @@ fn heatmap_overlay_lines_up_with_slide_cells_at_every_zoom() {
         assert!(checked >= 1, "zoom {zoom}: no cell checked");
         eprintln!("zoom {zoom}: {checked} cells checked");
     }
+
+    // Side by side on the same slide with the heatmap in both panes: each draws it with its own
+    // view (their uniforms are separate), so each pane's "1" cells are yellow and "0" cells not.
+    h.state_mut()
+        .slide_view_mut()
+        .expect("slide")
+        .jump_to(centre, 0.3);
+    h.state_mut().split_same_slide();
+    run_until(&mut h, "the second pane", |a| {
+        a.second_view().is_some_and(|v| v.stats.complete()) && settled(a)
+    });
+    h.get_by_label("Heatmap here").click();
+    h.step();
+    h.step();
+    let image = h.render().expect("render");
+    let left = h.state().layout().0.expect("canvas");
+    let right = egui::Rect::from_min_max(
+        egui::pos2(left.max.x + 3.0, left.min.y),
+        egui::pos2(left.max.x + 3.0 + left.width(), left.max.y),
+    );
+    let panes = [
+        (left, h.state().slide_view().expect("main").view),
+        (right, h.state().second_view().expect("second").view),
+    ];
+    let overview = h.state().layout().1.expect("overview").expand(3.0);
+    for (pane, (rect, view)) in panes.into_iter().enumerate() {
+        let inner = rect.shrink2(rect.size() / 4.0);
+        let mut checked = 0;
+        for r in 0..map.rows {
+            for c in 0..map.cols {
+                let b = map.cell_box(c, r);
+                let m = view.screen_from_slide([(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]);
+                let p = rect.min + egui::vec2(m[0] as f32, m[1] as f32);
+                if !inner.contains(p) || overview.contains(p) {
+                    continue;
+                }
+                let px = image.get_pixel(p.x.floor() as u32, p.y.floor() as u32);
+                assert_eq!(
+                    yellow(px),
+                    (c + r) % 2 == 0,
+                    "pane {pane}: cell ({c},{r}) at {p:?} is {px:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 4, "pane {pane}: {checked} cells checked");
+    }
 }
 
 /// One click on "Analyze" runs the bundled model over a real slide: the progress state moves to

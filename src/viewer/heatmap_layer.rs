@@ -5,6 +5,7 @@
 //! level-0 point).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use egui_wgpu::wgpu;
 
@@ -70,17 +71,22 @@ impl HeatmapTexels {
 pub struct HeatmapRenderer {
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
-    uniforms: wgpu::Buffer,
+    uniform_layout: wgpu::BindGroupLayout,
+    /// One uniform block per callback in a frame (the main pane and a second pane of the same
+    /// slide may both show the heatmap, each with its view and style), taken in turn.
+    slots: Vec<(wgpu::Buffer, wgpu::BindGroup)>,
+    next_slot: AtomicUsize,
     nearest: wgpu::Sampler,
     linear: wgpu::Sampler,
     luts: Vec<(Colormap, wgpu::TextureView)>,
     linear_target: bool,
     /// The uploaded heatmap: its version and one bind group per colour map.
     current: Option<(u64, Vec<(Colormap, wgpu::BindGroup)>)>,
-    colormap: Colormap,
 }
 
 const UNIFORM_BYTES: u64 = 48;
+/// Uniform blocks kept: more than the callbacks one frame draws (two panes).
+const SLOTS: usize = 4;
 
 impl HeatmapRenderer {
     /// Registers the renderer with eframe's wgpu state (call once at start-up).
@@ -114,28 +120,31 @@ impl HeatmapRenderer {
             ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
             count: None,
         };
+        let uniform_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("heatmap uniforms"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: wgpu::BufferSize::new(UNIFORM_BYTES),
+                },
+                count: None,
+            }],
+        });
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("heatmap"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(UNIFORM_BYTES),
-                    },
-                    count: None,
-                },
-                texture_entry(1),
+                texture_entry(0),
+                sampler_entry(1),
                 sampler_entry(2),
-                sampler_entry(3),
-                texture_entry(4),
+                texture_entry(3),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("heatmap"),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &[Some(&uniform_layout), Some(&layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
@@ -164,12 +173,6 @@ impl HeatmapRenderer {
             multiview_mask: None,
             cache: None,
         });
-        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("heatmap uniforms"),
-            size: UNIFORM_BYTES,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
         let sampler = |filter| {
             device.create_sampler(&wgpu::SamplerDescriptor {
                 label: Some("heatmap"),
@@ -197,14 +200,38 @@ impl HeatmapRenderer {
         Self {
             pipeline,
             layout,
-            uniforms,
+            uniform_layout,
+            slots: Vec::new(),
+            next_slot: AtomicUsize::new(0),
             nearest: sampler(wgpu::FilterMode::Nearest),
             linear: sampler(wgpu::FilterMode::Linear),
             luts,
             linear_target: target.is_srgb(),
             current: None,
-            colormap: Colormap::Viridis,
         }
+    }
+
+    /// A uniform block for the next callback of this frame.
+    fn take_slot(&mut self, device: &wgpu::Device) -> usize {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
+        while self.slots.len() <= slot {
+            let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("heatmap uniforms"),
+                size: UNIFORM_BYTES,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("heatmap uniforms"),
+                layout: &self.uniform_layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniforms.as_entire_binding(),
+                }],
+            });
+            self.slots.push((uniforms, group));
+        }
+        slot
     }
 
     fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, data: &HeatmapTexels) {
@@ -234,22 +261,18 @@ impl HeatmapRenderer {
                     entries: &[
                         wgpu::BindGroupEntry {
                             binding: 0,
-                            resource: self.uniforms.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
                             resource: wgpu::BindingResource::TextureView(&view),
                         },
                         wgpu::BindGroupEntry {
-                            binding: 2,
+                            binding: 1,
                             resource: wgpu::BindingResource::Sampler(&self.nearest),
                         },
                         wgpu::BindGroupEntry {
-                            binding: 3,
+                            binding: 2,
                             resource: wgpu::BindingResource::Sampler(&self.linear),
                         },
                         wgpu::BindGroupEntry {
-                            binding: 4,
+                            binding: 3,
                             resource: wgpu::BindingResource::TextureView(lut),
                         },
                     ],
@@ -311,6 +334,8 @@ pub struct HeatmapCallback {
     /// Level-0 point at framebuffer pixel (0, 0) and level-0 pixels per framebuffer pixel.
     pub origin: [f64; 2],
     pub scale: f64,
+    /// The uniform block `prepare` wrote for this callback.
+    slot: AtomicUsize,
 }
 
 impl HeatmapCallback {
@@ -334,6 +359,7 @@ impl HeatmapCallback {
             style,
             origin,
             scale,
+            slot: AtomicUsize::new(0),
         }
     }
 
@@ -371,8 +397,9 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<HeatmapRenderer>() {
             r.upload(device, queue, &self.data);
-            queue.write_buffer(&r.uniforms, 0, &self.uniform_bytes(r.linear_target));
-            r.colormap = self.style.colormap;
+            let slot = r.take_slot(device);
+            self.slot.store(slot, Ordering::Relaxed);
+            queue.write_buffer(&r.slots[slot].0, 0, &self.uniform_bytes(r.linear_target));
         }
         Vec::new()
     }
@@ -386,12 +413,18 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
         let Some(r) = resources.get::<HeatmapRenderer>() else {
             return;
         };
+        // Every prepare of this frame has run: the next frame's callbacks start again at 0.
+        r.next_slot.store(0, Ordering::Relaxed);
         let Some((_, groups)) = &r.current else {
             return;
         };
-        if let Some((_, group)) = groups.iter().find(|(m, _)| *m == r.colormap) {
+        let Some((_, uniforms)) = r.slots.get(self.slot.load(Ordering::Relaxed)) else {
+            return;
+        };
+        if let Some((_, group)) = groups.iter().find(|(m, _)| *m == self.style.colormap) {
             pass.set_pipeline(&r.pipeline);
-            pass.set_bind_group(0, group, &[]);
+            pass.set_bind_group(0, uniforms, &[]);
+            pass.set_bind_group(1, group, &[]);
             pass.draw(0..3, 0..1);
         }
     }
