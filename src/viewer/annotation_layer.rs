@@ -41,7 +41,19 @@ pub struct AnnotationRenderer {
     uploaded: Option<Uploaded>,
 }
 
+/// A vertex buffer of `bytes`; none when empty, or when larger than the device allows (then that
+/// part of the layer is not drawn and the log says so, rather than a validation error ending
+/// the app: about 10 million cell outlines' fills on a 256 MiB limit).
 fn buffer(device: &wgpu::Device, label: &str, bytes: &[u8]) -> Option<wgpu::Buffer> {
+    let limit = device.limits().max_buffer_size;
+    if bytes.len() as u64 > limit {
+        tracing::warn!(
+            "{label}: {} MB exceed the graphics device's buffer limit of {} MB; not drawn",
+            bytes.len() >> 20,
+            limit >> 20
+        );
+        return None;
+    }
     (!bytes.is_empty()).then(|| {
         device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
