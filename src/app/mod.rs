@@ -554,8 +554,12 @@ impl SentinelApp {
             count: self.annotations.document().items().len(),
             drawn: self.annotations.drawn_as_built(),
             saved: self.annotations.all_saved(),
+            failed: self.annotations.error().is_some(),
         };
         if let Some(report) = bench.frame_end(view, state) {
+            if let Some(why) = self.annotations.error() {
+                eprintln!("annotations: {why}");
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()

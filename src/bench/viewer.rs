@@ -141,6 +141,8 @@ pub struct AnnotationState {
     pub drawn: bool,
     /// Whether every edit is on disk.
     pub saved: bool,
+    /// The import or a save failed (the app shows why): the pans with annotations cannot run.
+    pub failed: bool,
 }
 
 impl ViewerBench {
@@ -264,6 +266,12 @@ impl ViewerBench {
                 }
             }
             Phase::Importing { started } => {
+                if annotations.failed {
+                    // The report says so: no annotations drawn, no time to them.
+                    self.pans.retain(|p| !p.1);
+                    self.phase = Phase::Done;
+                    return Some(self.report(view, annotations.count));
+                }
                 let ms = (now - *started).as_secs_f64() * 1e3;
                 if annotations.count > 0 && annotations.drawn && self.annotations_drawn_ms.is_nan()
                 {
