@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use egui_wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
+use super::uniform_slots::UniformSlots;
+
 use crate::annotate::dense::{DenseLayer, Segment, Vertex, Visible};
 use crate::view::Viewport;
 
 const UNIFORM_BYTES: u64 = 32;
-/// Uniform blocks kept: more than the callbacks one frame draws (two panes). Slots are taken in
-/// turn, so a frame whose paint never ran (nothing visible) cannot make the list grow.
-const SLOTS: usize = 4;
 
 /// A layer's buffers on the GPU.
 struct Uploaded {
@@ -31,12 +30,8 @@ pub struct AnnotationRenderer {
     segment_pipeline: wgpu::RenderPipeline,
     dot_pipeline: wgpu::RenderPipeline,
     fill_pipeline: wgpu::RenderPipeline,
-    layout: wgpu::BindGroupLayout,
-    /// One uniform block per callback in a frame (the main pane and a second pane of the same
-    /// slide each draw the layer with their own view).
-    slots: Vec<(wgpu::Buffer, wgpu::BindGroup)>,
-    /// The next slot this frame's callbacks take; set back to 0 once the frame is painted.
-    next_slot: AtomicUsize,
+    /// One uniform block per callback in a frame (each pane its own view).
+    uniforms: UniformSlots,
     linear_target: bool,
     uploaded: Option<Uploaded>,
 }
@@ -75,22 +70,15 @@ impl AnnotationRenderer {
             label: Some("annotations.wgsl"),
             source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/annotations.wgsl").into()),
         });
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("annotations"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: wgpu::BufferSize::new(UNIFORM_BYTES),
-                },
-                count: None,
-            }],
-        });
+        let uniforms = UniformSlots::new(
+            device,
+            "annotation uniforms",
+            UNIFORM_BYTES,
+            wgpu::ShaderStages::VERTEX_FRAGMENT,
+        );
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("annotations"),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &[Some(uniforms.layout())],
             immediate_size: 0,
         });
         let segment_attributes =
@@ -166,35 +154,10 @@ impl AnnotationRenderer {
             segment_pipeline,
             dot_pipeline,
             fill_pipeline,
-            layout,
-            slots: Vec::new(),
-            next_slot: AtomicUsize::new(0),
+            uniforms,
             linear_target: target.is_srgb(),
             uploaded: None,
         }
-    }
-
-    /// A uniform block for the next callback of this frame.
-    fn take_slot(&mut self, device: &wgpu::Device) -> usize {
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
-        while self.slots.len() <= slot {
-            let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("annotation uniforms"),
-                size: UNIFORM_BYTES,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("annotations"),
-                layout: &self.layout,
-                entries: &[wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniforms.as_entire_binding(),
-                }],
-            });
-            self.slots.push((uniforms, group));
-        }
-        slot
     }
 
     fn upload(&mut self, device: &wgpu::Device, layer: &DenseLayer, version: u64) {
@@ -294,10 +257,9 @@ impl egui_wgpu::CallbackTrait for AnnotationCallback {
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<AnnotationRenderer>() {
             r.upload(device, &self.layer, self.version);
-            let slot = r.take_slot(device);
-            self.slot.store(slot, Ordering::Relaxed);
             let bytes = self.uniform_bytes(screen.size_in_pixels, r.linear_target);
-            queue.write_buffer(&r.slots[slot].0, 0, &bytes);
+            let slot = r.uniforms.write(device, queue, &bytes);
+            self.slot.store(slot, Ordering::Relaxed);
         }
         Vec::new()
     }
@@ -311,12 +273,10 @@ impl egui_wgpu::CallbackTrait for AnnotationCallback {
         let Some(r) = resources.get::<AnnotationRenderer>() else {
             return;
         };
-        // Every prepare of this frame has run: the next frame's callbacks start again at 0.
-        r.next_slot.store(0, Ordering::Relaxed);
-        let Some(up) = r.uploaded.as_ref().filter(|u| u.version == self.version) else {
+        let Some(group) = r.uniforms.group(self.slot.load(Ordering::Relaxed)) else {
             return;
         };
-        let Some((_, group)) = r.slots.get(self.slot.load(Ordering::Relaxed)) else {
+        let Some(up) = r.uploaded.as_ref().filter(|u| u.version == self.version) else {
             return;
         };
         // The shader maps to framebuffer pixels; egui's scissor keeps it inside the canvas.

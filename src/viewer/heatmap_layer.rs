@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use egui_wgpu::wgpu;
 
+use super::uniform_slots::UniformSlots;
+
 use crate::analysis::heatmap::Heatmap;
 use crate::colormap::Colormap;
 use crate::view::Viewport;
@@ -71,11 +73,9 @@ impl HeatmapTexels {
 pub struct HeatmapRenderer {
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
-    uniform_layout: wgpu::BindGroupLayout,
     /// One uniform block per callback in a frame (the main pane and a second pane of the same
-    /// slide may both show the heatmap, each with its view and style), taken in turn.
-    slots: Vec<(wgpu::Buffer, wgpu::BindGroup)>,
-    next_slot: AtomicUsize,
+    /// slide may both show the heatmap, each with its view and style).
+    uniforms: UniformSlots,
     nearest: wgpu::Sampler,
     linear: wgpu::Sampler,
     luts: Vec<(Colormap, wgpu::TextureView)>,
@@ -85,8 +85,6 @@ pub struct HeatmapRenderer {
 }
 
 const UNIFORM_BYTES: u64 = 48;
-/// Uniform blocks kept: more than the callbacks one frame draws (two panes).
-const SLOTS: usize = 4;
 
 impl HeatmapRenderer {
     /// Registers the renderer with eframe's wgpu state (call once at start-up).
@@ -120,19 +118,12 @@ impl HeatmapRenderer {
             ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
             count: None,
         };
-        let uniform_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("heatmap uniforms"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: wgpu::BufferSize::new(UNIFORM_BYTES),
-                },
-                count: None,
-            }],
-        });
+        let uniforms = UniformSlots::new(
+            device,
+            "heatmap uniforms",
+            UNIFORM_BYTES,
+            wgpu::ShaderStages::FRAGMENT,
+        );
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("heatmap"),
             entries: &[
@@ -144,7 +135,7 @@ impl HeatmapRenderer {
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("heatmap"),
-            bind_group_layouts: &[Some(&uniform_layout), Some(&layout)],
+            bind_group_layouts: &[Some(uniforms.layout()), Some(&layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
@@ -200,38 +191,13 @@ impl HeatmapRenderer {
         Self {
             pipeline,
             layout,
-            uniform_layout,
-            slots: Vec::new(),
-            next_slot: AtomicUsize::new(0),
+            uniforms,
             nearest: sampler(wgpu::FilterMode::Nearest),
             linear: sampler(wgpu::FilterMode::Linear),
             luts,
             linear_target: target.is_srgb(),
             current: None,
         }
-    }
-
-    /// A uniform block for the next callback of this frame.
-    fn take_slot(&mut self, device: &wgpu::Device) -> usize {
-        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
-        while self.slots.len() <= slot {
-            let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("heatmap uniforms"),
-                size: UNIFORM_BYTES,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("heatmap uniforms"),
-                layout: &self.uniform_layout,
-                entries: &[wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniforms.as_entire_binding(),
-                }],
-            });
-            self.slots.push((uniforms, group));
-        }
-        slot
     }
 
     fn upload(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, data: &HeatmapTexels) {
@@ -397,9 +363,9 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(r) = resources.get_mut::<HeatmapRenderer>() {
             r.upload(device, queue, &self.data);
-            let slot = r.take_slot(device);
+            let bytes = self.uniform_bytes(r.linear_target);
+            let slot = r.uniforms.write(device, queue, &bytes);
             self.slot.store(slot, Ordering::Relaxed);
-            queue.write_buffer(&r.slots[slot].0, 0, &self.uniform_bytes(r.linear_target));
         }
         Vec::new()
     }
@@ -413,12 +379,10 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
         let Some(r) = resources.get::<HeatmapRenderer>() else {
             return;
         };
-        // Every prepare of this frame has run: the next frame's callbacks start again at 0.
-        r.next_slot.store(0, Ordering::Relaxed);
-        let Some((_, groups)) = &r.current else {
+        let Some(uniforms) = r.uniforms.group(self.slot.load(Ordering::Relaxed)) else {
             return;
         };
-        let Some((_, uniforms)) = r.slots.get(self.slot.load(Ordering::Relaxed)) else {
+        let Some((_, groups)) = &r.current else {
             return;
         };
         if let Some((_, group)) = groups.iter().find(|(m, _)| *m == self.style.colormap) {

@@ -7,6 +7,7 @@
 pub mod annotation_layer;
 mod canvas;
 pub mod heatmap_layer;
+mod uniform_slots;
 pub use canvas::BACKDROP;
 pub mod overview;
 
