@@ -62,6 +62,8 @@ pub struct ViewerBenchReport {
     pub jump_to_complete_ms_p50: f64,
     pub jump_to_complete_ms_p99: f64,
     pub jump_to_complete_ms_max: f64,
+    /// Every jump in order (20x and 40x alternating per place), to see which are slow.
+    pub jump_to_complete_ms: Vec<f64>,
     pub pans: Vec<PanReport>,
     /// Annotations drawn in the pans with them; the time from asking for the import to the first
     /// frame that drew them all, and to all of them being saved in the store (the pans with them
@@ -367,6 +369,7 @@ impl ViewerBench {
             jump_to_complete_ms_p50: percentile(&self.jump_ms, 50.0),
             jump_to_complete_ms_p99: percentile(&self.jump_ms, 99.0),
             jump_to_complete_ms_max: percentile(&self.jump_ms, 100.0),
+            jump_to_complete_ms: self.jump_ms.clone(),
             pans: self
                 .pans
                 .iter()
