@@ -439,18 +439,21 @@ mod tests {
         assert_eq!(drawn(&layer, &v), [3]);
         let all = layer.visible(rect(0.0, 0.0, 10_000.0, 10_000.0), 0.0);
         assert_eq!(drawn(&layer, &all), [0, 1, 2, 3]);
-        // A cell whose centre is just outside the view but whose outline reaches in is drawn.
-        let v = layer.visible(rect(0.0, 0.0, 2045.0, 2045.0), 0.0);
-        let edge = cell_at(2050.0, 100.0);
-        let layer2 = DenseLayer::build(&[edge], (10_000, 10_000), red, false);
         assert_eq!(
-            drawn(
-                &layer2,
-                &layer2.visible(rect(0.0, 0.0, 2045.0, 2045.0), 0.0)
-            ),
+            drawn(&layer, &layer.visible(rect(0.0, 0.0, 2045.0, 2045.0), 0.0)),
             [0]
         );
-        assert_eq!(drawn(&layer, &v), [0]);
+        // A fill triangle filed in the next cell (by its centroid) that reaches into the view is
+        // drawn: the view is widened by the layer's reach.
+        let wide = Annotation::new(Shape::rectangle([2030.0, 100.0], [2200.0, 160.0]), None);
+        let edge = DenseLayer::build(&[wide], (10_000, 10_000), red, true);
+        assert!(edge.fills.starts[1] == 0, "no triangle is filed in cell 0");
+        assert!(edge.reach > 50.0, "{}", edge.reach);
+        let v = edge.visible(rect(0.0, 0.0, 2040.0, 2040.0), 0.0);
+        assert_eq!(v.fills.iter().map(|r| r.end - r.start).sum::<u32>(), 6);
+        // Culling is by grid cell: a view cells away draws none of it.
+        let far = edge.visible(rect(5000.0, 5000.0, 6000.0, 6000.0), 0.0);
+        assert_eq!(far.instances, 0);
     }
 
     #[test]
