@@ -151,7 +151,11 @@ pub fn read_model_tile(
         let l = (v / ds).round() as i64;
         ((l - l.rem_euclid(i64::from(factor))) as f64 * ds).round() as i64
     };
-    let (x, y) = (on_grid(tile.x), on_grid(tile.y));
+    let (x, y) = if factor == 1 {
+        (tile.x.round() as i64, tile.y.round() as i64)
+    } else {
+        (on_grid(tile.x), on_grid(tile.y))
+    };
     let img = if factor == 1 {
         slide.read_region(level, x, y, side, side)?
     } else {
