@@ -212,10 +212,8 @@ impl AnnotationCallback {
         canvas_min: egui::Pos2,
     ) -> Self {
         let ppp = view.pixels_per_point;
-        let origin = [
-            (-f64::from(canvas_min.x) - view.size[0] / 2.0) / view.zoom + view.centre[0],
-            (-f64::from(canvas_min.y) - view.size[1] / 2.0) / view.zoom + view.centre[1],
-        ];
+        // Framebuffer pixel (0, 0) shows the slide point at canvas point -canvas_min.
+        let origin = view.slide_from_screen([-f64::from(canvas_min.x), -f64::from(canvas_min.y)]);
         Self {
             layer,
             version,

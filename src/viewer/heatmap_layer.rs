@@ -313,13 +313,10 @@ impl HeatmapCallback {
         canvas_min: egui::Pos2,
     ) -> Self {
         let ppp = view.pixels_per_point;
-        // Screen point s (canvas-relative) shows slide point (s - size/2) / zoom + centre; a
-        // framebuffer pixel p is screen point p / ppp - canvas_min.
+        // Framebuffer pixel p is canvas point p / ppp - canvas_min: pixel (0, 0) shows the slide
+        // point at canvas point -canvas_min.
         let scale = 1.0 / (view.zoom * ppp);
-        let origin = [
-            (-f64::from(canvas_min.x) - view.size[0] / 2.0) / view.zoom + view.centre[0],
-            (-f64::from(canvas_min.y) - view.size[1] / 2.0) / view.zoom + view.centre[1],
-        ];
+        let origin = view.slide_from_screen([-f64::from(canvas_min.x), -f64::from(canvas_min.y)]);
         Self {
             data,
             style,
