@@ -568,17 +568,12 @@ impl AnalysisUi {
                 ui.ctx()
                     .load_texture("tissue-mask", img, egui::TextureOptions::NEAREST)
             });
-            let r = crate::view::Rect {
-                x0: 0.0,
-                y0: 0.0,
-                x1: f64::from(mask.width) * mask.downsample,
-                y1: f64::from(mask.height) * mask.downsample,
-            };
-            painter.image(
+            view.paint_slide_image(
+                &painter,
+                canvas.min,
                 tex.id(),
-                view.screen_rect(canvas.min, r),
-                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                Color32::WHITE,
+                [mask.width, mask.height],
+                mask.downsample,
             );
         }
         // The adjudicator's dwell map shows whether or not the heatmap does (set only while

@@ -20,6 +20,31 @@ impl SlideView {
         )
     }
 
+    /// Draws `texture`, a picture of the whole slide whose `texels` each cover `downsample`
+    /// level-0 pixels from the slide's origin (a tissue mask, an annotation raster), over the
+    /// canvas at `origin`.
+    pub fn paint_slide_image(
+        &self,
+        painter: &egui::Painter,
+        origin: Pos2,
+        texture: egui::TextureId,
+        texels: [u32; 2],
+        downsample: f64,
+    ) {
+        let r = crate::view::Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: f64::from(texels[0]) * downsample,
+            y1: f64::from(texels[1]) * downsample,
+        };
+        painter.image(
+            texture,
+            self.screen_rect(origin, r),
+            Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
+            Color32::WHITE,
+        );
+    }
+
     /// Runs one frame of the slide canvas in `rect`: input, animation, tile requests, uploads and
     /// drawing. Returns the canvas response (for hover position and context menus).
     pub fn canvas(&mut self, ui: &mut egui::Ui, rect: Rect) -> egui::Response {

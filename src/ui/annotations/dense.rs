@@ -202,17 +202,12 @@ impl AnnotationUi {
             Lod::Raster => {
                 if let Some(tex) = &b.raster {
                     let r = &b.layer.raster;
-                    let extent = crate::view::Rect {
-                        x0: 0.0,
-                        y0: 0.0,
-                        x1: f64::from(r.width) * r.downsample,
-                        y1: f64::from(r.height) * r.downsample,
-                    };
-                    painter.image(
+                    v.paint_slide_image(
+                        painter,
+                        rect.min,
                         tex.id(),
-                        v.screen_rect(rect.min, extent),
-                        egui::Rect::from_min_max(pos2(0.0, 0.0), pos2(1.0, 1.0)),
-                        Color32::WHITE,
+                        [r.width, r.height],
+                        r.downsample,
                     );
                 }
             }
