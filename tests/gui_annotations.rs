@@ -591,17 +591,7 @@ fn thousands_of_detections_draw_from_the_gpu_layer_and_edit_like_one_shape() {
         let image = h.render().expect("render");
         let canvas = h.state().layout().0.expect("canvas");
         let view = h.state().slide_view().expect("view").view;
-        let s = view.screen_from_slide(at);
-        let (x, y) = (canvas.min.x + s[0] as f32, canvas.min.y + s[1] as f32);
-        (-2..=2).any(|dx| {
-            (-2..=2).any(|dy| {
-                let (px, py) = (
-                    (x + dx as f32 * 0.75).floor(),
-                    (y + dy as f32 * 0.75).floor(),
-                );
-                px >= 0.0 && py >= 0.0 && test(image.get_pixel(px as u32, py as u32))
-            })
-        })
+        pixel_near(&image, canvas.min, &view, at, test)
     };
     let settle = |h: &mut Harness<'static, SentinelApp>| {
         run_until(h, "tiles and the layer", |a| {
@@ -697,17 +687,7 @@ fn thousands_of_detections_draw_from_the_gpu_layer_and_edit_like_one_shape() {
     let left = h.state().layout().0.expect("canvas");
     let right_min = egui::pos2(left.max.x + 3.0, left.min.y);
     let seen = |min: egui::Pos2, view: sentinel::view::Viewport, at: [f64; 2]| {
-        let s = view.screen_from_slide(at);
-        let (x, y) = (min.x + s[0] as f32, min.y + s[1] as f32);
-        (-2..=2).any(|dx| {
-            (-2..=2).any(|dy| {
-                let (px, py) = (
-                    (x + dx as f32 * 0.75).floor(),
-                    (y + dy as f32 * 0.75).floor(),
-                );
-                px >= 0.0 && py >= 0.0 && red(image.get_pixel(px as u32, py as u32))
-            })
-        })
+        pixel_near(&image, min, &view, at, &red)
     };
     let main = h.state().slide_view().expect("main").view;
     let second = h.state().second_view().expect("second").view;
@@ -723,4 +703,26 @@ fn thousands_of_detections_draw_from_the_gpu_layer_and_edit_like_one_shape() {
         seen(left.min, main, [1120.0, 1500.0]),
         "the left pane's other side"
     );
+}
+
+/// Whether some pixel of `image` within 1.5 points of slide point `at`, in a pane whose canvas
+/// starts at `min` and shows `view`, passes `test`.
+fn pixel_near(
+    image: &image::RgbaImage,
+    min: egui::Pos2,
+    view: &sentinel::view::Viewport,
+    at: [f64; 2],
+    test: &dyn Fn(&image::Rgba<u8>) -> bool,
+) -> bool {
+    let s = view.screen_from_slide(at);
+    let (x, y) = (min.x + s[0] as f32, min.y + s[1] as f32);
+    (-2..=2).any(|dx| {
+        (-2..=2).any(|dy| {
+            let (px, py) = (
+                (x + dx as f32 * 0.75).floor(),
+                (y + dy as f32 * 0.75).floor(),
+            );
+            px >= 0.0 && py >= 0.0 && test(image.get_pixel(px as u32, py as u32))
+        })
+    })
 }
