@@ -69,11 +69,13 @@ fn settled(app: &SentinelApp) -> bool {
         .is_some_and(|v| v.stats.complete() && v.stats.pending == 0)
 }
 
-/// Places level `level` at 1:1 with its pixel grid on the screen's pixel grid, with slide pixel
-/// (`lx`, `ly`) of that level at the canvas pixel `inset` pixels in from the top-left corner.
+/// Places level `level` read at 1/`reduce` at 1:1 with its pixel grid on the screen's pixel grid,
+/// with pixel (`lx`, `ly`) of that grid at the canvas pixel `inset` pixels in from the top-left
+/// corner.
 fn align_level(
     h: &mut Harness<'static, SentinelApp>,
     level: usize,
+    reduce: u32,
     lx: f64,
     ly: f64,
     inset: f32,
@@ -81,7 +83,7 @@ fn align_level(
     let canvas = h.state().layout().0.expect("canvas drawn");
     let first = (canvas.min.x.ceil() + inset, canvas.min.y.ceil() + inset);
     let v = h.state_mut().slide_view_mut().expect("slide");
-    let ds = v.slide.levels()[level].downsample;
+    let ds = v.slide.levels()[level].downsample * f64::from(reduce);
     let zoom = 1.0 / ds;
     // Screen x of level pixel lx's left edge must be `first.0`: canvas.min.x + (lx*ds - left)*zoom.
     let left = lx * ds - f64::from(first.0 - canvas.min.x) / zoom;
@@ -110,12 +112,14 @@ fn psnr(a: &[[u8; 3]], b: &[[u8; 3]]) -> f64 {
 
 #[allow(clippy::too_many_arguments)]
 /// Compares a `w` x `h` block of the rendered window at `at` with `read_region` of the level
-/// starting at level pixel (lx, ly); also against the same region one row lower, which must be
-/// clearly worse (so an offset by one row would fail).
+/// (`read_region_reduced` at 1/`reduce`) starting at pixel (lx, ly) of that grid; also against
+/// the same region one row lower, which must be clearly worse (so an offset by one row would
+/// fail).
 fn compare(
     h: &mut Harness<'static, SentinelApp>,
     slide: &OpenSlideSource,
     level: usize,
+    reduce: u32,
     lx: u64,
     ly: u64,
     at: (f32, f32),
@@ -130,15 +134,16 @@ fn compare(
             [p[0], p[1], p[2]]
         })
         .collect();
-    let ds = slide.levels()[level].downsample;
+    let ds = slide.levels()[level].downsample * f64::from(reduce);
     let read = |row: u64| -> Vec<[u8; 3]> {
         let r = slide
-            .read_region(
+            .read_region_reduced(
                 level,
                 (lx as f64 * ds) as i64,
                 (row as f64 * ds) as i64,
                 w,
                 hgt,
+                reduce,
             )
             .expect("read");
         r.pixels
@@ -150,11 +155,11 @@ fn compare(
     let shifted = psnr(&shot, &read(ly + 1));
     assert!(
         p > 35.0,
-        "level {level} at ({lx},{ly}): PSNR {p:.1} dB against read_region"
+        "level {level} at 1/{reduce} at ({lx},{ly}): PSNR {p:.1} dB against read_region"
     );
     assert!(
         shifted < p - 5.0,
-        "level {level}: one-row shift not distinguishable ({shifted:.1} vs {p:.1})"
+        "level {level} at 1/{reduce}: one-row shift not distinguishable ({shifted:.1} vs {p:.1})"
     );
 }
 
@@ -165,24 +170,29 @@ fn rendered_slide_matches_read_region_at_several_levels() {
     let mut h = harness(&f.path);
     run_until(&mut h, "the slide to open and load", settled);
     let t = &f.report.scene.tumours[0];
-    // Level 0 on the tumour, level 1 and 2 on tissue, and a pan at level 0.
+    // Level 0 on the tumour, level 1 and 2 on tissue, a pan at level 0, and level 0 at half size
+    // (a zoom between levels 0 and 1, 4x apart, is drawn from level 0 read at 1/2).
     let cases = [
-        (0usize, t.cx / 1.0 - 200.0, t.cy - 150.0),
-        (1, t.cx / 4.0 - 150.0, t.cy / 4.0 - 100.0),
-        (2, 20.0, 20.0),
-        (0, t.cx - 30.0, t.cy + 40.0),
+        (0usize, 1, t.cx / 1.0 - 200.0, t.cy - 150.0),
+        (1, 1, t.cx / 4.0 - 150.0, t.cy / 4.0 - 100.0),
+        (2, 1, 20.0, 20.0),
+        (0, 1, t.cx - 30.0, t.cy + 40.0),
+        (0, 2, t.cx / 2.0 - 120.0, t.cy / 2.0 - 90.0),
     ];
-    for (level, lx, ly) in cases {
+    for (level, reduce, lx, ly) in cases {
         let (lx, ly) = (lx.max(0.0).floor(), ly.max(0.0).floor());
-        let at = align_level(&mut h, level, lx, ly, 8.0);
+        let at = align_level(&mut h, level, reduce, lx, ly, 8.0);
         run_until(&mut h, "full resolution", settled);
+        let stats = h.state().slide_view().expect("slide").stats;
         assert_eq!(
-            h.state().slide_view().expect("slide").stats.level,
-            level,
+            (stats.level, stats.reduce),
+            (level, reduce),
             "drawn at the wrong level"
         );
         let (w, hh) = if level == 2 { (200, 150) } else { (400, 300) };
-        compare(&mut h, &slide, level, lx as u64, ly as u64, at, w, hh);
+        compare(
+            &mut h, &slide, level, reduce, lx as u64, ly as u64, at, w, hh,
+        );
     }
 }
 

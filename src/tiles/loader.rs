@@ -56,7 +56,7 @@ impl TileLoader {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
         });
-        let grids = TileGrid::for_levels(slide.levels());
+        let grids = TileGrid::for_display(slide.levels());
         let (tx, results) = channel();
         let workers = (0..threads.max(1))
             .filter_map(|i| {
@@ -153,7 +153,8 @@ fn worker(
     }
 }
 
-/// Reads one tile with its gutter, converted for the GPU.
+/// Reads one tile with its gutter, converted for the GPU (a reduced grid's tile at its reduced
+/// size, which a JPEG-tiled slide decodes directly).
 pub fn read_tile(
     slide: &dyn SlideSource,
     grid: &TileGrid,
@@ -164,7 +165,12 @@ pub fn read_tile(
     let ly = i64::from(tile.row) * i64::from(TILE_PX) - i64::from(GUTTER_PX);
     let x0 = (lx as f64 * grid.downsample).round() as i64;
     let y0 = (ly as f64 * grid.downsample).round() as i64;
-    let img = slide.read_region(tile.level as usize, x0, y0, side, side)?;
+    let level = grid.source_level as usize;
+    let img = if grid.reduce > 1 {
+        slide.read_region_reduced(level, x0, y0, side, side, grid.reduce)?
+    } else {
+        slide.read_region(level, x0, y0, side, side)?
+    };
     Ok(Arc::new(egui::ColorImage::from_rgba_unmultiplied(
         [side as usize, side as usize],
         &img.pixels,

@@ -77,6 +77,8 @@ mod tests {
         .enumerate()
         .map(|(i, &(w, h, ds))| TileGrid {
             level: i as u32,
+            source_level: i as u32,
+            reduce: 1,
             width_px: w,
             height_px: h,
             downsample: ds,

@@ -300,7 +300,12 @@ pub fn status_bar(
             Some(m) => ui.label(format!("{m:.1}x")),
             None => ui.label(format!("zoom {:.3}", v.view.zoom_px())),
         };
-        ui.label(format!("level {}", v.stats.level));
+        if v.stats.reduce > 1 {
+            ui.label(format!("level {} at 1/{}", v.stats.level, v.stats.reduce))
+                .on_hover_text("Read at reduced size: this zoom falls between two pyramid levels");
+        } else {
+            ui.label(format!("level {}", v.stats.level));
+        }
         ui.separator();
         let (cpu, gpu) = v.memory();
         ui.label(format!(

@@ -118,8 +118,10 @@ impl SlideView {
         let visible_tiles = visible.len();
 
         let pending = self.loader.pending();
+        let drawn = &self.grids[target as usize];
         self.stats = FrameStats {
-            level: target as usize,
+            level: drawn.source_level as usize,
+            reduce: drawn.reduce,
             visible_tiles,
             full_res_tiles: full_res,
             pending,

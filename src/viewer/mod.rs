@@ -51,7 +51,10 @@ impl Default for Budgets {
 /// What the status bar and the screenshot/benchmark drivers need to know about the last frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FrameStats {
+    /// The slide's pyramid level drawn...
     pub level: usize,
+    /// ...at 1/`reduce` of its size (1: as stored).
+    pub reduce: u32,
     /// Visible tiles of the drawn level.
     pub visible_tiles: usize,
     /// Of those, how many were drawn at full resolution.
@@ -100,7 +103,7 @@ impl SlideView {
         budgets: Budgets,
         repaint: Arc<dyn Fn() + Send + Sync>,
     ) -> Self {
-        let grids = TileGrid::for_levels(slide.levels());
+        let grids = TileGrid::for_display(slide.levels());
         let loader = TileLoader::new(Arc::clone(&slide), budgets.reader_threads, repaint);
         let base_mag = base_magnification(slide.objective_power(), slide.mpp().map(|m| m.0));
         Self {
