@@ -132,6 +132,10 @@ pub struct SentinelApp {
     screenshot: Screenshot,
     exit: ExitStatus,
     repaint: Arc<dyn Fn() + Send + Sync>,
+    /// What tile readers call: one frame per call. (`request_repaint` gives two, the second for
+    /// widgets that settle a frame late; the canvas asks for its own next frame while uploads
+    /// remain, and a spare frame takes CPU from the readers, all of it on a software rasteriser.)
+    tile_wake: Arc<dyn Fn() + Send + Sync>,
     bench: Option<crate::bench::viewer::ViewerBench>,
     /// The benchmark's annotations were asked for.
     bench_imported: bool,
@@ -171,6 +175,9 @@ impl SentinelApp {
     pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch, exit: ExitStatus) -> Self {
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let ctx = cc.egui_ctx.clone();
+        let tile_wake: Arc<dyn Fn() + Send + Sync> =
+            Arc::new(move || ctx.request_repaint_after(std::time::Duration::from_millis(1)));
         let recent = RecentFiles::load(&launch.data_dir.join("recent.json"));
         let screenshot = match &launch.screenshot {
             Some(p) => Screenshot::Waiting {
@@ -230,6 +237,7 @@ impl SentinelApp {
             screenshot,
             exit,
             repaint,
+            tile_wake,
         };
         match app.launch.slide.clone() {
             Some(p) => app.open(p),

@@ -88,12 +88,11 @@ impl SentinelApp {
                     self.recent
                         .save_in_background(self.launch.data_dir.join("recent.json"));
                 }
-                let repaint = Arc::clone(&self.repaint);
                 self.current = Some(SlideView::new(
                     opened.slide,
                     opened.overview,
                     self.launch.budgets,
-                    repaint,
+                    Arc::clone(&self.tile_wake),
                 ));
                 self.associated.clear();
                 self.pending_associated = opened.associated;

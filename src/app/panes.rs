@@ -120,7 +120,7 @@ impl SentinelApp {
                     ..self.launch.budgets
                 };
                 self.second = Some(SecondPane {
-                    view: SlideView::new(slide, overview, budgets, Arc::clone(&self.repaint)),
+                    view: SlideView::new(slide, overview, budgets, Arc::clone(&self.tile_wake)),
                     linked: true,
                     overlay: false,
                     offset: [0.0, 0.0],

@@ -1,12 +1,18 @@
 //! Worker threads that read tiles. The UI thread hands over an ordered wish list (replacing the
 //! previous one, which cancels whatever left the view) and drains finished tiles; it never reads a
-//! file and never waits. Each delivered tile calls `notify` (the app's repaint request).
+//! file and never waits.
+//!
+//! Readers call `notify` (the app's repaint request) when the last tile the view waits for
+//! arrives, not on every tile: a frame drawn between two tiles of one view shows nothing the
+//! complete frame will not, and drawing it takes CPU the readers need (on a software rasteriser,
+//! a whole frame's worth). The canvas redraws on its own every [`PROGRESS_INTERVAL`] while tiles
+//! are pending, which shows progress on slow storage.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{GUTTER_PX, TILE_PX, TileGrid, TileId};
 use crate::slide::{SlideError, SlideSource};
@@ -20,11 +26,25 @@ pub struct LoadedTile {
     pub read_seconds: f64,
 }
 
+/// How often the canvas redraws while tiles are pending, with those that came.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
 #[derive(Default)]
 struct Queue {
     wanted: VecDeque<TileId>,
     in_flight: HashSet<TileId>,
+    /// The tiles the view waits for that are not delivered yet.
+    urgent: HashSet<TileId>,
     shutdown: bool,
+}
+
+impl Queue {
+    /// Takes `tile` off the books; whether the UI should now be woken (it was the last tile the
+    /// view waited for).
+    fn delivered(&mut self, tile: &TileId) -> bool {
+        self.in_flight.remove(tile);
+        self.urgent.remove(tile) && self.urgent.is_empty()
+    }
 }
 
 struct Shared {
@@ -79,8 +99,14 @@ impl TileLoader {
         }
     }
 
-    /// Replaces the wish list. Tiles being read stay in flight and are delivered.
-    pub fn request(&self, wanted: impl IntoIterator<Item = TileId>) {
+    /// Replaces the wish list. Tiles being read stay in flight and are delivered. `urgent` are
+    /// the tiles the view waits for (each also in `wanted`, or in flight): the UI is woken when
+    /// the last of them arrives.
+    pub fn request(
+        &self,
+        wanted: impl IntoIterator<Item = TileId>,
+        urgent: impl IntoIterator<Item = TileId>,
+    ) {
         let mut q = self.shared.lock();
         let in_flight = std::mem::take(&mut q.in_flight);
         q.wanted = wanted
@@ -88,6 +114,7 @@ impl TileLoader {
             .filter(|t| !in_flight.contains(t))
             .collect();
         q.in_flight = in_flight;
+        q.urgent = urgent.into_iter().collect();
         drop(q);
         self.shared.wake.notify_all();
     }
@@ -145,11 +172,13 @@ fn worker(
         // Deliver before leaving the in-flight set, so a tile is always either in flight or
         // in the channel until the UI drains it (the UI never re-requests it in between).
         let sent = tx.send(loaded).is_ok();
-        shared.lock().in_flight.remove(&tile);
+        let wake = shared.lock().delivered(&tile);
         if !sent {
             return;
         }
-        notify();
+        if wake {
+            notify();
+        }
     }
 }
 
@@ -175,4 +204,151 @@ pub fn read_tile(
         [side as usize, side as usize],
         &img.pixels,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::slide::{Level, QUICKHASH_PROPERTY, RgbaImage, SlideId};
+
+    /// A slide whose tiles take a moment to read.
+    struct Slow {
+        path: PathBuf,
+        id: SlideId,
+        levels: Vec<Level>,
+        props: BTreeMap<String, String>,
+    }
+
+    impl Slow {
+        fn new() -> Self {
+            let levels = vec![Level {
+                width_px: 4096,
+                height_px: 4096,
+                downsample: 1.0,
+                tile_size_px: None,
+            }];
+            let props = BTreeMap::from([(QUICKHASH_PROPERTY.to_string(), "ab".to_string())]);
+            let path = PathBuf::from("slow.svs");
+            let id = SlideId::compute(&path, &props, &levels).expect("id from the quickhash");
+            Self {
+                path,
+                id,
+                levels,
+                props,
+            }
+        }
+    }
+
+    impl SlideSource for Slow {
+        fn path(&self) -> &Path {
+            &self.path
+        }
+        fn id(&self) -> &SlideId {
+            &self.id
+        }
+        fn levels(&self) -> &[Level] {
+            &self.levels
+        }
+        fn mpp(&self) -> Option<(f64, f64)> {
+            None
+        }
+        fn objective_power(&self) -> Option<f64> {
+            None
+        }
+        fn vendor(&self) -> &str {
+            "test"
+        }
+        fn properties(&self) -> &BTreeMap<String, String> {
+            &self.props
+        }
+        fn associated_image_names(&self) -> &[String] {
+            &[]
+        }
+        fn associated_image(&self, _: &str) -> Result<RgbaImage, SlideError> {
+            Ok(RgbaImage::transparent(1, 1))
+        }
+        fn read_region(
+            &self,
+            _: usize,
+            _: i64,
+            _: i64,
+            w: u32,
+            h: u32,
+        ) -> Result<RgbaImage, SlideError> {
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(RgbaImage::transparent(w, h))
+        }
+    }
+
+    fn tile(col: u32) -> TileId {
+        TileId {
+            level: 0,
+            col,
+            row: 0,
+        }
+    }
+
+    #[test]
+    fn the_ui_is_woken_once_when_the_last_tile_the_view_waits_for_arrives() {
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        let loader = TileLoader::new(
+            Arc::new(Slow::new()),
+            2,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        // Three tiles in view, then nine prefetched around it.
+        loader.request((0..12).map(tile), (0..3).map(tile));
+        let started = Instant::now();
+        let wait_for = |n: usize| {
+            let mut got = Vec::new();
+            while got.len() < n || loader.pending() > 0 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "tiles never came"
+                );
+                got.extend(loader.drain().into_iter().map(|t| t.tile));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // A wake comes just after its tile leaves the books.
+            std::thread::sleep(Duration::from_millis(50));
+            got
+        };
+        assert_eq!(wait_for(12).len(), 12);
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            1,
+            "one wake for the view's tiles, none for each prefetched tile"
+        );
+        // A view with nothing missing wakes nobody; one with a tile missing wakes once more.
+        loader.request([tile(20), tile(21)], []);
+        assert_eq!(wait_for(2).len(), 2);
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        loader.request([tile(30), tile(31)], [tile(31)]);
+        assert_eq!(wait_for(2).len(), 2);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_tile_the_view_waits_for_wakes_only_when_it_is_the_last() {
+        let mut q = Queue {
+            urgent: [tile(1), tile(2)].into_iter().collect(),
+            in_flight: [tile(1), tile(2), tile(3)].into_iter().collect(),
+            ..Queue::default()
+        };
+        assert!(!q.delivered(&tile(3)), "prefetched");
+        assert!(!q.delivered(&tile(1)), "one still missing");
+        assert!(q.delivered(&tile(2)), "the last");
+        assert!(q.in_flight.is_empty());
+        assert!(
+            !q.delivered(&tile(2)),
+            "delivered twice (re-read) wakes once"
+        );
+    }
 }

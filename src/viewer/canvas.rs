@@ -129,9 +129,15 @@ impl SlideView {
             animating,
         };
         // Keep frames coming only while something is changing: animation, uploads still queued,
-        // or tiles on their way (the reader that delivers one also requests a repaint).
+        // or tiles on their way. The reader that delivers the last tile the view waits for wakes
+        // the UI; meanwhile a slow redraw shows those that came, and a slower one keeps the
+        // status bar's count of prefetched tiles true.
         if animating || more {
             ctx.request_repaint();
+        } else if full_res < visible_tiles {
+            ctx.request_repaint_after(crate::tiles::loader::PROGRESS_INTERVAL);
+        } else if pending > 0 {
+            ctx.request_repaint_after(std::time::Duration::from_secs(1));
         }
         response
     }

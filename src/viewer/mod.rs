@@ -263,7 +263,8 @@ impl SlideView {
         }
     }
 
-    /// Hands the loader the current wish list (what is neither cached nor failed).
+    /// Hands the loader the current wish list (what is neither cached nor failed), and which of
+    /// it the view waits for.
     ///
     /// The list is cut, in priority order, to what fits in three quarters of the RAM cache: a
     /// longer list would have prefetched tiles evict each other and be fetched again forever.
@@ -279,11 +280,13 @@ impl SlideView {
             .count();
         let fits = self.budgets.cpu_bytes * 3 / 4 / tile_bytes;
         plan.truncate(fits.max(must));
+        let visible = self.visible_tiles();
         let cpu = &self.cpu;
         let failed = &self.failed;
+        let missing = |t: &TileId| !cpu.contains(t) && !failed.contains(t);
         self.loader.request(
-            plan.into_iter()
-                .filter(|t| !cpu.contains(t) && !failed.contains(t)),
+            plan.into_iter().filter(missing),
+            visible.into_iter().filter(missing),
         );
     }
 
