@@ -348,6 +348,9 @@ impl eframe::App for SentinelApp {
     fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         if let Some(b) = &mut self.bench {
             b.frame_start(frame.info().cpu_usage);
+            if let Some(v) = self.current.as_mut() {
+                b.before_canvas(v);
+            }
         }
         let now = self.preferences();
         if let Some(p) = &mut self.prefs {
@@ -573,8 +576,13 @@ impl SentinelApp {
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        } else if bench.wants_continuous_frames() {
-            ctx.request_repaint();
+        } else {
+            use crate::bench::viewer::NextFrame;
+            match bench.next_frame() {
+                NextFrame::Every => ctx.request_repaint(),
+                NextFrame::One => ctx.request_repaint_after(std::time::Duration::from_millis(1)),
+                NextFrame::None => {}
+            }
         }
     }
 }
