@@ -4,9 +4,6 @@
 use super::{TileGrid, TileId};
 use crate::view::{Rect, Viewport};
 
-/// Cap on prefetched tiles of the next finer level (it has 16x as many tiles as the view needs).
-const FINER_PREFETCH: usize = 24;
-
 /// Tiles of `grid` intersecting `area`, nearest `centre` first.
 pub fn tiles_by_distance(grid: &TileGrid, area: Rect, centre: [f64; 2]) -> Vec<TileId> {
     let Some((cols, rows)) = grid.range(area) else {
@@ -29,7 +26,7 @@ pub fn tiles_by_distance(grid: &TileGrid, area: Rect, centre: [f64; 2]) -> Vec<T
 /// 2. the visible tiles of the target level, nearest the centre first,
 /// 3. a one-tile ring around the view at the target level (panning),
 /// 4. the next coarser level under the view (zooming out, and a better fallback),
-/// 5. the tiles of the next finer level nearest the centre (zooming in).
+/// 5. the tiles of the next finer level that a zoom in to it around the centre would show.
 pub fn plan(view: &Viewport, grids: &[TileGrid], target: usize) -> Vec<TileId> {
     let Some(coarsest) = grids.last() else {
         return Vec::new();
@@ -51,11 +48,18 @@ pub fn plan(view: &Viewport, grids: &[TileGrid], target: usize) -> Vec<TileId> {
         out.extend(tiles_by_distance(coarser, visible, centre));
     }
     if target > 0 {
-        out.extend(
-            tiles_by_distance(&grids[target - 1], visible, centre)
-                .into_iter()
-                .take(FINER_PREFETCH),
-        );
+        // Zooming in from a level read at half size to the full level at the same place (20x to
+        // 40x) is the commonest move; this makes it instant once the prefetch is done.
+        let finer = &grids[target - 1];
+        let k = finer.downsample / t.downsample / 2.0;
+        let (hw, hh) = ((visible.x1 - visible.x0) * k, (visible.y1 - visible.y0) * k);
+        let zoomed_in = Rect {
+            x0: centre[0] - hw,
+            y0: centre[1] - hh,
+            x1: centre[0] + hw,
+            y1: centre[1] + hh,
+        };
+        out.extend(tiles_by_distance(finer, zoomed_in, centre));
     }
     let mut seen = std::collections::HashSet::with_capacity(out.len());
     out.retain(|t| seen.insert(*t));
@@ -130,9 +134,24 @@ mod tests {
     #[test]
     fn plan_includes_neighbour_levels_and_no_duplicates() {
         let g = grids();
-        let p = plan(&view(), &g, 1);
+        let mut v = view();
+        v.zoom = 0.25;
+        let p = plan(&v, &g, 1);
         assert!(p.iter().any(|t| t.level == 2), "coarser prefetch");
-        assert!(p.iter().filter(|t| t.level == 0).count() <= FINER_PREFETCH);
+        // Level 0 where a 4x zoom in at the centre lands: the 1920 x 1080 px middle of the view
+        // (which spans 7680 x 4320 px of level 0), columns 191..=199 and rows 154..=158.
+        let finer: Vec<(u32, u32)> = p
+            .iter()
+            .filter(|t| t.level == 0)
+            .map(|t| (t.col, t.row))
+            .collect();
+        assert_eq!(finer.len(), 9 * 5);
+        assert_eq!(finer[0], (195, 156), "the centre first");
+        assert!(
+            finer
+                .iter()
+                .all(|&(c, r)| (191..=199).contains(&c) && (154..=158).contains(&r))
+        );
         let mut sorted = p.clone();
         sorted.sort();
         sorted.dedup();
