@@ -6,7 +6,7 @@
 //! arrives, not on every tile: a frame drawn between two tiles of one view shows nothing the
 //! complete frame will not, and drawing it takes CPU the readers need (on a software rasteriser,
 //! a whole frame's worth). The canvas redraws on its own every [`PROGRESS_INTERVAL`] while tiles
-//! are pending, which shows progress on slow storage.
+//! in view are missing, which shows progress on slow storage.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -26,7 +26,7 @@ pub struct LoadedTile {
     pub read_seconds: f64,
 }
 
-/// How often the canvas redraws while tiles are pending, with those that came.
+/// How often the canvas redraws while tiles in view are missing, with those that came.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Default)]
@@ -122,6 +122,11 @@ impl TileLoader {
     /// Tiles finished since the last call.
     pub fn drain(&self) -> Vec<LoadedTile> {
         self.results.try_iter().collect()
+    }
+
+    /// Whether tiles the view waits for are still to come (a tile that failed is not waited for).
+    pub fn view_waiting(&self) -> bool {
+        !self.shared.lock().urgent.is_empty()
     }
 
     /// Tiles queued or being read.
@@ -326,6 +331,7 @@ mod tests {
             1,
             "one wake for the view's tiles, none for each prefetched tile"
         );
+        assert!(!loader.view_waiting());
         // A view with nothing missing wakes nobody; one with a tile missing wakes once more.
         loader.request([tile(20), tile(21)], []);
         assert_eq!(wait_for(2).len(), 2);

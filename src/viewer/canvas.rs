@@ -134,7 +134,7 @@ impl SlideView {
         // status bar's count of prefetched tiles true.
         if animating || more {
             ctx.request_repaint();
-        } else if full_res < visible_tiles {
+        } else if self.loader.view_waiting() {
             ctx.request_repaint_after(crate::tiles::loader::PROGRESS_INTERVAL);
         } else if pending > 0 {
             ctx.request_repaint_after(std::time::Duration::from_secs(1));
