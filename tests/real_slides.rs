@@ -126,104 +126,129 @@ fn real_slides_open_with_expected_metadata_and_pixels() {
 /// stays the reader.
 #[test]
 fn direct_tile_path_reads_what_openslide_reads() {
-    use sentinel::slide::DirectTiffSource;
+    use sentinel::slide::{DirectTiffSource, JpegCodec};
     let data = common::shared_data();
-    // (slide, read directly, the largest difference allowed). zune-jpeg's IDCT and chroma
-    // upsampling round differently from libjpeg-turbo's (OpenSlide's): by at most 1 where the
-    // JPEG holds R, G, B (Aperio's CMU-1), by at most 4 of 255 on YCbCr 4:2:0 tiles.
-    let cases: Vec<(std::path::PathBuf, bool, u8)> = vec![
-        (data.join("slides/CMU-1-Small-Region.svs"), true, 1),
-        (data.join("slides/camelyon16-tumor_001-level5.tif"), true, 4),
-        (common::svs().path.clone(), true, 4),
-        (common::tiff().path.clone(), true, 4),
+    // (slide, read directly, the largest difference allowed with zune-jpeg, with libjpeg-turbo).
+    // libjpeg-turbo is what OpenSlide decodes with: the same pixels. zune-jpeg's IDCT and chroma
+    // upsampling round differently: by at most 1 where the JPEG holds R, G, B (Aperio's CMU-1),
+    // by at most 4 of 255 on YCbCr 4:2:0 tiles.
+    let cases: Vec<(std::path::PathBuf, bool, u8, u8)> = vec![
+        (data.join("slides/CMU-1-Small-Region.svs"), true, 1, 0),
+        (
+            data.join("slides/camelyon16-tumor_001-level5.tif"),
+            true,
+            4,
+            0,
+        ),
+        (common::svs().path.clone(), true, 4, 0),
+        (common::tiff().path.clone(), true, 4, 0),
         (
             data.join("slides/TCGA-CR-7395-01A-01-TS1-jp2k.svs"),
             false,
             0,
+            0,
         ),
     ];
     let mut worst = 0u8;
-    for (path, direct, bound) in cases {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let reference = OpenSlideSource::open(&path).expect("opens");
-        let fast = match DirectTiffSource::new(OpenSlideSource::open(&path).expect("opens")) {
-            Ok(f) => f,
-            Err(_) => {
-                assert!(!direct, "{name}: not taken by the direct path");
-                eprintln!("{name}: OpenSlide reads it");
-                continue;
-            }
-        };
-        assert!(direct, "{name}: taken by the direct path");
-        let mut rng = fastrand::Rng::with_seed(3);
-        let (mut slide_worst, mut differing, mut total) = (0u8, 0usize, 0usize);
-        for (level, l) in reference.levels().iter().enumerate() {
-            // Where the downsample is not a whole number, OpenSlide resamples a region by its
-            // sub-pixel remainder; the direct path reads whole pixels. Compared where both read
-            // whole pixels.
-            if (l.downsample - l.downsample.round()).abs() > 1e-9 {
-                eprintln!(
-                    "{name} level {level}: downsample {} not compared",
-                    l.downsample
-                );
-                continue;
-            }
-            let (w, h) = (l.width_px as i64, l.height_px as i64);
-            for i in 0..40 {
-                let (rw, rh) = (rng.u32(1..400), rng.u32(1..300));
-                // Every tenth region hangs over an edge.
-                let (lx, ly) = if i % 10 == 0 {
-                    (w - i64::from(rw) / 2, rng.i64(-50..h))
-                } else {
-                    (rng.i64(0..w.max(1)), rng.i64(0..h.max(1)))
-                };
-                let x = (lx as f64 * l.downsample).round() as i64;
-                let y = (ly as f64 * l.downsample).round() as i64;
-                let a = reference
-                    .read_region(level, x, y, rw, rh)
-                    .expect("OpenSlide");
-                let b = fast.read_region(level, x, y, rw, rh).expect("direct");
-                let diff = a
-                    .pixels
-                    .iter()
-                    .zip(&b.pixels)
-                    .map(|(p, q)| p.abs_diff(*q))
-                    .max()
-                    .unwrap_or(0);
-                let alpha_same = a
-                    .pixels
-                    .chunks(4)
-                    .zip(b.pixels.chunks(4))
-                    .all(|(p, q)| p[3] == q[3]);
-                assert!(
-                    alpha_same,
-                    "{name} level {level} at ({lx}, {ly}) {rw}x{rh}: coverage differs"
-                );
-                worst = worst.max(diff);
-                slide_worst = slide_worst.max(diff);
-                differing += a
-                    .pixels
-                    .iter()
-                    .zip(&b.pixels)
-                    .filter(|(p, q)| p != q)
-                    .count();
-                total += a.pixels.len();
-                assert!(
-                    diff <= bound,
-                    "{name} level {level} at ({lx}, {ly}) {rw}x{rh}: max difference {diff}"
-                );
-            }
+    for (path, direct, zune_bound, turbo_bound) in cases {
+        for (codec, bound) in [
+            (JpegCodec::LibjpegTurbo, turbo_bound),
+            (JpegCodec::Zune, zune_bound),
+        ] {
+            let name = format!(
+                "{} ({codec:?})",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            );
+            let reference = OpenSlideSource::open(&path).expect("opens");
+            let fast = match DirectTiffSource::new(OpenSlideSource::open(&path).expect("opens")) {
+                Ok(f) => f.with_codec(codec),
+                Err(_) => {
+                    assert!(!direct, "{name}: not taken by the direct path");
+                    eprintln!("{name}: OpenSlide reads it");
+                    continue;
+                }
+            };
+            assert!(direct, "{name}: taken by the direct path");
+            worst = worst.max(compare_with_openslide(&name, &reference, &fast, bound));
         }
-        eprintln!(
-            "{name}: direct path, {} level(s): max difference {slide_worst}, {:.4}% of samples differ",
-            reference.levels().len(),
-            100.0 * differing as f64 / total.max(1) as f64
-        );
     }
     eprintln!("largest difference from OpenSlide: {worst}");
+}
+
+/// Regions of every level at random places and sizes, read by both; each within `bound` of 255
+/// (and the same coverage). Returns the largest difference.
+fn compare_with_openslide(
+    name: &str,
+    reference: &OpenSlideSource,
+    fast: &dyn SlideSource,
+    bound: u8,
+) -> u8 {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let (mut slide_worst, mut differing, mut total) = (0u8, 0usize, 0usize);
+    for (level, l) in reference.levels().iter().enumerate() {
+        // Where the downsample is not a whole number, OpenSlide resamples a region by its
+        // sub-pixel remainder; the direct path reads whole pixels. Compared where both read
+        // whole pixels.
+        if (l.downsample - l.downsample.round()).abs() > 1e-9 {
+            eprintln!(
+                "{name} level {level}: downsample {} not compared",
+                l.downsample
+            );
+            continue;
+        }
+        let (w, h) = (l.width_px as i64, l.height_px as i64);
+        for i in 0..40 {
+            let (rw, rh) = (rng.u32(1..400), rng.u32(1..300));
+            // Every tenth region hangs over an edge.
+            let (lx, ly) = if i % 10 == 0 {
+                (w - i64::from(rw) / 2, rng.i64(-50..h))
+            } else {
+                (rng.i64(0..w.max(1)), rng.i64(0..h.max(1)))
+            };
+            let x = (lx as f64 * l.downsample).round() as i64;
+            let y = (ly as f64 * l.downsample).round() as i64;
+            let a = reference
+                .read_region(level, x, y, rw, rh)
+                .expect("OpenSlide");
+            let b = fast.read_region(level, x, y, rw, rh).expect("direct");
+            let diff = a
+                .pixels
+                .iter()
+                .zip(&b.pixels)
+                .map(|(p, q)| p.abs_diff(*q))
+                .max()
+                .unwrap_or(0);
+            let alpha_same = a
+                .pixels
+                .chunks(4)
+                .zip(b.pixels.chunks(4))
+                .all(|(p, q)| p[3] == q[3]);
+            assert!(
+                alpha_same,
+                "{name} level {level} at ({lx}, {ly}) {rw}x{rh}: coverage differs"
+            );
+            slide_worst = slide_worst.max(diff);
+            differing += a
+                .pixels
+                .iter()
+                .zip(&b.pixels)
+                .filter(|(p, q)| p != q)
+                .count();
+            total += a.pixels.len();
+            assert!(
+                diff <= bound,
+                "{name} level {level} at ({lx}, {ly}) {rw}x{rh}: max difference {diff}"
+            );
+        }
+    }
+    eprintln!(
+        "{name}: direct path, {} level(s): max difference {slide_worst}, {:.4}% of samples differ",
+        reference.levels().len(),
+        100.0 * differing as f64 / total.max(1) as f64
+    );
+    slide_worst
 }
 
 /// Reduced-size reads (the analysis reads tiles at 1/2, 1/4, 1/8 of a level with the JPEG's reduced

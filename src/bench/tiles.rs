@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::slide::{DirectTiffSource, OpenSlideSource, SlideError, SlideSource};
+use crate::slide::{DirectTiffSource, JpegCodec, OpenSlideSource, SlideError, SlideSource};
 
 pub const TILE: u32 = 256;
 
@@ -189,14 +189,25 @@ pub fn run(
                 report(&r);
                 rows.push(r);
 
-                if let Ok(direct) = DirectTiffSource::new(OpenSlideSource::open(&spec.slide)?) {
+                for (codec, name) in [
+                    (
+                        JpegCodec::LibjpegTurbo,
+                        "sentinel direct JPEG (libjpeg-turbo)",
+                    ),
+                    (JpegCodec::Zune, "sentinel direct JPEG (zune-jpeg)"),
+                ] {
+                    let Ok(direct) = DirectTiffSource::new(OpenSlideSource::open(&spec.slide)?)
+                    else {
+                        break;
+                    };
+                    let direct = direct.with_codec(codec);
                     let secs = timed(&positions, threads, |x, y| {
                         direct
                             .read_region(level, x, y, TILE, TILE)
                             .map(|img| img.pixels.len())
                             .unwrap_or(0)
                     });
-                    let r = row("sentinel direct JPEG", at, threads, positions.len(), secs);
+                    let r = row(name, at, threads, positions.len(), secs);
                     report(&r);
                     rows.push(r);
                 }

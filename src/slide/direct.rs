@@ -127,12 +127,25 @@ fn jpeg_levels(path: &Path) -> Vec<JpegLevel> {
 /// (level, tile index, reduction: 1 for full size, else 2, 4 or 8).
 type TileKey = (usize, u32, u32);
 
+/// The JPEG decoder of full-size tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpegCodec {
+    /// libjpeg-turbo (TurboJPEG 3, built with the crate): the decoder OpenSlide uses, so the same
+    /// pixels. Tiles with Aperio's RGB quirk go to zune-jpeg (TurboJPEG cannot be told a stream's
+    /// colour space).
+    LibjpegTurbo,
+    /// zune-jpeg (pure Rust): within 1 of 255 of libjpeg-turbo on YCbCr 4:4:4, within 4 on 4:2:0
+    /// (its chroma upsampling differs at block edges).
+    Zune,
+}
+
 /// A slide read through its JPEG tiles, with OpenSlide for everything else.
 pub struct DirectTiffSource {
     inner: OpenSlideSource,
     file: std::fs::File,
     levels: Vec<JpegLevel>,
     cache: Vec<Mutex<crate::tiles::cache::ByteLru<TileKey, Arc<Vec<u8>>>>>,
+    codec: JpegCodec,
 }
 
 impl DirectTiffSource {
@@ -166,7 +179,14 @@ impl DirectTiffSource {
             file,
             levels,
             cache,
+            codec: JpegCodec::LibjpegTurbo,
         })
+    }
+
+    /// The same reader with another decoder of full-size tiles (the benchmark compares them).
+    pub fn with_codec(mut self, codec: JpegCodec) -> Self {
+        self.codec = codec;
+        self
     }
 
     fn corrupt(&self, reason: String) -> SlideError {
@@ -206,7 +226,14 @@ impl DirectTiffSource {
             })?;
             let stream = with_tables(&raw, l.tables.as_deref());
             let decoded = if factor == 1 {
-                decode_rgb(&stream, l.rgb_components, (tw, th))
+                match self.codec {
+                    JpegCodec::LibjpegTurbo => {
+                        decode_rgb_turbo(&stream, l.rgb_components, (tw, th)).and_then(|px| {
+                            px.map_or_else(|| decode_rgb(&stream, l.rgb_components, (tw, th)), Ok)
+                        })
+                    }
+                    JpegCodec::Zune => decode_rgb(&stream, l.rgb_components, (tw, th)),
+                }
             } else {
                 decode_rgb_reduced(&stream, l.rgb_components, (tw, th), factor)
             };
@@ -274,6 +301,67 @@ pub(crate) fn decode_rgb(
         return Err(format!("{} bytes decoded", px.len()));
     }
     Ok(px)
+}
+
+/// An Adobe APP14 marker saying "no colour transform": libjpeg then takes the three components for
+/// R, G, B, as OpenSlide tells it to when the TIFF says RGB (TurboJPEG has no way to say so).
+const ADOBE_RGB: [u8; 16] = [
+    0xFF, 0xEE, 0x00, 0x0E, b'A', b'd', b'o', b'b', b'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Decodes a tile to RGB of exactly `size` with libjpeg-turbo (integer IDCT and smooth chroma
+/// upsampling: libjpeg's defaults, which OpenSlide keeps). `None` for a stream whose components
+/// are R, G, B but that libjpeg would still take for YCbCr (a JFIF marker says so), which
+/// zune-jpeg decodes instead.
+pub(crate) fn decode_rgb_turbo(
+    stream: &[u8],
+    rgb_components: bool,
+    size: (usize, usize),
+) -> Result<Option<Vec<u8>>, String> {
+    // Aperio's quirk: the TIFF says RGB, the JPEG's component ids do not.
+    let marked;
+    let stream = if rgb_components && stream.starts_with(&[0xFF, 0xD8]) {
+        marked = [&stream[..2], &ADOBE_RGB[..], &stream[2..]].concat();
+        &marked[..]
+    } else {
+        stream
+    };
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+    thread_local! {
+        // One decompressor per reader thread: creating one allocates libjpeg's state.
+        static DECOMPRESSOR: std::cell::RefCell<Option<Decompressor>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let dec = match slot {
+            Some(d) => d,
+            None => slot.insert(Decompressor::new().map_err(|e| e.to_string())?),
+        };
+        let header = dec.read_header(stream).map_err(|e| e.to_string())?;
+        match header.colorspace {
+            Colorspace::RGB => {}
+            Colorspace::YCbCr if rgb_components => return Ok(None),
+            Colorspace::YCbCr => {}
+            other => return Err(format!("{other:?} components, not an RGB image")),
+        }
+        if (header.width, header.height) != size {
+            return Err(format!(
+                "{} x {} px, not the tile size {} x {}",
+                header.width, header.height, size.0, size.1
+            ));
+        }
+        let mut px = vec![0u8; size.0 * size.1 * 3];
+        let image = Image {
+            pixels: px.as_mut_slice(),
+            width: size.0,
+            pitch: size.0 * 3,
+            height: size.1,
+            format: PixelFormat::RGB,
+        };
+        // A warning (a truncated stream, say) is an error here too: half a tile is not a tile.
+        dec.decompress(stream, image).map_err(|e| e.to_string())?;
+        Ok(Some(px))
+    })
 }
 
 /// Decodes a tile of `size` at 1/`factor` (2, 4 or 8, dividing both sides) with the JPEG's
@@ -497,6 +585,60 @@ mod tests {
             "truncated"
         );
         assert!(decode_rgb(b"not a jpeg", false, (32, 16)).is_err());
+    }
+
+    #[test]
+    fn libjpeg_turbo_decodes_tiles_and_damage_is_an_error() {
+        let j = jpeg(32, 16);
+        let rgb = decode_rgb_turbo(&j, false, (32, 16))
+            .expect("decodes")
+            .expect("a YCbCr stream");
+        assert_eq!(rgb.len(), 32 * 16 * 3);
+        let zune = decode_rgb(&j, false, (32, 16)).expect("decodes");
+        let worst = rgb.iter().zip(&zune).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(worst <= Some(4), "the two decoders agree: {worst:?}");
+        assert!(
+            decode_rgb_turbo(&j, false, (16, 16))
+                .expect_err("size")
+                .contains("not the tile size")
+        );
+        assert!(
+            decode_rgb_turbo(&j[..j.len() / 3], false, (32, 16)).is_err(),
+            "truncated"
+        );
+        assert!(decode_rgb_turbo(b"not a jpeg", false, (32, 16)).is_err());
+    }
+
+    #[test]
+    fn components_stored_as_rgb_are_decoded_as_rgb() {
+        // A YCbCr stream read as if its components were R, G, B: the marker put in front makes
+        // libjpeg-turbo skip the colour transform, as OpenSlide's JCS_RGB does, so the output is
+        // the stored Y, Cb, Cr planes, which is what zune-jpeg gives when asked for them.
+        let j = jpeg(32, 16);
+        let no_jfif = strip_jfif(&j);
+        let raw = decode_rgb_turbo(&no_jfif, true, (32, 16))
+            .expect("decodes")
+            .expect("taken for RGB");
+        let zune = decode_rgb(&no_jfif, true, (32, 16)).expect("decodes");
+        let worst = raw.iter().zip(&zune).map(|(a, b)| a.abs_diff(*b)).max();
+        assert!(worst <= Some(4), "stored components: {worst:?}");
+        let converted = decode_rgb_turbo(&no_jfif, false, (32, 16))
+            .expect("decodes")
+            .expect("YCbCr");
+        assert_ne!(raw, converted, "the marker changed how the stream is read");
+        // A JFIF marker says YCbCr whatever comes before it: zune-jpeg's turn.
+        assert_ne!(j, no_jfif, "the encoder writes a JFIF marker");
+        assert_eq!(decode_rgb_turbo(&j, true, (32, 16)), Ok(None));
+    }
+
+    /// The stream without its JFIF APP0 segment, if it has one right after SOI.
+    fn strip_jfif(j: &[u8]) -> Vec<u8> {
+        if j.len() > 6 && j[2..4] == [0xFF, 0xE0] {
+            let len = usize::from(u16::from_be_bytes([j[4], j[5]]));
+            [&j[..2], &j[4 + len..]].concat()
+        } else {
+            j.to_vec()
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod overview;
 mod tiff_check;
 mod with_mpp;
 
-pub use direct::DirectTiffSource;
+pub use direct::{DirectTiffSource, JpegCodec};
 pub use error::SlideError;
 pub use identity::{QUICKHASH_PROPERTY, SlideId};
 pub use image::RgbaImage;
