@@ -134,8 +134,9 @@ pub enum JpegCodec {
     /// pixels. Tiles with Aperio's RGB quirk go to zune-jpeg (TurboJPEG cannot be told a stream's
     /// colour space).
     LibjpegTurbo,
-    /// zune-jpeg (pure Rust): within 1 of 255 of libjpeg-turbo on YCbCr 4:4:4, within 4 on 4:2:0
-    /// (its chroma upsampling differs at block edges).
+    /// zune-jpeg (pure Rust; jpeg-decoder for reduced sizes): within 1 of 255 of libjpeg-turbo
+    /// on components stored as RGB, within 4 on YCbCr 4:2:0 (its IDCT and chroma upsampling round
+    /// differently).
     Zune,
 }
 
@@ -225,18 +226,7 @@ impl DirectTiffSource {
                 self.corrupt(format!("level {level} tile {index} at byte {offset}: {e}"))
             })?;
             let stream = with_tables(&raw, l.tables.as_deref());
-            let decoded = if factor == 1 {
-                match self.codec {
-                    JpegCodec::LibjpegTurbo => {
-                        decode_rgb_turbo(&stream, l.rgb_components, (tw, th)).and_then(|px| {
-                            px.map_or_else(|| decode_rgb(&stream, l.rgb_components, (tw, th)), Ok)
-                        })
-                    }
-                    JpegCodec::Zune => decode_rgb(&stream, l.rgb_components, (tw, th)),
-                }
-            } else {
-                decode_rgb_reduced(&stream, l.rgb_components, (tw, th), factor)
-            };
+            let decoded = self.decode(&stream, l.rgb_components, (tw, th), factor);
             decoded.map_err(|e| self.corrupt(format!("level {level} tile {index}: JPEG: {e}")))?
         };
         let rgb = Arc::new(rgb);
@@ -244,6 +234,29 @@ impl DirectTiffSource {
             c.insert(key, Arc::clone(&rgb), rgb.len().max(1));
         }
         Ok(rgb)
+    }
+}
+
+impl DirectTiffSource {
+    /// A tile's RGB at 1/`factor` with this reader's codec. The pure-Rust decoders (zune-jpeg at
+    /// full size, jpeg-decoder reduced) take what libjpeg-turbo cannot be told how to read.
+    fn decode(
+        &self,
+        stream: &[u8],
+        rgb_components: bool,
+        size: (usize, usize),
+        factor: u32,
+    ) -> Result<Vec<u8>, String> {
+        if self.codec == JpegCodec::LibjpegTurbo
+            && let Some(px) = decode_rgb_turbo(stream, rgb_components, size, factor)?
+        {
+            return Ok(px);
+        }
+        if factor == 1 {
+            decode_rgb(stream, rgb_components, size)
+        } else {
+            decode_rgb_reduced(stream, rgb_components, size, factor)
+        }
     }
 }
 
@@ -309,15 +322,24 @@ const ADOBE_RGB: [u8; 16] = [
     0xFF, 0xEE, 0x00, 0x0E, b'A', b'd', b'o', b'b', b'e', 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
 ];
 
-/// Decodes a tile to RGB of exactly `size` with libjpeg-turbo (integer IDCT and smooth chroma
-/// upsampling: libjpeg's defaults, which OpenSlide keeps). `None` for a stream whose components
+/// Decodes a tile of `size` to RGB at 1/`factor` (1, or 2, 4, 8 dividing both sides: its scaled
+/// IDCT) with libjpeg-turbo (integer IDCT and smooth chroma upsampling: libjpeg's defaults, which
+/// OpenSlide keeps). `None` for a stream whose components
 /// are R, G, B but that libjpeg would still take for YCbCr (a JFIF marker says so), which
 /// zune-jpeg decodes instead.
 pub(crate) fn decode_rgb_turbo(
     stream: &[u8],
     rgb_components: bool,
     size: (usize, usize),
+    factor: u32,
 ) -> Result<Option<Vec<u8>>, String> {
+    let f = factor as usize;
+    if !matches!(factor, 1 | 2 | 4 | 8) || !size.0.is_multiple_of(f) || !size.1.is_multiple_of(f) {
+        return Err(format!(
+            "cannot decode {} x {} at 1/{factor}",
+            size.0, size.1
+        ));
+    }
     // Aperio's quirk: the TIFF says RGB, the JPEG's component ids do not.
     let marked;
     let stream = if rgb_components && stream.starts_with(&[0xFF, 0xD8]) {
@@ -326,7 +348,7 @@ pub(crate) fn decode_rgb_turbo(
     } else {
         stream
     };
-    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, ScalingFactor};
     thread_local! {
         // One decompressor per reader thread: creating one allocates libjpeg's state.
         static DECOMPRESSOR: std::cell::RefCell<Option<Decompressor>> =
@@ -350,12 +372,15 @@ pub(crate) fn decode_rgb_turbo(
                 header.width, header.height, size.0, size.1
             ));
         }
-        let mut px = vec![0u8; size.0 * size.1 * 3];
+        dec.set_scaling_factor(ScalingFactor::new(1, f))
+            .map_err(|e| e.to_string())?;
+        let (w, h) = (size.0 / f, size.1 / f);
+        let mut px = vec![0u8; w * h * 3];
         let image = Image {
             pixels: px.as_mut_slice(),
-            width: size.0,
-            pitch: size.0 * 3,
-            height: size.1,
+            width: w,
+            pitch: w * 3,
+            height: h,
             format: PixelFormat::RGB,
         };
         // A warning (a truncated stream, say) is an error here too: half a tile is not a tile.
@@ -590,7 +615,7 @@ mod tests {
     #[test]
     fn libjpeg_turbo_decodes_tiles_and_damage_is_an_error() {
         let j = jpeg(32, 16);
-        let rgb = decode_rgb_turbo(&j, false, (32, 16))
+        let rgb = decode_rgb_turbo(&j, false, (32, 16), 1)
             .expect("decodes")
             .expect("a YCbCr stream");
         assert_eq!(rgb.len(), 32 * 16 * 3);
@@ -598,15 +623,15 @@ mod tests {
         let worst = rgb.iter().zip(&zune).map(|(a, b)| a.abs_diff(*b)).max();
         assert!(worst <= Some(4), "the two decoders agree: {worst:?}");
         assert!(
-            decode_rgb_turbo(&j, false, (16, 16))
+            decode_rgb_turbo(&j, false, (16, 16), 1)
                 .expect_err("size")
                 .contains("not the tile size")
         );
         assert!(
-            decode_rgb_turbo(&j[..j.len() / 3], false, (32, 16)).is_err(),
+            decode_rgb_turbo(&j[..j.len() / 3], false, (32, 16), 1).is_err(),
             "truncated"
         );
-        assert!(decode_rgb_turbo(b"not a jpeg", false, (32, 16)).is_err());
+        assert!(decode_rgb_turbo(b"not a jpeg", false, (32, 16), 1).is_err());
     }
 
     #[test]
@@ -616,19 +641,19 @@ mod tests {
         // the stored Y, Cb, Cr planes, which is what zune-jpeg gives when asked for them.
         let j = jpeg(32, 16);
         let no_jfif = strip_jfif(&j);
-        let raw = decode_rgb_turbo(&no_jfif, true, (32, 16))
+        let raw = decode_rgb_turbo(&no_jfif, true, (32, 16), 1)
             .expect("decodes")
             .expect("taken for RGB");
         let zune = decode_rgb(&no_jfif, true, (32, 16)).expect("decodes");
         let worst = raw.iter().zip(&zune).map(|(a, b)| a.abs_diff(*b)).max();
         assert!(worst <= Some(4), "stored components: {worst:?}");
-        let converted = decode_rgb_turbo(&no_jfif, false, (32, 16))
+        let converted = decode_rgb_turbo(&no_jfif, false, (32, 16), 1)
             .expect("decodes")
             .expect("YCbCr");
         assert_ne!(raw, converted, "the marker changed how the stream is read");
         // A JFIF marker says YCbCr whatever comes before it: zune-jpeg's turn.
         assert_ne!(j, no_jfif, "the encoder writes a JFIF marker");
-        assert_eq!(decode_rgb_turbo(&j, true, (32, 16)), Ok(None));
+        assert_eq!(decode_rgb_turbo(&j, true, (32, 16), 1), Ok(None));
     }
 
     /// The stream without its JFIF APP0 segment, if it has one right after SOI.
@@ -645,8 +670,14 @@ mod tests {
     fn tiles_decode_at_reduced_sizes_to_the_block_means() {
         let j = jpeg(32, 16);
         let full = decode_rgb(&j, false, (32, 16)).expect("decodes");
-        for f in [2usize, 4, 8] {
-            let small = decode_rgb_reduced(&j, false, (32, 16), f as u32).expect("decodes");
+        let both = [2usize, 4, 8].into_iter().flat_map(|f| {
+            let jd = decode_rgb_reduced(&j, false, (32, 16), f as u32).expect("decodes");
+            let tj = decode_rgb_turbo(&j, false, (32, 16), f as u32)
+                .expect("decodes")
+                .expect("YCbCr");
+            [(f, jd), (f, tj)]
+        });
+        for (f, small) in both {
             let (w, h) = (32 / f, 16 / f);
             assert_eq!(small.len(), w * h * 3, "1/{f}");
             // Each reduced pixel is close to the mean of its block of full-size pixels.
@@ -682,6 +713,11 @@ mod tests {
             "factor 3"
         );
         assert!(decode_rgb_reduced(&j, false, (16, 16), 2).is_err(), "size");
+        assert!(
+            decode_rgb_turbo(&j, false, (32, 16), 3).is_err(),
+            "factor 3"
+        );
+        assert!(decode_rgb_turbo(&j, false, (16, 16), 2).is_err(), "size");
         assert!(
             decode_rgb_reduced(&j[..j.len() / 3], false, (32, 16), 2).is_err(),
             "truncated"
