@@ -1,7 +1,7 @@
 //! `sentinel bench viewer`: drives the real app through a script and measures what a user feels.
 //!
-//! Script: open the slide; jump to random places on tissue at 20x and 40x, waiting each time for a
-//! complete full-resolution view; then pan continuously at 40x. Reported: time from open to the
+//! Script: open the slide; jump to random places on tissue, each place new, at 20x and 40x in
+//! turn, waiting each time for a complete full-resolution view; then pan continuously at 40x. Reported: time from open to the
 //! first complete frame, jump-to-complete latency, UI-thread time per frame while panning, and
 //! peak memory. Nothing here asserts a speed.
 //!
@@ -31,7 +31,7 @@ pub struct ViewerBenchSpec {
 impl Default for ViewerBenchSpec {
     fn default() -> Self {
         Self {
-            places: 10,
+            places: 20,
             magnifications: vec![20.0, 40.0],
             pan_magnifications: vec![40.0],
             pan_seconds: 10.0,
@@ -40,6 +40,15 @@ impl Default for ViewerBenchSpec {
             annotations: None,
         }
     }
+}
+
+/// The jumps at one magnification.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JumpSummary {
+    pub magnification: f64,
+    pub jumps: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// One continuous pan's frame times.
@@ -66,8 +75,10 @@ pub struct ViewerBenchReport {
     pub jump_to_complete_ms_p50: f64,
     pub jump_to_complete_ms_p99: f64,
     pub jump_to_complete_ms_max: f64,
-    /// Every jump in order (20x and 40x alternating per place), to see which are slow.
+    /// Every jump in order (20x and 40x alternating, each to a new place), to see which are slow.
     pub jump_to_complete_ms: Vec<f64>,
+    /// p50 and p99 of the jumps at each magnification.
+    pub jumps_by_magnification: Vec<JumpSummary>,
     pub pans: Vec<PanReport>,
     /// Annotations drawn in the pans with them; the time from asking for the import to the first
     /// frame that drew them all, and to all of them being saved in the store (the pans with them
@@ -127,7 +138,8 @@ pub struct ViewerBench {
     spec: ViewerBenchSpec,
     created: Instant,
     phase: Phase,
-    targets: Vec<([f64; 2], f64)>,
+    /// (centre, zoom in screen px per slide px, magnification) of each jump.
+    targets: Vec<([f64; 2], f64, f64)>,
     /// (magnification, with annotations) of each pan in order.
     pans: Vec<(f64, bool)>,
     pan_start: [f64; 2],
@@ -239,11 +251,12 @@ impl ViewerBench {
         if let Some(&first) = places.first() {
             self.pan_start = first;
         }
-        for p in places {
-            for &m in &self.spec.magnifications {
-                self.targets
-                    .push((p, crate::view::zoom_px_for_magnification(base, m)));
-            }
+        // Each jump to a new place: at a place just seen at 20x, a 40x view would be ready before
+        // the jump (its tiles prefetched), which is not what a jump across the slide finds.
+        let mags = self.spec.magnifications.iter().cycle();
+        for (p, &m) in places.into_iter().zip(mags) {
+            self.targets
+                .push((p, crate::view::zoom_px_for_magnification(base, m), m));
         }
     }
 
@@ -359,7 +372,7 @@ impl ViewerBench {
 
     fn start_jump(&mut self, view: &mut SlideView, index: usize, now: Instant) {
         match self.targets.get(index) {
-            Some(&(centre, zoom_px)) => {
+            Some(&(centre, zoom_px, _)) => {
                 view.jump_to(centre, zoom_px / view.view.pixels_per_point);
                 self.phase = Phase::Jumping {
                     index,
@@ -392,6 +405,26 @@ impl ViewerBench {
             jump_to_complete_ms_p99: percentile(&self.jump_ms, 99.0),
             jump_to_complete_ms_max: percentile(&self.jump_ms, 100.0),
             jump_to_complete_ms: self.jump_ms.clone(),
+            jumps_by_magnification: self
+                .spec
+                .magnifications
+                .iter()
+                .map(|&m| {
+                    let ms: Vec<f64> = self
+                        .jump_ms
+                        .iter()
+                        .zip(&self.targets)
+                        .filter(|(_, t)| t.2 == m)
+                        .map(|(ms, _)| *ms)
+                        .collect();
+                    JumpSummary {
+                        magnification: m,
+                        jumps: ms.len(),
+                        p50_ms: percentile(&ms, 50.0),
+                        p99_ms: percentile(&ms, 99.0),
+                    }
+                })
+                .collect(),
             pans: self
                 .pans
                 .iter()
