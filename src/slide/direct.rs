@@ -127,12 +127,12 @@ fn jpeg_levels(path: &Path) -> Vec<JpegLevel> {
 /// (level, tile index, reduction: 1 for full size, else 2, 4 or 8).
 type TileKey = (usize, u32, u32);
 
-/// The JPEG decoder of full-size tiles.
+/// The JPEG decoder of the tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JpegCodec {
     /// libjpeg-turbo (TurboJPEG 3, built with the crate): the decoder OpenSlide uses, so the same
-    /// pixels. Tiles with Aperio's RGB quirk go to zune-jpeg (TurboJPEG cannot be told a stream's
-    /// colour space).
+    /// pixels. A stream with components stored as R, G, B that a JFIF marker calls YCbCr goes to
+    /// the pure-Rust decoders (TurboJPEG cannot be told a stream's colour space).
     LibjpegTurbo,
     /// zune-jpeg (pure Rust; jpeg-decoder for reduced sizes): within 1 of 255 of libjpeg-turbo
     /// on components stored as RGB, within 4 on YCbCr 4:2:0 (its IDCT and chroma upsampling round
@@ -184,7 +184,7 @@ impl DirectTiffSource {
         })
     }
 
-    /// The same reader with another decoder of full-size tiles (the benchmark compares them).
+    /// The same reader with another JPEG decoder (the benchmark compares them).
     pub fn with_codec(mut self, codec: JpegCodec) -> Self {
         self.codec = codec;
         self
@@ -235,9 +235,7 @@ impl DirectTiffSource {
         }
         Ok(rgb)
     }
-}
 
-impl DirectTiffSource {
     /// A tile's RGB at 1/`factor` with this reader's codec. The pure-Rust decoders (zune-jpeg at
     /// full size, jpeg-decoder reduced) take what libjpeg-turbo cannot be told how to read.
     fn decode(
@@ -324,9 +322,8 @@ const ADOBE_RGB: [u8; 16] = [
 
 /// Decodes a tile of `size` to RGB at 1/`factor` (1, or 2, 4, 8 dividing both sides: its scaled
 /// IDCT) with libjpeg-turbo (integer IDCT and smooth chroma upsampling: libjpeg's defaults, which
-/// OpenSlide keeps). `None` for a stream whose components
-/// are R, G, B but that libjpeg would still take for YCbCr (a JFIF marker says so), which
-/// zune-jpeg decodes instead.
+/// OpenSlide keeps). `None` for a stream whose components are R, G, B but that libjpeg would still
+/// take for YCbCr (a JFIF marker says so), which the pure-Rust decoders read instead.
 pub(crate) fn decode_rgb_turbo(
     stream: &[u8],
     rgb_components: bool,
