@@ -314,6 +314,22 @@ pub(crate) fn decode_rgb(
     Ok(px)
 }
 
+/// The size of a `size` tile decoded at 1/`factor`: `factor` one of `allowed`, dividing both sides.
+fn scaled_size(
+    size: (usize, usize),
+    factor: u32,
+    allowed: &[u32],
+) -> Result<(usize, usize), String> {
+    let f = factor as usize;
+    if !allowed.contains(&factor) || !size.0.is_multiple_of(f) || !size.1.is_multiple_of(f) {
+        return Err(format!(
+            "cannot decode {} x {} at 1/{factor}",
+            size.0, size.1
+        ));
+    }
+    Ok((size.0 / f, size.1 / f))
+}
+
 /// An Adobe APP14 marker saying "no colour transform": libjpeg then takes the three components for
 /// R, G, B, as OpenSlide tells it to when the TIFF says RGB (TurboJPEG has no way to say so).
 const ADOBE_RGB: [u8; 16] = [
@@ -330,13 +346,7 @@ pub(crate) fn decode_rgb_turbo(
     size: (usize, usize),
     factor: u32,
 ) -> Result<Option<Vec<u8>>, String> {
-    let f = factor as usize;
-    if !matches!(factor, 1 | 2 | 4 | 8) || !size.0.is_multiple_of(f) || !size.1.is_multiple_of(f) {
-        return Err(format!(
-            "cannot decode {} x {} at 1/{factor}",
-            size.0, size.1
-        ));
-    }
+    let (w, h) = scaled_size(size, factor, &[1, 2, 4, 8])?;
     // Aperio's quirk: the TIFF says RGB, the JPEG's component ids do not.
     let marked;
     let stream = if rgb_components && stream.starts_with(&[0xFF, 0xD8]) {
@@ -369,9 +379,8 @@ pub(crate) fn decode_rgb_turbo(
                 header.width, header.height, size.0, size.1
             ));
         }
-        dec.set_scaling_factor(ScalingFactor::new(1, f))
+        dec.set_scaling_factor(ScalingFactor::new(1, factor as usize))
             .map_err(|e| e.to_string())?;
-        let (w, h) = (size.0 / f, size.1 / f);
         let mut px = vec![0u8; w * h * 3];
         let image = Image {
             pixels: px.as_mut_slice(),
@@ -395,13 +404,7 @@ pub(crate) fn decode_rgb_reduced(
     size: (usize, usize),
     factor: u32,
 ) -> Result<Vec<u8>, String> {
-    let f = factor as usize;
-    if !matches!(factor, 2 | 4 | 8) || !size.0.is_multiple_of(f) || !size.1.is_multiple_of(f) {
-        return Err(format!(
-            "cannot decode {} x {} at 1/{factor}",
-            size.0, size.1
-        ));
-    }
+    let (w, h) = scaled_size(size, factor, &[2, 4, 8])?;
     let mut dec = jpeg_decoder::Decoder::new(stream);
     dec.read_info().map_err(|e| e.to_string())?;
     let info = dec.info().ok_or("no header")?;
@@ -418,13 +421,13 @@ pub(crate) fn decode_rgb_reduced(
     if rgb_components {
         dec.set_color_transform(jpeg_decoder::ColorTransform::RGB);
     }
-    let want = ((size.0 / f) as u16, (size.1 / f) as u16);
+    let want = (w as u16, h as u16);
     let got = dec.scale(want.0, want.1).map_err(|e| e.to_string())?;
     if got != want {
         return Err(format!("scaled to {got:?}, not {want:?}"));
     }
     let px = dec.decode().map_err(|e| e.to_string())?;
-    if px.len() != (size.0 / f) * (size.1 / f) * 3 {
+    if px.len() != w * h * 3 {
         return Err(format!("{} bytes decoded", px.len()));
     }
     Ok(px)
