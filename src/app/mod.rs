@@ -132,9 +132,7 @@ pub struct SentinelApp {
     screenshot: Screenshot,
     exit: ExitStatus,
     repaint: Arc<dyn Fn() + Send + Sync>,
-    /// What tile readers call: one frame per call. (`request_repaint` gives two, the second for
-    /// widgets that settle a frame late; the canvas asks for its own next frame while uploads
-    /// remain, and a spare frame takes CPU from the readers, all of it on a software rasteriser.)
+    /// What tile readers call: [`one_frame`].
     tile_wake: Arc<dyn Fn() + Send + Sync>,
     bench: Option<crate::bench::viewer::ViewerBench>,
     /// The benchmark's annotations were asked for.
@@ -176,8 +174,7 @@ impl SentinelApp {
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
         let ctx = cc.egui_ctx.clone();
-        let tile_wake: Arc<dyn Fn() + Send + Sync> =
-            Arc::new(move || ctx.request_repaint_after(std::time::Duration::from_millis(1)));
+        let tile_wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || one_frame(&ctx));
         let recent = RecentFiles::load(&launch.data_dir.join("recent.json"));
         let screenshot = match &launch.screenshot {
             Some(p) => Screenshot::Waiting {
@@ -580,7 +577,7 @@ impl SentinelApp {
             use crate::bench::viewer::NextFrame;
             match bench.next_frame() {
                 NextFrame::Every => ctx.request_repaint(),
-                NextFrame::One => ctx.request_repaint_after(std::time::Duration::from_millis(1)),
+                NextFrame::One => one_frame(ctx),
                 NextFrame::None => {}
             }
         }
@@ -658,4 +655,12 @@ impl Drop for SentinelApp {
             let _ = t.wait(left);
         }
     }
+}
+
+/// Asks for one more frame. `request_repaint` gives two, the second for widgets that settle a
+/// frame late; a repaint after a delay gives one. Tile arrivals and the benchmark's jumps need one
+/// (the canvas asks for its own next frame while uploads remain), and a spare frame takes CPU from
+/// the tile readers, all of a frame on a software rasteriser.
+fn one_frame(ctx: &egui::Context) {
+    ctx.request_repaint_after(std::time::Duration::from_millis(1));
 }

@@ -59,8 +59,8 @@ impl SlideView {
         self.view.clamp_centre(self.slide.dimensions());
 
         self.receive_tiles();
-        self.request_tiles();
         let visible = self.visible_tiles();
+        self.request_tiles(&visible);
         let (plan, uncovered) = self.draw_plan(&visible);
         let wanted: Vec<_> = plan.iter().map(|(t, _)| *t).collect();
         let (uploaded, more) = self.upload(&ctx, &wanted);

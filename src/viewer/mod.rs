@@ -168,7 +168,8 @@ impl SlideView {
         self.view.zoom = self.zoom_limits().clamp(zoom);
         if self.initialised {
             self.receive_tiles();
-            self.request_tiles();
+            let visible = self.visible_tiles();
+            self.request_tiles(&visible);
         }
     }
 
@@ -264,12 +265,12 @@ impl SlideView {
     }
 
     /// Hands the loader the current wish list (what is neither cached nor failed), and which of
-    /// it the view waits for.
+    /// it the view waits for (of `visible`, the visible tiles of the target level).
     ///
     /// The list is cut, in priority order, to what fits in three quarters of the RAM cache: a
     /// longer list would have prefetched tiles evict each other and be fetched again forever.
     /// The coarsest level and the visible tiles are always kept.
-    pub fn request_tiles(&mut self) {
+    pub fn request_tiles(&mut self, visible: &[TileId]) {
         let target = self.target_level();
         let mut plan = schedule::plan(&self.view, &self.grids, target);
         let tile_bytes = ((TILE_PX + 2 * GUTTER_PX) as usize).pow(2) * 4;
@@ -280,13 +281,12 @@ impl SlideView {
             .count();
         let fits = self.budgets.cpu_bytes * 3 / 4 / tile_bytes;
         plan.truncate(fits.max(must));
-        let visible = self.visible_tiles();
         let cpu = &self.cpu;
         let failed = &self.failed;
         let missing = |t: &TileId| !cpu.contains(t) && !failed.contains(t);
         self.loader.request(
             plan.into_iter().filter(missing),
-            visible.into_iter().filter(missing),
+            visible.iter().copied().filter(missing),
         );
     }
 
