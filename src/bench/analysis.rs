@@ -327,7 +327,11 @@ pub fn run(
             }
             Ok(out)
         };
-        let base = risks(&tiles, Decode::Full)?;
+        // Full-size risks are what the end-to-end run above put in the heatmap.
+        let base: Vec<f32> = tiles
+            .iter()
+            .map(|t| heatmap.get(t.col, t.row).unwrap_or(f32::NAN))
+            .collect();
         reduced_vs_full = Some(ScoreChange::between(
             &base,
             &risks(&tiles, Decode::Reduced)?,
